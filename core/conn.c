@@ -1,0 +1,723 @@
+/* Client connections: the protocol of nats-compat.md §1 on top of the parser,
+ * output queues, subscriptions and timers. Owner shard only (see conn.h). */
+#include "conn.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <xxhash.h>
+
+#include "log.h"
+#include "shard.h"
+#include "subject.h"
+
+#define FIRST_PING_MS 2000
+
+const char *close_reason_str(enum close_reason r)
+{
+    static const char *const s[] = {
+        [CR_NONE] = "",
+        [CR_CLIENT_CLOSED] = "Client Closed",
+        [CR_AUTH_TIMEOUT] = "Authentication Timeout",
+        [CR_AUTH_VIOLATION] = "Authentication Failure",
+        [CR_SLOW_CONSUMER_PENDING] = "Slow Consumer (Pending Bytes)",
+        [CR_SLOW_CONSUMER_DEADLINE] = "Slow Consumer (Write Deadline)",
+        [CR_STALE] = "Stale Connection",
+        [CR_PROTOCOL_VIOLATION] = "Protocol Violation",
+        [CR_MAX_PAYLOAD] = "Maximum Message Payload Exceeded",
+        [CR_MAX_CONTROL_LINE] = "Maximum Control Line Exceeded",
+        [CR_MAX_CONNECTIONS] = "Maximum Connections Exceeded",
+        [CR_WRITE_ERROR] = "Write Error",
+        [CR_READ_ERROR] = "Read Error",
+        [CR_PARSE_ERROR] = "Parse Error",
+        [CR_SERVER_SHUTDOWN] = "Server Shutdown",
+    };
+    return r < sizeof s / sizeof s[0] ? s[r] : "Unknown";
+}
+
+/* ---- sid map ---- */
+
+static uint64_t sid_hash(const char *p, size_t n) { return XXH3_64bits(p, n); }
+#define TOMB ((struct sub *)1)
+
+static struct sub **sid_find(struct sidmap *m, const char *sid, size_t n)
+{
+    if (!m->cap)
+        return NULL;
+    uint32_t mask = m->cap - 1, i = (uint32_t)sid_hash(sid, n) & mask;
+    for (;; i = (i + 1) & mask) {
+        struct sub *s = m->slots[i];
+        if (!s)
+            return NULL;
+        if (s != TOMB && s->sid_len == n && memcmp(s->sid, sid, n) == 0)
+            return &m->slots[i];
+    }
+}
+
+static int sid_put(struct sidmap *m, struct sub *s)
+{
+    if ((m->n + m->tomb + 1) * 2 > m->cap) {
+        uint32_t ncap = m->cap ? m->cap : 8;
+        while ((m->n + 1) * 2 > ncap)
+            ncap *= 2;
+        if (ncap == m->cap && m->tomb == 0)
+            ncap *= 2;
+        struct sub **ns = calloc(ncap, sizeof *ns);
+        if (!ns)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < m->cap; i++) {
+            struct sub *o = m->slots[i];
+            if (!o || o == TOMB)
+                continue;
+            uint32_t j = (uint32_t)sid_hash(o->sid, o->sid_len) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = o;
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = ncap;
+        m->tomb = 0;
+    }
+    uint32_t mask = m->cap - 1, i = (uint32_t)sid_hash(s->sid, s->sid_len) & mask;
+    while (m->slots[i] && m->slots[i] != TOMB)
+        i = (i + 1) & mask;
+    if (m->slots[i] == TOMB)
+        m->tomb--;
+    m->slots[i] = s;
+    m->n++;
+    return 0;
+}
+
+/* ---- output ---- */
+
+void conn_mark_flush(struct conn *c)
+{
+    if (c->in_flush_list)
+        return;
+    c->in_flush_list = true;
+    c->flush_next = c->sh->flush_head;
+    c->sh->flush_head = c;
+}
+
+static struct oblock *oblock_new(size_t need)
+{
+    size_t cap = need > OBLOCK_SIZE ? need : OBLOCK_SIZE;
+    struct oblock *b = malloc(sizeof *b + cap);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->len = 0;
+    b->cap = (uint32_t)cap;
+    return b;
+}
+
+/* Reserve n contiguous bytes at the tail of the output queue. */
+static char *out_reserve(struct conn *c, size_t n)
+{
+    struct oblock *t = c->otail;
+    if (!t || t->cap - t->len < n) {
+        struct oblock *b = oblock_new(n);
+        if (!b)
+            return NULL;
+        if (t)
+            t->next = b;
+        else
+            c->ohead = b;
+        c->otail = t = b;
+    }
+    char *p = t->data + t->len;
+    t->len += (uint32_t)n;
+    c->pending += n;
+    return p;
+}
+
+int conn_write(struct conn *c, const void *p, size_t n)
+{
+    char *d = out_reserve(c, n);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d, p, n);
+    conn_mark_flush(c);
+    return 0;
+}
+
+
+void conn_sent(struct conn *c, uint32_t n)
+{
+    c->pending -= n;
+    while (n > 0 && c->ohead) {
+        struct oblock *b = c->ohead;
+        uint32_t avail = b->len - c->ohead_off;
+        if (n < avail) {
+            c->ohead_off += n;
+            return;
+        }
+        n -= avail;
+        c->ohead_off = 0;
+        if (b == c->otail) {
+            b->len = 0; /* keep the last block for the next appends */
+            return;
+        }
+        c->ohead = b->next;
+        free(b);
+    }
+    if (c->ohead && c->ohead == c->otail && c->ohead_off == c->ohead->len) {
+        c->ohead->len = 0;
+        c->ohead_off = 0;
+    }
+}
+
+static void send_err(struct conn *c, const char *msg)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "-ERR '%s'\r\n", msg);
+    if (n >= (int)sizeof line)
+        n = (int)sizeof line - 1;
+    conn_write(c, line, (size_t)n);
+}
+
+static void send_ok(struct conn *c)
+{
+    if (c->verbose)
+        conn_write(c, "+OK\r\n", 5);
+}
+
+/* ---- lifecycle ---- */
+
+static void unsubscribe(struct conn *c, struct sub *s);
+
+void conn_close(struct conn *c, enum close_reason r, bool flush)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->reason = r;
+    c->flush_on_close = flush && c->pending > 0;
+    struct server *srv = c->sh->srv;
+    atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
+    for (uint32_t i = 0; i < c->subs.cap; i++) {
+        struct sub *s = c->subs.slots[i];
+        if (s && s != TOMB)
+            unsubscribe(c, s);
+    }
+    if (r == CR_SLOW_CONSUMER_PENDING || r == CR_SLOW_CONSUMER_DEADLINE) {
+        atomic_fetch_add_explicit(&c->sh->slow_consumers, 1, memory_order_relaxed);
+        log_info("%s:%u - cid:%" PRIu64 " - Slow Consumer Detected: %s", c->ip, c->port, c->cid,
+                 r == CR_SLOW_CONSUMER_PENDING ? "MaxPending of bytes reached" : "WriteDeadline exceeded");
+    } else {
+        log_debug("%s:%u - cid:%" PRIu64 " - Client connection closed: %s", c->ip, c->port, c->cid,
+                  close_reason_str(r));
+    }
+    if (c->flush_on_close) {
+        shard_cancel_recv(c->sh, c); /* stop reading; the queued -ERR still goes out */
+    } else {
+        shutdown(c->fd, SHUT_RDWR); /* ends the outstanding recv and send at once */
+    }
+    conn_mark_flush(c); /* the flush pass releases it once nothing is in flight */
+}
+
+void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
+{
+    send_err(c, err);
+    conn_close(c, r, true);
+}
+
+void conn_release(struct conn *c)
+{
+    parser_free(&c->parser);
+    free(c->subs.slots);
+    c->subs.slots = NULL;
+    for (struct oblock *b = c->ohead, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    c->ohead = c->otail = NULL;
+    free(c->name);
+    free(c->lang);
+    free(c->version);
+}
+
+/* Must the first op be an authenticating CONNECT? */
+static bool auth_required(const struct opts *o) { return opts_auth_configured(o) && !o->no_auth_user; }
+
+void conn_start(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    struct server *srv = sh->srv;
+    const struct opts *o = srv->opts;
+    c->cid = atomic_fetch_add(&srv->next_cid, 1);
+    atomic_fetch_add_explicit(&srv->total_conns, 1, memory_order_relaxed);
+    int32_t nc = atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed) + 1;
+    c->verbose = c->pedantic = c->echo = true;
+    c->start_ms = c->last_in_ms = sh->now;
+    c->last_ping_in_ms = 0;
+    c->rtt_ms = -1;
+    c->next_ping_ms = sh->now + (o->ping_interval_ms < FIRST_PING_MS ? o->ping_interval_ms : FIRST_PING_MS);
+    if (auth_required(o))
+        c->auth_deadline_ms = sh->now + o->auth_timeout_ms;
+    parser_init(&c->parser, OPS_CLIENT, (uint32_t)o->max_control_line, o->max_payload);
+
+    char info[2048];
+    int n = snprintf(info, sizeof info, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"} \r\n",
+                     (int)srv->info_head_len, srv->info_head, c->cid, c->ip);
+    conn_write(c, info, (size_t)n);
+    log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
+    if (o->max_connections >= 0 && nc > o->max_connections) {
+        log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
+        conn_send_err_close(c, "maximum connections exceeded", CR_MAX_CONNECTIONS);
+    }
+}
+
+void conn_timer(struct conn *c, int64_t now)
+{
+    if (c->closing)
+        return;
+    const struct opts *o = c->sh->srv->opts;
+    if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
+        conn_close(c, CR_SLOW_CONSUMER_DEADLINE, false);
+        return;
+    }
+    if (!c->auth_ok && c->auth_deadline_ms && now >= c->auth_deadline_ms) {
+        conn_send_err_close(c, "Authentication Timeout", CR_AUTH_TIMEOUT);
+        return;
+    }
+    if (now < c->next_ping_ms)
+        return;
+    c->next_ping_ms = now + o->ping_interval_ms;
+    /* as nats-server: recent client activity (data or its own PING) stands in
+     * for a PING, except when an RTT measurement is due (first PING, then hourly) */
+    bool need_rtt = c->rtt_ms < 0 || now - c->rtt_start_ms > 3600 * 1000;
+    if (!need_rtt &&
+        (now - c->last_in_ms < o->ping_interval_ms || now - c->last_ping_in_ms < o->ping_interval_ms))
+        return;
+    if (c->pings_out + 1 > o->ping_max) {
+        conn_send_err_close(c, "Stale Connection", CR_STALE);
+        return;
+    }
+    c->pings_out++;
+    c->rtt_start_ms = now;
+    conn_write(c, "PING\r\n", 6);
+}
+
+/* ---- subscriptions ---- */
+
+static void unsubscribe(struct conn *c, struct sub *s)
+{
+    struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);
+    if (slot) {
+        *slot = TOMB;
+        c->subs.n--;
+        c->subs.tomb++;
+    }
+    sublist_remove(&c->sh->srv->gsl, s);
+    shard_retire_sub(c->sh, s);
+}
+
+static int process_sub(struct conn *c, const struct proto_msg *m)
+{
+    if (m->argc != 2 && m->argc != 3)
+        return -1;
+    const struct pview *subj = &m->argv[0], *sid = &m->argv[m->argc - 1];
+    const struct pview *q = m->argc == 3 ? &m->argv[1] : NULL;
+    const struct opts *o = c->sh->srv->opts;
+    if (o->max_subs > 0 && c->subs.n >= (uint32_t)o->max_subs) {
+        send_err(c, "maximum subscriptions exceeded");
+        return 0;
+    }
+    if (sid_find(&c->subs, sid->p, sid->n)) { /* same sid twice: ignored */
+        send_ok(c);
+        return 0;
+    }
+    if (!subject_valid(subj->p, subj->n) || (q && !subject_valid_literal(q->p, q->n)) || sid->n > 0xffff ||
+        (q && q->n > 0xffff)) {
+        send_err(c, "Invalid Subject");
+        return 0;
+    }
+    struct sub *s = sub_new(subj->p, subj->n, q ? q->p : NULL, q ? q->n : 0, sid->p, sid->n);
+    if (!s)
+        return -1;
+    s->conn = c;
+    s->owner = c->sh;
+    s->shard = (uint16_t)c->sh->id;
+    if (sid_put(&c->subs, s) < 0 || sublist_insert(&c->sh->srv->gsl, s) < 0) {
+        free(s);
+        return -1;
+    }
+    send_ok(c);
+    return 0;
+}
+
+static int process_unsub(struct conn *c, const struct proto_msg *m)
+{
+    if (m->argc != 1 && m->argc != 2)
+        return -1;
+    long long max = 0;
+    if (m->argc == 2) {
+        char tmp[24];
+        const struct pview *v = &m->argv[1];
+        if (v->n == 0 || v->n >= sizeof tmp)
+            return -1;
+        memcpy(tmp, v->p, v->n);
+        tmp[v->n] = 0;
+        char *end;
+        errno = 0;
+        max = strtoll(tmp, &end, 10);
+        if (*end || errno)
+            max = 0; /* as nats-server: an unparsable max makes a plain UNSUB */
+    }
+    struct sub **slot = sid_find(&c->subs, m->argv[0].p, m->argv[0].n);
+    if (slot) {
+        struct sub *s = *slot;
+        if (max > 0 && (uint64_t)max > s->delivered)
+            s->max = (uint64_t)max;
+        else
+            unsubscribe(c, s);
+    }
+    send_ok(c);
+    return 0;
+}
+
+/* ---- delivery ---- */
+
+static size_t u32dec(char *p, uint32_t v)
+{
+    char t[12];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
+{
+    if (s->removed)
+        return;
+    struct conn *c = s->conn;
+    if (c->closing)
+        return;
+    bool hmsg = m->hdr >= 0 && c->headers;
+    const char *body = m->payload;
+    uint32_t size = m->size;
+    if (m->hdr >= 0 && !hmsg) { /* non-header subscriber: payload only */
+        body += m->hdr;
+        size -= (uint32_t)m->hdr;
+    }
+    size_t need = 5 + m->subj_len + 1 + s->sid_len + 1 + m->reply_len + 1 + 24 + 2 + size + 2;
+    char *p = out_reserve(c, need), *st = p;
+    if (!p)
+        return;
+    if (hmsg)
+        memcpy(p, "HMSG ", 5), p += 5;
+    else
+        memcpy(p, "MSG ", 4), p += 4;
+    memcpy(p, m->subj, m->subj_len), p += m->subj_len;
+    *p++ = ' ';
+    memcpy(p, s->sid, s->sid_len), p += s->sid_len;
+    *p++ = ' ';
+    if (m->reply_len) {
+        memcpy(p, m->reply, m->reply_len), p += m->reply_len;
+        *p++ = ' ';
+    }
+    if (hmsg) {
+        memcpy(p, m->hdrtok, m->hdrtok_len), p += m->hdrtok_len;
+        *p++ = ' ';
+    }
+    if (m->hdr >= 0 && !hmsg)
+        p += u32dec(p, size);
+    else
+        memcpy(p, m->sztok, m->sztok_len), p += m->sztok_len;
+    *p++ = '\r', *p++ = '\n';
+    memcpy(p, body, size), p += size;
+    *p++ = '\r', *p++ = '\n';
+    /* give back what the worst-case reservation did not use */
+    size_t used = (size_t)(p - st);
+    c->otail->len -= (uint32_t)(need - used);
+    c->pending -= need - used;
+    c->out_msgs++;
+    c->out_bytes += size;
+    atomic_store_explicit(&sh->out_msgs, atomic_load_explicit(&sh->out_msgs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&sh->out_bytes, atomic_load_explicit(&sh->out_bytes, memory_order_relaxed) + size,
+                          memory_order_relaxed);
+    conn_mark_flush(c);
+    s->delivered++;
+    if (s->max && s->delivered >= s->max)
+        unsubscribe(c, s);
+    if (c->pending > (uint64_t)sh->srv->opts->max_pending)
+        conn_close(c, CR_SLOW_CONSUMER_PENDING, false);
+}
+
+static bool has_prefix(const struct pview *v, const char *p)
+{
+    size_t n = strlen(p);
+    return v->n >= n && memcmp(v->p, p, n) == 0;
+}
+
+/* nats-server answers a request nobody listens to with a 503 status message,
+ * delivered on the requester's own subscription that matches the reply. */
+static void no_responders(struct conn *c, const struct pview *reply)
+{
+    for (uint32_t i = 0; i < c->subs.cap; i++) {
+        struct sub *s = c->subs.slots[i];
+        if (!s || s == TOMB || s->qlen || !subject_matches(s->subject, s->subj_len, reply->p, reply->n))
+            continue;
+        static const char hdr[] = "NATS/1.0 503\r\n\r\n";
+        struct msgview m = {.subj = reply->p, .subj_len = reply->n, .payload = hdr, .size = 16,
+                            .hdr = 16, .sztok = "16", .sztok_len = 2, .hdrtok = "16", .hdrtok_len = 2};
+        deliver_local(c->sh, s, &m);
+        return;
+    }
+}
+
+static int process_pub(struct conn *c, const struct proto_msg *m)
+{
+    bool h = m->op == OP_HPUB;
+    int base = h ? 3 : 2;
+    if (m->argc != base && m->argc != base + 1)
+        return -1;
+    struct pview subj = m->argv[0], reply = {NULL, 0};
+    if (m->argc == base + 1)
+        reply = m->argv[1];
+    struct shard *sh = c->sh;
+    c->in_msgs++;
+    c->in_bytes += m->size;
+    atomic_store_explicit(&sh->in_msgs, atomic_load_explicit(&sh->in_msgs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&sh->in_bytes, atomic_load_explicit(&sh->in_bytes, memory_order_relaxed) + m->size,
+                          memory_order_relaxed);
+    if (c->pedantic && !subject_valid_literal(subj.p, subj.n))
+        send_err(c, "Invalid Publish Subject");
+    char err[600];
+    if (has_prefix(&subj, "_GR_.")) {
+        snprintf(err, sizeof err, "Permissions Violation for Publish to \"%.*s\"", (int)subj.n, subj.p);
+        send_err(c, err);
+        return 0;
+    }
+    if (reply.n && (has_prefix(&reply, "_R_.") || has_prefix(&reply, "$JS.ACK.") || has_prefix(&reply, "_GR_."))) {
+        snprintf(err, sizeof err, "Permissions Violation for Publish with Reply of \"%.*s\"", (int)reply.n, reply.p);
+        send_err(c, err);
+        return 0;
+    }
+    send_ok(c);
+    struct msgview mv = {.subj = subj.p, .subj_len = subj.n, .reply = reply.p, .reply_len = reply.n,
+                         .payload = m->payload, .size = m->size, .hdr = h && m->hdr > 0 ? m->hdr : -1,
+                         .sztok = m->size_tok.p, .sztok_len = m->size_tok.n,
+                         .hdrtok = h ? m->hdr_tok.p : NULL, .hdrtok_len = h && m->hdr > 0 ? m->hdr_tok.n : 0};
+    uint32_t n = 0;
+    if (subj.n <= 0xffff && reply.n <= 0xffff)
+        shard_publish(sh, c, &mv, &n);
+    if (n == 0 && reply.n && c->no_responders && c->headers)
+        no_responders(c, &reply);
+    return 0;
+}
+
+/* ---- CONNECT and auth ---- */
+
+static bool secret_eq(const char *hash_or_plain, const char *given)
+{
+    if (!given)
+        return false;
+    if (strncmp(hash_or_plain, "$2", 2) == 0 && strlen(hash_or_plain) > 7 && hash_or_plain[3] == '$') {
+        struct crypt_data cd;
+        memset(&cd, 0, sizeof cd);
+        const char *h = crypt_r(given, hash_or_plain, &cd);
+        return h && strcmp(h, hash_or_plain) == 0;
+    }
+    size_t a = strlen(hash_or_plain), b = strlen(given);
+    unsigned char d = (unsigned char)(a != b);
+    for (size_t i = 0; i < a && i < b; i++)
+        d |= (unsigned char)(hash_or_plain[i] ^ given[i]);
+    return d == 0;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void jbool(json_t *o, const char *k, bool *dst)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_boolean(v))
+        *dst = json_is_true(v);
+}
+
+static bool authorize(struct conn *c, json_t *j)
+{
+    const struct opts *o = c->sh->srv->opts;
+    const char *acc = jstr(j, "account");
+    json_t *na = json_object_get(j, "new_account");
+    if ((acc && *acc) || json_is_true(na))
+        return false;
+    if (!opts_auth_configured(o))
+        return true;
+    const char *u = jstr(j, "user"), *pw = jstr(j, "pass"), *tok = jstr(j, "auth_token");
+    bool creds = (u && *u) || (pw && *pw) || (tok && *tok) || jstr(j, "nkey") || jstr(j, "jwt");
+    if (!creds && o->no_auth_user)
+        return true; /* nats-server: the no_auth_user stands in only when nothing was presented */
+    if (o->token)
+        return secret_eq(o->token, tok);
+    if (o->user)
+        return u && strcmp(u, o->user) == 0 && secret_eq(o->pass ? o->pass : "", pw);
+    for (int i = 0; i < o->nusers && u; i++)
+        if (strcmp(u, o->users[i].name) == 0)
+            return secret_eq(o->users[i].pass ? o->users[i].pass : "", pw);
+    return false;
+}
+
+/* CONNECT fields must have the types nats-server's JSON decoder expects: a
+ * mismatch is a decode error there, so a silent close here. */
+static bool connect_types_ok(json_t *j)
+{
+    static const char *const bools[] = {"verbose", "pedantic", "tls_required", "echo", "headers", "no_responders",
+                                        NULL};
+    static const char *const strs[] = {"auth_token", "user", "pass", "name", "lang", "version", "sig", "jwt",
+                                       "nkey", "account", NULL};
+    for (int i = 0; bools[i]; i++) {
+        json_t *v = json_object_get(j, bools[i]);
+        if (v && !json_is_boolean(v) && !json_is_null(v))
+            return false;
+    }
+    for (int i = 0; strs[i]; i++) {
+        json_t *v = json_object_get(j, strs[i]);
+        if (v && !json_is_string(v) && !json_is_null(v))
+            return false;
+    }
+    json_t *v = json_object_get(j, "protocol");
+    return !v || json_is_integer(v) || json_is_null(v);
+}
+
+static int process_connect(struct conn *c, const struct proto_msg *m)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(m->rest.p, m->rest.n, JSON_DECODE_ANY, &jerr);
+    if (!j || !json_is_object(j) || !connect_types_ok(j)) {
+        json_decref(j);
+        return -1;
+    }
+    jbool(j, "verbose", &c->verbose);
+    jbool(j, "pedantic", &c->pedantic);
+    jbool(j, "echo", &c->echo);
+    /* applied on top of the connection's current options, as nats-server
+     * decodes a second CONNECT into the same struct */
+    jbool(j, "headers", &c->headers);
+    jbool(j, "no_responders", &c->no_responders);
+    c->parser.headers_ok = c->headers;
+    json_t *pv = json_object_get(j, "protocol");
+    c->protocol = json_is_integer(pv) ? (int)json_integer_value(pv) : 0;
+    const char *s;
+    if ((s = jstr(j, "name")))
+        free(c->name), c->name = strdup(s);
+    if ((s = jstr(j, "lang")))
+        free(c->lang), c->lang = strdup(s);
+    if ((s = jstr(j, "version")))
+        free(c->version), c->version = strdup(s);
+    bool ok = authorize(c, j);
+    json_decref(j);
+    if (!ok) {
+        log_error("%s:%u - cid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return 1;
+    }
+    c->auth_ok = true;
+    c->connected = true;
+    if (c->protocol < 0 || c->protocol > 1) {
+        conn_send_err_close(c, "invalid client protocol", CR_PROTOCOL_VIOLATION);
+        return 1;
+    }
+    if (c->no_responders && !c->headers) {
+        conn_send_err_close(c, "no responders requires headers support", CR_PROTOCOL_VIOLATION);
+        return 1;
+    }
+    send_ok(c);
+    return 0;
+}
+
+/* ---- input ---- */
+
+static int dispatch(struct conn *c, const struct proto_msg *m)
+{
+    const struct opts *o = c->sh->srv->opts;
+    if (m->op != OP_CONNECT && !c->auth_ok && auth_required(o)) {
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return 1;
+    }
+    switch (m->op) {
+    case OP_CONNECT:
+        return process_connect(c, m);
+    case OP_PUB:
+    case OP_HPUB:
+        return process_pub(c, m);
+    case OP_SUB:
+        return process_sub(c, m);
+    case OP_UNSUB:
+        return process_unsub(c, m);
+    case OP_PING:
+        c->last_ping_in_ms = c->sh->now;
+        conn_write(c, "PONG\r\n", 6);
+        return 0;
+    case OP_PONG:
+        c->pings_out = 0;
+        if (c->rtt_start_ms)
+            c->rtt_ms = c->sh->now - c->rtt_start_ms;
+        return 0;
+    case OP_ERR:
+        conn_close(c, CR_CLIENT_CLOSED, false);
+        return 1;
+    case OP_INFO: { /* ignored, but nats-server decodes it: bad JSON closes silently */
+        json_error_t jerr;
+        json_t *j = json_loadb(m->rest.p, m->rest.n, 0, &jerr);
+        bool ok = j && json_is_object(j);
+        json_decref(j);
+        return ok ? 0 : -1;
+    }
+    default: /* +OK from a client is ignored */
+        return 0;
+    }
+}
+
+int conn_input(struct conn *c, const char *buf, size_t len)
+{
+    c->last_in_ms = c->sh->now;
+    while (!c->closing) {
+        struct proto_msg m;
+        int rc = parser_next(&c->parser, &buf, &len, &m);
+        if (rc == PERR_NEED_MORE)
+            return 0;
+        if (rc < 0) {
+            switch (rc) {
+            case PERR_UNKNOWN_OP:
+                if (!c->auth_ok && auth_required(c->sh->srv->opts))
+                    conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+                else
+                    conn_send_err_close(c, "Unknown Protocol Operation", CR_PARSE_ERROR);
+                break;
+            case PERR_CONTROL_LINE:
+                conn_send_err_close(c, "maximum control line exceeded", CR_MAX_CONTROL_LINE);
+                break;
+            case PERR_MAX_PAYLOAD:
+                conn_send_err_close(c, "Maximum Payload Violation", CR_MAX_PAYLOAD);
+                break;
+            default:
+                conn_close(c, CR_PROTOCOL_VIOLATION, true);
+            }
+            return -1;
+        }
+        if (dispatch(c, &m) < 0) {
+            conn_close(c, CR_PROTOCOL_VIOLATION, true);
+            return -1;
+        }
+    }
+    return -1;
+}

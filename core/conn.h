@@ -1,0 +1,131 @@
+/* A client connection: parser state, CONNECT options, subscriptions, output
+ * queue, timers and counters. Owned by exactly one shard for its whole life
+ * (architecture.md rule 1): only that shard's thread touches these fields.
+ *
+ * Lifecycle:
+ *
+ *   accept ──► OPEN ──(CONNECT ok)──► CONNECTED
+ *                │                        │
+ *                │ error / EOF / timeout  │ error / EOF / timeout / slow consumer
+ *                ▼                        ▼
+ *             CLOSING: recv cancelled; pending output flushed if the close
+ *                      carries an -ERR (bounded by write_deadline), else dropped
+ *                ▼
+ *             CLOSED: no op in flight ──► fd closed, slot freed (gen++)
+ */
+#ifndef GANNET_CONN_H
+#define GANNET_CONN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "parser.h"
+
+struct shard;
+struct sub;
+
+/* Why a connection closed: shown in logs (and /connz when it exists). */
+enum close_reason {
+    CR_NONE,
+    CR_CLIENT_CLOSED,
+    CR_AUTH_TIMEOUT,
+    CR_AUTH_VIOLATION,
+    CR_SLOW_CONSUMER_PENDING,
+    CR_SLOW_CONSUMER_DEADLINE,
+    CR_STALE,
+    CR_PROTOCOL_VIOLATION,
+    CR_MAX_PAYLOAD,
+    CR_MAX_CONTROL_LINE,
+    CR_MAX_CONNECTIONS,
+    CR_WRITE_ERROR,
+    CR_READ_ERROR,
+    CR_PARSE_ERROR,
+    CR_SERVER_SHUTDOWN,
+};
+const char *close_reason_str(enum close_reason r);
+
+/* Output queue: a chain of blocks; appends go to the tail, the head is sent. */
+struct oblock {
+    struct oblock *next;
+    uint32_t len, cap;
+    char data[];
+};
+
+#define OBLOCK_SIZE (32 * 1024)
+#define SEND_IOV_MAX 64
+
+/* sid -> subscription, open addressing; owner-only. */
+struct sidmap {
+    struct sub **slots;
+    uint32_t cap, n, tomb;
+};
+
+struct conn {
+    uint32_t slot, gen;        /* user_data identity: late completions for a reused slot are ignored */
+    int fd;
+    struct shard *sh;
+    uint64_t cid;
+    char ip[46];
+    uint16_t port;
+
+    /* io state */
+    bool recv_armed;           /* a multishot recv is outstanding */
+    bool send_inflight;        /* one send at a time */
+    bool closing;
+    bool flush_on_close;       /* deliver queued bytes (an -ERR) before closing */
+    bool in_flush_list;
+    struct conn *flush_next;
+    struct conn *next, *prev;  /* the shard's list of connections (timer sweep) */
+
+    struct parser parser;
+
+    /* CONNECT */
+    bool connected;            /* CONNECT processed */
+    bool auth_ok;
+    bool verbose, pedantic, echo, headers, no_responders;
+    int protocol;
+    char *name, *lang, *version;
+
+    struct sidmap subs;
+
+    /* output */
+    struct oblock *ohead, *otail;
+    uint32_t ohead_off;        /* bytes of ohead already sent */
+    uint64_t pending;          /* bytes queued and not yet sent */
+    uint32_t inflight_bytes;
+    struct msghdr msg;
+    struct iovec iov[SEND_IOV_MAX];
+
+    /* timers, in shard milliseconds */
+    int64_t start_ms, last_in_ms, last_ping_in_ms, auth_deadline_ms, next_ping_ms, send_start_ms;
+    int64_t rtt_start_ms, rtt_ms; /* last PING sent for RTT; measured RTT (-1: not yet) */
+    int pings_out;
+
+    /* counters */
+    uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
+    enum close_reason reason;
+};
+
+/* Called by the shard */
+void conn_start(struct conn *c);                              /* send INFO, set timers */
+int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
+void conn_timer(struct conn *c, int64_t now);
+void conn_close(struct conn *c, enum close_reason r, bool flush);
+void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
+void conn_release(struct conn *c);                            /* free resources at final close */
+
+/* Output (owner shard only) */
+int conn_write(struct conn *c, const void *p, size_t n);
+void conn_mark_flush(struct conn *c);
+void conn_sent(struct conn *c, uint32_t n);                   /* a send completed with n bytes */
+
+/* Deliver one message to a subscription owned by this shard. */
+struct msgview {
+    const char *subj, *reply, *payload, *sztok, *hdrtok;
+    uint32_t subj_len, reply_len, size, sztok_len, hdrtok_len;
+    int32_t hdr;
+};
+void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m);
+#endif

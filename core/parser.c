@@ -1,0 +1,345 @@
+/* Protocol parser: see parser.h for the state machine and view lifetimes. */
+#include "parser.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { PS_LINE, PS_PAYLOAD };
+
+enum {
+    F_ARGS = 1,    /* op word must be followed by space/tab and arguments */
+    F_PREFIX = 2,  /* anything after the op word up to '\n' is ignored (PING, PONG, +OK, -ERR) */
+    F_PAYLOAD = 4, /* a payload of <size> bytes + CRLF follows the line */
+    F_HDR = 8,     /* second-to-last argument is the header size */
+    F_GLUED = 16,  /* arguments may follow the op word without a space (CONNECT, INFO: the
+                    * rest of the line is JSON; nats-server fails on it, silently) */
+};
+
+struct opdef {
+    const char *name;
+    uint8_t len;
+    uint8_t op;
+    uint8_t flags;
+};
+
+static const struct opdef ops[] = {
+    {"CONNECT", 7, OP_CONNECT, F_ARGS | F_GLUED},
+    {"PUB", 3, OP_PUB, F_ARGS | F_PAYLOAD},
+    {"HPUB", 4, OP_HPUB, F_ARGS | F_PAYLOAD | F_HDR},
+    {"SUB", 3, OP_SUB, F_ARGS},
+    {"UNSUB", 5, OP_UNSUB, F_ARGS},
+    {"PING", 4, OP_PING, F_PREFIX},
+    {"PONG", 4, OP_PONG, F_PREFIX},
+    {"INFO", 4, OP_INFO, F_ARGS | F_GLUED},
+    {"+OK", 3, OP_OK, F_PREFIX},
+    {"-ERR", 4, OP_ERR, F_PREFIX},
+    {"MSG", 3, OP_MSG, F_ARGS | F_PAYLOAD},
+    {"HMSG", 4, OP_HMSG, F_ARGS | F_PAYLOAD | F_HDR},
+    {"RS+", 3, OP_RSPLUS, F_ARGS},
+    {"RS-", 3, OP_RSMINUS, F_ARGS},
+    {"LS+", 3, OP_LSPLUS, F_ARGS},
+    {"LS-", 3, OP_LSMINUS, F_ARGS},
+    {"RMSG", 4, OP_RMSG, F_ARGS | F_PAYLOAD},
+    {"LMSG", 4, OP_LMSG, F_ARGS | F_PAYLOAD},
+    {"A+", 2, OP_APLUS, F_ARGS},
+    {"A-", 2, OP_AMINUS, F_ARGS},
+};
+#define NOPS (sizeof ops / sizeof ops[0])
+
+const char *proto_op_name(enum proto_op op)
+{
+    for (size_t i = 0; i < NOPS; i++)
+        if (ops[i].op == op)
+            return ops[i].name;
+    return "?";
+}
+
+static inline char upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 32) : c; }
+static inline bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+static bool prefix_ieq(const char *s, size_t n, const char *name, size_t len)
+{
+    if (n > len)
+        n = len;
+    for (size_t i = 0; i < n; i++)
+        if (upper(s[i]) != name[i])
+            return false;
+    return true;
+}
+
+/* Classify the start of a line. Returns the op definition when the op is
+ * complete and valid; NULL with *maybe=true when the bytes so far are still a
+ * prefix of an allowed op; NULL with *maybe=false when they cannot be. */
+static const struct opdef *classify(const struct parser *p, const char *s, size_t n, bool *maybe)
+{
+    *maybe = false;
+    for (size_t i = 0; i < NOPS; i++) {
+        const struct opdef *d = &ops[i];
+        if (!(p->ops_allowed & OPBIT(d->op)))
+            continue;
+        if (!prefix_ieq(s, n, d->name, d->len))
+            continue;
+        if (n < d->len) {
+            *maybe = true;
+            continue;
+        }
+        if (d->flags & (F_PREFIX | F_GLUED))
+            return d;
+        if (n == d->len) {
+            *maybe = true;
+            continue;
+        }
+        if (is_ws(s[d->len]))
+            return d;
+    }
+    return NULL;
+}
+
+int64_t proto_parse_size(const char *s, size_t n)
+{
+    if (n == 0 || n > 9)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int scratch_reserve(struct parser *p, size_t total)
+{
+    if (total > p->scap) {
+        size_t cap = p->scap ? p->scap : 512;
+        while (cap < total)
+            cap *= 2;
+        char *ns = realloc(p->scratch, cap);
+        if (!ns)
+            return -1;
+        p->scratch = ns;
+        p->scap = cap;
+    }
+    return 0;
+}
+
+static int scratch_append(struct parser *p, const char *b, size_t n)
+{
+    if (scratch_reserve(p, p->slen + n) < 0)
+        return -1;
+    memcpy(p->scratch + p->slen, b, n);
+    p->slen += n;
+    return 0;
+}
+
+void parser_init(struct parser *p, uint32_t ops_allowed, uint32_t max_control_line, int64_t max_payload)
+{
+    memset(p, 0, sizeof *p);
+    p->ops_allowed = ops_allowed;
+    p->max_control_line = max_control_line;
+    p->max_payload = max_payload;
+}
+
+void parser_free(struct parser *p)
+{
+    free(p->scratch);
+    p->scratch = NULL;
+    p->scap = p->slen = 0;
+}
+
+/* Split a complete control line (without CR/LF) into op and argument views.
+ * Returns the op's F_* flags or a negative parse_err. */
+static int parse_line(struct parser *p, const char *line, size_t n, struct proto_msg *m)
+{
+    bool maybe;
+    const struct opdef *d = classify(p, line, n, &maybe);
+    if (!d)
+        return PERR_UNKNOWN_OP;
+    m->op = (enum proto_op)d->op;
+    m->argc = 0;
+    m->payload = NULL;
+    m->size = 0;
+    m->hdr = -1;
+    m->rest.p = line + n;
+    m->rest.n = 0;
+    if (d->flags & F_PREFIX)
+        return (int)d->flags;
+    size_t i = d->len;
+    while (i < n && is_ws(line[i]))
+        i++;
+    if (n - i > p->max_control_line)
+        return PERR_CONTROL_LINE;
+    m->rest.p = line + i;
+    m->rest.n = (uint32_t)(n - i);
+    while (i < n) {
+        size_t st = i;
+        while (i < n && !is_ws(line[i]))
+            i++;
+        if (m->argc == PROTO_MAX_ARGS)
+            return PERR_ARGS;
+        m->argv[m->argc].p = line + st;
+        m->argv[m->argc].n = (uint32_t)(i - st);
+        m->argc++;
+        while (i < n && is_ws(line[i]))
+            i++;
+    }
+    if (d->flags & F_PAYLOAD) {
+        int min = (d->flags & F_HDR) ? 3 : 2;
+        if (m->argc < min)
+            return PERR_ARGS;
+        /* client publishes: subject [reply] [hdr] size, checked before the payload is read */
+        if ((m->op == OP_PUB || m->op == OP_HPUB) && m->argc > min + 1)
+            return PERR_ARGS;
+        struct pview *sz = &m->argv[m->argc - 1];
+        int64_t size = proto_parse_size(sz->p, sz->n);
+        if (size < 0)
+            return PERR_ARGS;
+        if (d->flags & F_HDR) {
+            if (m->op == OP_HPUB && !p->headers_ok)
+                return PERR_ARGS;
+            struct pview *hv = &m->argv[m->argc - 2];
+            int64_t hdr = proto_parse_size(hv->p, hv->n);
+            if (hdr < 0 || hdr > size)
+                return PERR_ARGS;
+            m->hdr = (int32_t)hdr;
+            m->hdr_tok = *hv;
+        }
+        if (p->max_payload >= 0 && size > p->max_payload)
+            return PERR_MAX_PAYLOAD;
+        m->size = (uint32_t)size;
+        m->size_tok = *sz;
+    }
+    return (int)d->flags;
+}
+
+/* Rebase every view of m from base `from` to base `to`. Integer arithmetic:
+ * `from` may be a block that scratch_reserve() has just reallocated. */
+#define REBASE(v) ((v) = to + ((uintptr_t)(v) - (uintptr_t)from))
+static void rebase(struct proto_msg *m, const char *from, const char *to)
+{
+    for (int i = 0; i < m->argc; i++)
+        REBASE(m->argv[i].p);
+    REBASE(m->rest.p);
+    REBASE(m->size_tok.p);
+    if (m->hdr >= 0)
+        REBASE(m->hdr_tok.p);
+}
+#undef REBASE
+
+static size_t strip_eol(const char *line, size_t n)
+{
+    n--; /* '\n' */
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    return n;
+}
+
+/* The bytes after a payload must be exactly "\r\n"; like nats-server, fail
+ * on the first wrong byte rather than waiting for two. `t` holds the bytes
+ * received so far past the payload (at most 2). */
+static bool bad_terminator(const char *t, size_t n)
+{
+    return (n >= 1 && t[0] != '\r') || (n >= 2 && t[1] != '\n');
+}
+
+static int payload_step(struct parser *p, const char **buf, size_t *len, struct proto_msg *m)
+{
+    size_t have = p->slen - p->line_len;
+    size_t take = p->need - have;
+    if (take > *len)
+        take = *len;
+    if (scratch_append(p, *buf, take) < 0)
+        return PERR_ARGS;
+    *buf += take;
+    *len -= take;
+    const char *pl = p->scratch + p->line_len;
+    size_t got = p->slen - p->line_len, body = p->need - 2;
+    if (got > body && bad_terminator(pl + body, got - body))
+        return PERR_UNKNOWN_OP;
+    if (got < p->need)
+        return PERR_NEED_MORE;
+    *m = p->cur;
+    m->payload = pl;
+    p->state = PS_LINE;
+    p->reset_scratch = 1;
+    return 1;
+}
+
+int parser_next(struct parser *p, const char **buf, size_t *len, struct proto_msg *m)
+{
+    if (p->reset_scratch) {
+        p->slen = 0;
+        p->reset_scratch = 0;
+    }
+    if (p->state == PS_PAYLOAD)
+        return payload_step(p, buf, len, m);
+    if (*len == 0)
+        return PERR_NEED_MORE;
+
+    const char *b = *buf;
+    const char *nl = memchr(b, '\n', *len);
+    if (!nl) {
+        /* Partial line: keep it, but fail early on what can never be valid. */
+        if (scratch_append(p, b, *len) < 0)
+            return PERR_ARGS;
+        *buf += *len;
+        *len = 0;
+        bool maybe;
+        size_t w = 0;
+        while (w < p->slen && !is_ws(p->scratch[w]))
+            w++;
+        if (!classify(p, p->scratch, w < p->slen ? w + 1 : w, &maybe) && !maybe)
+            return PERR_UNKNOWN_OP;
+        if (p->slen > (size_t)p->max_control_line + 16)
+            return PERR_CONTROL_LINE;
+        return PERR_NEED_MORE;
+    }
+    size_t take = (size_t)(nl - b) + 1;
+    const char *line;
+    size_t n;
+    bool in_scratch = p->slen > 0;
+    if (in_scratch) {
+        if (scratch_append(p, b, take) < 0)
+            return PERR_ARGS;
+        line = p->scratch;
+        n = p->slen;
+    } else {
+        line = b;
+        n = take;
+    }
+    *buf += take;
+    *len -= take;
+    int flags = parse_line(p, line, strip_eol(line, n), m);
+    if (flags < 0)
+        return flags;
+    if (!(flags & F_PAYLOAD)) {
+        if (in_scratch)
+            p->reset_scratch = 1;
+        return 1;
+    }
+    size_t need = (size_t)m->size + 2;
+    if (*len > need - 2 && bad_terminator(*buf + need - 2, *len - (need - 2) < 2 ? *len - (need - 2) : 2))
+        return PERR_UNKNOWN_OP;
+    if (!in_scratch && *len >= need) { /* zero copy: line and payload in this buffer */
+        const char *pl = *buf;
+        m->payload = pl;
+        *buf += need;
+        *len -= need;
+        return 1;
+    }
+    /* Payload straddles reads: keep the line in scratch, with room for the
+     * whole payload reserved now so that the views never move. */
+    if (scratch_reserve(p, n + need) < 0)
+        return PERR_ARGS;
+    if (!in_scratch) {
+        memcpy(p->scratch, line, n);
+        p->slen = n;
+    }
+    p->cur = *m;
+    rebase(&p->cur, line, p->scratch);
+    p->line_len = n;
+    p->need = need;
+    p->state = PS_PAYLOAD;
+    return payload_step(p, buf, len, m);
+}

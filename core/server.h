@@ -1,0 +1,42 @@
+/* The server object: options, shards, the account's subject index, identity,
+ * and the counters the control thread reads. Created by main (the control
+ * thread); shards hold a pointer to it and read only its immutable fields,
+ * the subject index and the atomics. */
+#ifndef GANNET_SERVER_H
+#define GANNET_SERVER_H
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailbox.h"
+#include "opts.h"
+#include "sublist.h"
+
+#define MAX_SHARDS 64
+
+struct shard;
+
+struct server {
+    const struct opts *opts;
+    int nshards;
+    struct shard **shards;
+    struct spsc *mbox;         /* nshards*nshards rings: mbox[from*nshards+to] */
+    struct sublist gsl;        /* the global account $G */
+    char server_id[57];        /* nkey-style public key, 56 chars */
+    char *info_head;           /* client INFO up to and including "max_payload":N, */
+    size_t info_head_len;
+    int port;                  /* the port actually bound */
+    _Atomic uint64_t next_cid;
+    _Atomic int32_t nclients;  /* open client connections (max_connections) */
+    _Atomic uint64_t total_conns;
+    _Atomic int stopping;
+    int64_t start_ms;
+};
+
+int server_init(struct server *s, const struct opts *o);
+int server_run(struct server *s);   /* start shards, wait for a stop signal, shut down */
+void server_free(struct server *s);
+int64_t now_ms(void);               /* CLOCK_MONOTONIC milliseconds */
+void nkey_server_id(char out[57]);  /* random server id in nkey public-key form */
+#endif

@@ -1,0 +1,721 @@
+/* The shard loop: one thread, one io_uring ring (architecture.md).
+ *
+ * One turn of the loop:
+ *
+ *   wait for completions (offline for RCU while blocked)
+ *     → handle every CQE: accept, recv (parse + deliver), send done, doorbell
+ *     → take the zombie list, drain the mailboxes from other shards, free
+ *       the zombies (see shard_retire_sub for why in that order)
+ *     → push this turn's cross-shard batches, ring doorbells of idle shards
+ *     → flush every connection with pending output (one send each)
+ *     → timers (every 100 ms)
+ *     → RCU quiescent state
+ *
+ * Nothing here blocks except io_uring_submit_and_wait_timeout(). */
+#include "shard.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define RING_ENTRIES 4096
+#define BGID 1
+#define NBUFS 1024
+#define BUFSZ (16 * 1024)
+#define SWEEP_MS 100
+#define BATCH_MIN (64 * 1024)
+
+static struct io_uring_sqe *get_sqe(struct shard *sh)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+    if (!sqe) {
+        io_uring_submit(&sh->ring);
+        sqe = io_uring_get_sqe(&sh->ring);
+    }
+    return sqe; /* never NULL after a submit: the SQ ring is empty then */
+}
+
+uint64_t shard_rand(struct shard *sh)
+{
+    /* xorshift64*: the queue-member pick needs speed, not quality */
+    uint64_t x = sh->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    sh->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int setup_ring(struct shard *sh)
+{
+    struct io_uring_params p = {0};
+    /* Created disabled: SINGLE_ISSUER binds the ring to the thread that
+     * enables it, which is the shard thread, not this (control) thread. */
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED;
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+    if (rc == -EINVAL) {
+        /* kernels before 6.1: no DEFER_TASKRUN; run with plain task work */
+        memset(&p, 0, sizeof p);
+        rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+        if (rc == 0 && sh->id == 0)
+            log_warn("io_uring: SINGLE_ISSUER|DEFER_TASKRUN unavailable, using default task work");
+    }
+    if (rc < 0)
+        return rc;
+    sh->nbufs = NBUFS;
+    sh->bufsz = BUFSZ;
+    size_t rsz = sh->nbufs * sizeof(struct io_uring_buf);
+    sh->br = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (sh->br == MAP_FAILED)
+        return -errno;
+    sh->bufs = malloc((size_t)sh->nbufs * sh->bufsz);
+    if (!sh->bufs)
+        return -ENOMEM;
+    struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)sh->br, .ring_entries = sh->nbufs, .bgid = BGID};
+    rc = io_uring_register_buf_ring(&sh->ring, &reg, 0);
+    if (rc < 0)
+        return rc;
+    io_uring_buf_ring_init(sh->br);
+    for (uint32_t i = 0; i < sh->nbufs; i++)
+        io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)i * sh->bufsz, sh->bufsz, (unsigned short)i,
+                              io_uring_buf_ring_mask(sh->nbufs), (int)i);
+    io_uring_buf_ring_advance(sh->br, (int)sh->nbufs);
+    return 0;
+}
+
+int shard_create(struct server *srv, int id, struct shard **out)
+{
+    struct shard *sh = calloc(1, sizeof *sh);
+    if (!sh)
+        return -ENOMEM;
+    sh->id = id;
+    sh->srv = srv;
+    sh->listen_fd = -1;
+    sh->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)now_ms() << 16) ^ (uint64_t)id;
+    int n = srv->nshards;
+    sh->open = calloc((size_t)n, sizeof *sh->open);
+    sh->waiting = calloc((size_t)n, sizeof *sh->waiting);
+    sh->tgt = calloc((size_t)n, sizeof *sh->tgt);
+    if (!sh->open || !sh->waiting || !sh->tgt) {
+        shard_destroy(sh);
+        return -ENOMEM;
+    }
+    int rc = setup_ring(sh);
+    if (rc < 0) {
+        shard_destroy(sh);
+        return rc;
+    }
+    *out = sh;
+    return 0;
+}
+
+/* ---- connections by slot ---- */
+
+
+static struct conn *conn_alloc(struct shard *sh)
+{
+    if (sh->nfree == 0) {
+        uint32_t nn = sh->nslots ? sh->nslots * 2 : 256;
+        if (nn > (1u << 24))
+            return NULL;
+        struct conn **ns = realloc(sh->slots, nn * sizeof *ns);
+        uint32_t *nf = realloc(sh->free_slots, nn * sizeof *nf);
+        if (!ns || !nf) {
+            if (ns)
+                sh->slots = ns;
+            if (nf)
+                sh->free_slots = nf;
+            return NULL;
+        }
+        sh->slots = ns;
+        sh->free_slots = nf;
+        for (uint32_t i = nn; i > sh->nslots; i--) {
+            sh->slots[i - 1] = NULL;
+            sh->free_slots[sh->nfree++] = i - 1;
+        }
+        sh->nslots = nn;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->slot = sh->free_slots[--sh->nfree];
+    c->gen = (uint32_t)shard_rand(sh);
+    c->sh = sh;
+    sh->slots[c->slot] = c;
+    c->next = sh->conns;
+    if (sh->conns)
+        sh->conns->prev = c;
+    sh->conns = c;
+    return c;
+}
+
+static void conn_free_slot(struct shard *sh, struct conn *c)
+{
+    sh->slots[c->slot] = NULL;
+    sh->free_slots[sh->nfree++] = c->slot;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sh->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+static struct conn *conn_lookup(struct shard *sh, uint64_t ud)
+{
+    uint32_t slot = (uint32_t)(ud >> 8) & 0xffffff, gen = (uint32_t)(ud >> 32);
+    if (slot >= sh->nslots)
+        return NULL;
+    struct conn *c = sh->slots[slot];
+    return c && c->gen == gen ? c : NULL;
+}
+
+/* ---- io ---- */
+
+static void arm_accept(struct shard *sh)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0, 0));
+    sh->accept_armed = true;
+}
+
+static void arm_recv(struct shard *sh, struct conn *c)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_sqe_set_data64(sqe, UD(UD_RECV, c->slot, c->gen));
+    c->recv_armed = true;
+}
+
+void shard_cancel_recv(struct shard *sh, struct conn *c)
+{
+    if (!c->recv_armed)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_cancel64(sqe, UD(UD_RECV, c->slot, c->gen), 0);
+    io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+}
+
+void shard_arm_send(struct shard *sh, struct conn *c)
+{
+    int n = 0;
+    uint32_t bytes = 0, off = c->ohead_off;
+    for (struct oblock *b = c->ohead; b && n < SEND_IOV_MAX; b = b->next, off = 0) {
+        if (b->len == off)
+            continue;
+        c->iov[n].iov_base = b->data + off;
+        c->iov[n].iov_len = b->len - off;
+        bytes += b->len - off;
+        n++;
+    }
+    if (n == 0)
+        return;
+    memset(&c->msg, 0, sizeof c->msg);
+    c->msg.msg_iov = c->iov;
+    c->msg.msg_iovlen = (size_t)n;
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, UD(UD_SEND, c->slot, c->gen));
+    c->send_inflight = true;
+    c->inflight_bytes = bytes;
+    c->send_start_ms = sh->now;
+}
+
+/* Free a closing connection once nothing of it is in flight. */
+static void maybe_release(struct shard *sh, struct conn *c)
+{
+    if (!c->closing || c->recv_armed || c->send_inflight || c->in_flush_list)
+        return; /* a connection on the flush list is released by the flush pass */
+    if (c->flush_on_close && c->pending > 0 && c->fd >= 0) {
+        shard_arm_send(sh, c);
+        return;
+    }
+    conn_release(c);
+    if (c->fd >= 0)
+        close(c->fd);
+    conn_free_slot(sh, c);
+}
+
+static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        sh->accept_armed = false;
+    int fd = cqe->res;
+    if (fd < 0) {
+        if (fd != -ECANCELED && fd != -EINVAL && fd != -EBADF)
+            log_debug("accept: %s", strerror(-fd));
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct conn *c = conn_alloc(sh);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, c->ip, sizeof c->ip);
+            c->port = ntohs(a->sin6_port);
+        } else {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, c->ip, sizeof c->ip);
+            c->port = ntohs(a->sin_port);
+        }
+    }
+    conn_start(c);
+    if (!c->closing)
+        arm_recv(sh, c);
+    maybe_release(sh, c);
+}
+
+static void return_buffer(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_BUFFER))
+        return;
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)bid * sh->bufsz, sh->bufsz, (unsigned short)bid,
+                          io_uring_buf_ring_mask(sh->nbufs), 0);
+    io_uring_buf_ring_advance(sh->br, 1);
+}
+
+static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    struct conn *c = conn_lookup(sh, cqe->user_data);
+    if (cqe->res > 0 && c && !c->closing) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        /* every byte the parser keeps is copied out, so the buffer goes back at once */
+        conn_input(c, sh->bufs + (size_t)bid * sh->bufsz, (size_t)cqe->res);
+    }
+    return_buffer(sh, cqe);
+    if (!c)
+        return;
+    if (cqe->flags & IORING_CQE_F_MORE)
+        return;
+    c->recv_armed = false;
+    if (!c->closing) {
+        if (cqe->res > 0 || cqe->res == -ENOBUFS)
+            arm_recv(sh, c); /* multishot ended (buffers ran out): re-arm */
+        else if (cqe->res == 0)
+            conn_close(c, CR_CLIENT_CLOSED, false);
+        else
+            conn_close(c, CR_READ_ERROR, false);
+    }
+    maybe_release(sh, c);
+}
+
+static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    struct conn *c = conn_lookup(sh, cqe->user_data);
+    if (!c)
+        return;
+    c->send_inflight = false;
+    if (cqe->res < 0) {
+        c->flush_on_close = false;
+        if (!c->closing)
+            conn_close(c, CR_WRITE_ERROR, false);
+        else
+            shutdown(c->fd, SHUT_RDWR);
+    } else {
+        conn_sent(c, (uint32_t)cqe->res);
+        if (c->pending > 0 && !c->closing)
+            conn_mark_flush(c);
+    }
+    maybe_release(sh, c);
+}
+
+/* ---- cross-shard delivery ---- */
+
+static struct xbatch *batch_new(uint32_t need)
+{
+    uint32_t cap = need > BATCH_MIN ? need : BATCH_MIN;
+    struct xbatch *b = malloc(sizeof *b + cap);
+    if (!b)
+        abort();
+    b->next = NULL;
+    b->len = 0;
+    b->cap = cap;
+    return b;
+}
+
+static void waiting_append(struct shard *sh, int d, struct xbatch *b)
+{
+    struct xbatch **pp = &sh->waiting[d];
+    while (*pp)
+        pp = &(*pp)->next;
+    b->next = NULL;
+    *pp = b;
+}
+
+static void emit_record(struct shard *sh, int d, const struct msgview *m)
+{
+    struct target_list *t = &sh->tgt[d];
+    size_t need = sizeof(struct xrec) + t->n * sizeof(struct sub *) + m->subj_len + m->reply_len + m->sztok_len +
+                  m->hdrtok_len + m->size;
+    need = (need + 7) & ~(size_t)7;
+    struct xbatch *b = sh->open[d];
+    if (!b || b->cap - b->len < need) {
+        if (b)
+            waiting_append(sh, d, b);
+        b = sh->open[d] = batch_new((uint32_t)need);
+    }
+    struct xrec *r = (struct xrec *)(b->data + b->len);
+    r->total = (uint32_t)need;
+    r->nsubs = t->n;
+    r->size = m->size;
+    r->hdr = m->hdr;
+    r->subj_len = (uint16_t)m->subj_len;
+    r->reply_len = (uint16_t)m->reply_len;
+    r->sztok_len = (uint8_t)m->sztok_len;
+    r->hdrtok_len = (uint8_t)m->hdrtok_len;
+    char *p = (char *)(r + 1);
+    memcpy(p, t->v, t->n * sizeof(struct sub *));
+    p += t->n * sizeof(struct sub *);
+    memcpy(p, m->subj, m->subj_len), p += m->subj_len;
+    if (m->reply_len)
+        memcpy(p, m->reply, m->reply_len), p += m->reply_len;
+    memcpy(p, m->sztok, m->sztok_len), p += m->sztok_len;
+    if (m->hdrtok_len)
+        memcpy(p, m->hdrtok, m->hdrtok_len), p += m->hdrtok_len;
+    memcpy(p, m->payload, m->size);
+    b->len += (uint32_t)need;
+    t->n = 0;
+}
+
+static void process_batch(struct shard *sh, struct xbatch *b)
+{
+    for (uint32_t off = 0; off < b->len;) {
+        struct xrec *r = (struct xrec *)(b->data + off);
+        struct sub **subs = (struct sub **)(r + 1);
+        struct msgview m;
+        const char *p = (const char *)(subs + r->nsubs);
+        m.subj = p, m.subj_len = r->subj_len, p += r->subj_len;
+        m.reply = p, m.reply_len = r->reply_len, p += r->reply_len;
+        m.sztok = p, m.sztok_len = r->sztok_len, p += r->sztok_len;
+        m.hdrtok = p, m.hdrtok_len = r->hdrtok_len, p += r->hdrtok_len;
+        m.payload = p, m.size = r->size, m.hdr = r->hdr;
+        for (uint32_t i = 0; i < r->nsubs; i++)
+            deliver_local(sh, subs[i], &m);
+        off += r->total;
+    }
+}
+
+static void route_target(struct shard *sh, struct sub *s, const struct msgview *m)
+{
+    if (s->shard == sh->id) {
+        deliver_local(sh, s, m);
+        return;
+    }
+    struct target_list *t = &sh->tgt[s->shard];
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->v = realloc(t->v, t->cap * sizeof *t->v);
+        if (!t->v)
+            abort();
+    }
+    t->v[t->n++] = s;
+    sh->remote_targets++;
+}
+
+void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
+{
+    const struct match_result *r = match_cached(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len);
+    uint32_t n = 0;
+    bool noecho = !from->echo;
+    for (uint32_t i = 0; i < r->npsubs; i++) {
+        struct sub *s = r->psubs[i];
+        if (noecho && s->conn == from)
+            continue;
+        route_target(sh, s, m);
+        n++;
+    }
+    for (uint32_t g = 0; g < r->ngroups; g++) {
+        const struct match_group *mg = &r->groups[g];
+        uint32_t start = (uint32_t)(shard_rand(sh) % mg->n);
+        for (uint32_t k = 0; k < mg->n; k++) {
+            struct sub *s = mg->members[(start + k) % mg->n];
+            if (noecho && s->conn == from)
+                continue;
+            route_target(sh, s, m);
+            n++;
+            break;
+        }
+    }
+    if (sh->remote_targets) {
+        for (int d = 0; d < sh->srv->nshards; d++)
+            if (sh->tgt[d].n)
+                emit_record(sh, d, m);
+        sh->remote_targets = 0;
+    }
+    *ndeliv = n;
+}
+
+static void doorbell(struct shard *sh, int d)
+{
+    struct shard *t = sh->srv->shards[d];
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_exchange(&t->sleeping, 0))
+        return;
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD(UD_DOORBELL, 0, 0), 0);
+    io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+static void push_batches(struct shard *sh)
+{
+    struct server *srv = sh->srv;
+    for (int d = 0; d < srv->nshards; d++) {
+        if (sh->open[d]) {
+            waiting_append(sh, d, sh->open[d]);
+            sh->open[d] = NULL;
+        }
+        bool pushed = false;
+        struct spsc *q = &srv->mbox[sh->id * srv->nshards + d];
+        while (sh->waiting[d] && spsc_push(q, sh->waiting[d])) {
+            sh->waiting[d] = sh->waiting[d]->next;
+            pushed = true;
+        }
+        if (pushed)
+            doorbell(sh, d);
+    }
+}
+
+static bool mailboxes_empty(struct shard *sh)
+{
+    struct server *srv = sh->srv;
+    for (int s = 0; s < srv->nshards; s++)
+        if (s != sh->id && !spsc_empty(&srv->mbox[s * srv->nshards + sh->id]))
+            return false;
+    return true;
+}
+
+/* ---- retiring subscriptions ----
+ *
+ * A removed subscription may still be referenced by (a) another shard that
+ * matched it before the removal and is still in its read-side section, and
+ * (b) records that such a shard pushed into our mailbox. call_rcu() covers
+ * (a): its callback runs after every shard passed a quiescent state, so every
+ * record naming the sub has been pushed by then. The callback hands the sub
+ * back to its owner, which takes its zombie list *before* draining its
+ * mailboxes and frees it *after*: the drain therefore sees every record that
+ * could name it, and deliver_local() skips removed subs. */
+
+static void zombie_cb(struct rcu_head *h)
+{
+    struct sub *s = caa_container_of(h, struct sub, rcu);
+    struct shard *sh = s->owner;
+    struct sub *head = atomic_load_explicit(&sh->zombies, memory_order_relaxed);
+    do {
+        s->zombie_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&sh->zombies, &head, s, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+void shard_retire_sub(struct shard *sh, struct sub *s)
+{
+    s->removed = true;
+    call_rcu(&s->rcu, zombie_cb);
+}
+
+static void drain_incoming(struct shard *sh)
+{
+    struct sub *z = atomic_exchange_explicit(&sh->zombies, NULL, memory_order_acquire);
+    struct server *srv = sh->srv;
+    for (int s = 0; s < srv->nshards; s++) {
+        if (s == sh->id)
+            continue;
+        struct spsc *q = &srv->mbox[s * srv->nshards + sh->id];
+        struct xbatch *b;
+        while ((b = spsc_pop(q))) {
+            process_batch(sh, b);
+            free(b);
+        }
+    }
+    while (z) {
+        struct sub *n = z->zombie_next;
+        free(z);
+        z = n;
+    }
+}
+
+/* ---- the loop ---- */
+
+static void flush_all(struct shard *sh)
+{
+    struct conn *c = sh->flush_head;
+    sh->flush_head = NULL;
+    while (c) {
+        struct conn *n = c->flush_next;
+        c->in_flush_list = false;
+        c->flush_next = NULL;
+        if (!c->send_inflight && c->pending > 0 && (!c->closing || c->flush_on_close))
+            shard_arm_send(sh, c);
+        maybe_release(sh, c);
+        c = n;
+    }
+}
+
+static void sweep(struct shard *sh)
+{
+    for (struct conn *c = sh->conns, *n; c; c = n) {
+        n = c->next;
+        conn_timer(c, sh->now);
+    }
+}
+
+static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    switch (cqe->user_data & 0xff) {
+    case UD_ACCEPT:
+        on_accept(sh, cqe);
+        break;
+    case UD_RECV:
+        on_recv(sh, cqe);
+        break;
+    case UD_SEND:
+        on_send(sh, cqe);
+        break;
+    default: /* doorbells and cancels carry no work of their own */
+        break;
+    }
+}
+
+static void shutdown_conns(struct shard *sh)
+{
+    for (struct conn *c = sh->conns; c; c = c->next)
+        if (!c->closing)
+            conn_close(c, CR_SERVER_SHUTDOWN, true);
+    flush_all(sh);
+    /* give pending sends a moment to complete, bounded */
+    int64_t deadline = now_ms() + 500;
+    while (sh->conns && now_ms() < deadline) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
+        io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+        unsigned head, cnt = 0;
+        io_uring_for_each_cqe(&sh->ring, head, cqe)
+        {
+            handle_cqe(sh, cqe);
+            cnt++;
+        }
+        io_uring_cq_advance(&sh->ring, cnt);
+        sh->now = now_ms();
+        flush_all(sh);
+    }
+    while (sh->conns) {
+        struct conn *c = sh->conns;
+        conn_release(c);
+        if (c->fd >= 0)
+            close(c->fd);
+        conn_free_slot(sh, c);
+    }
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *sh = arg;
+    struct server *srv = sh->srv;
+    rcu_register_thread();
+    if (sh->ring.flags & IORING_SETUP_R_DISABLED) /* liburing 2.3 has no io_uring_enable_rings() */
+        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    sh->now = now_ms();
+    sh->next_sweep = sh->now + SWEEP_MS;
+    arm_accept(sh);
+    while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
+        struct io_uring_cqe *cqe;
+        int64_t wait = sh->next_sweep - sh->now;
+        if (wait < 1)
+            wait = 1;
+        struct __kernel_timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
+        atomic_store(&sh->sleeping, 1);
+        atomic_thread_fence(memory_order_seq_cst);
+        bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed);
+        rcu_thread_offline();
+        if (idle)
+            io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+        else
+            io_uring_submit(&sh->ring);
+        rcu_thread_online();
+        atomic_store(&sh->sleeping, 0);
+        sh->now = now_ms();
+        unsigned head, cnt = 0;
+        io_uring_for_each_cqe(&sh->ring, head, cqe)
+        {
+            handle_cqe(sh, cqe);
+            cnt++;
+        }
+        io_uring_cq_advance(&sh->ring, cnt);
+        drain_incoming(sh);
+        push_batches(sh);
+        flush_all(sh);
+        if (!sh->accept_armed && sh->listen_fd >= 0)
+            arm_accept(sh);
+        if (sh->now >= sh->next_sweep) {
+            sweep(sh);
+            sh->next_sweep = sh->now + SWEEP_MS;
+            flush_all(sh);
+        }
+        rcu_quiescent_state();
+    }
+    if (sh->listen_fd >= 0) {
+        close(sh->listen_fd);
+        sh->listen_fd = -1;
+    }
+    shutdown_conns(sh);
+    drain_incoming(sh);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+int shard_start(struct shard *sh)
+{
+    return -pthread_create(&sh->thread, NULL, shard_main, sh);
+}
+
+void shard_join(struct shard *sh)
+{
+    pthread_join(sh->thread, NULL);
+}
+
+void shard_destroy(struct shard *sh)
+{
+    if (!sh)
+        return;
+    if (sh->ring.ring_fd > 0)
+        io_uring_queue_exit(&sh->ring);
+    if (sh->br && sh->br != MAP_FAILED)
+        munmap(sh->br, sh->nbufs * sizeof(struct io_uring_buf));
+    free(sh->bufs);
+    for (int d = 0; sh->open && d < sh->srv->nshards; d++) {
+        free(sh->open[d]);
+        for (struct xbatch *b = sh->waiting[d], *n; b; b = n) {
+            n = b->next;
+            free(b);
+        }
+        free(sh->tgt[d].v);
+    }
+    free(sh->open);
+    free(sh->waiting);
+    free(sh->tgt);
+    free(sh->slots);
+    free(sh->free_slots);
+    match_cache_free(&sh->cache);
+    free(sh);
+}

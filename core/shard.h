@@ -1,0 +1,74 @@
+/* A shard: one thread, one io_uring ring, one SO_REUSEPORT listener and the
+ * connections it accepted (architecture.md). Everything in struct shard is
+ * owned by the shard's thread except: `sleeping` and `zombies` (atomics other
+ * threads write), and the counters (owner stores, others load relaxed). */
+#ifndef GANNET_SHARD_H
+#define GANNET_SHARD_H
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "mailbox.h"
+#include "server.h"
+#include "sublist.h"
+
+/* user_data: | gen:32 | slot:24 | op:8 | */
+enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE };
+#define UD(op, slot, gen) (((uint64_t)(gen) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
+
+struct target_list {           /* remote subscriptions of one message, per shard */
+    struct sub **v;
+    uint32_t n, cap;
+};
+
+struct shard {
+    int id;
+    struct server *srv;
+    pthread_t thread;
+    struct io_uring ring;
+    int listen_fd;
+    bool accept_armed;
+
+    /* provided receive buffers */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    uint32_t nbufs, bufsz;
+
+    /* connections by slot; free slots chained through a stack */
+    struct conn **slots;
+    uint32_t nslots, *free_slots, nfree;
+    struct conn *conns;        /* list of live connections */
+    struct conn *flush_head;   /* connections with output to send this turn */
+
+    /* cross-shard delivery */
+    struct xbatch **open;      /* per destination: batch being filled this turn */
+    struct xbatch **waiting;   /* per destination: full batches the ring had no room for (FIFO) */
+    struct target_list *tgt;   /* per destination: scratch for one message */
+    uint32_t remote_targets;   /* entries in tgt for the message being routed */
+    _Atomic int sleeping;      /* set while blocked in io_uring_enter: ring the doorbell */
+    _Atomic(struct sub *) zombies; /* unsubscribed subs past their grace period (pushed by call_rcu) */
+
+    struct match_cache cache;
+    uint64_t rng;
+    int64_t now;               /* ms, refreshed each loop turn */
+    int64_t next_sweep;
+
+    /* counters */
+    _Atomic uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers;
+};
+
+int shard_create(struct server *srv, int id, struct shard **out);
+int shard_start(struct shard *sh);
+void shard_join(struct shard *sh);
+void shard_destroy(struct shard *sh);
+int listener_open(const char *host, int port, int *bound_port); /* SO_REUSEPORT listener; fd or -errno */
+
+/* Message path, called by conn.c on the owner shard */
+void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
+void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove: free once safe */
+void shard_arm_send(struct shard *sh, struct conn *c);
+void shard_cancel_recv(struct shard *sh, struct conn *c);
+uint64_t shard_rand(struct shard *sh);
+#endif

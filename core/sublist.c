@@ -1,0 +1,488 @@
+/* Subject index: see sublist.h for the threading rules and the shape. */
+#include "sublist.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/rculfhash.h>
+#include <xxhash.h>
+
+struct subarr {
+    uint32_t n;
+    struct rcu_head rcu;
+    struct sub *v[];
+};
+
+struct qgroup {
+    const char *name; /* points into a member's sub->queue: lives as long as the group */
+    uint32_t nlen;
+    struct subarr *members;
+};
+
+struct qarr {
+    uint32_t n;
+    struct rcu_head rcu;
+    struct qgroup g[];
+};
+
+struct snode {
+    struct cds_lfht_node edge; /* in sl->edges, keyed (parent, token) */
+    struct snode *parent;
+    struct snode *pwc, *fwc;   /* '*' and '>' children (RCU pointers) */
+    struct subarr *psubs;      /* RCU pointer, NULL when empty */
+    struct qarr *qsubs;        /* RCU pointer, NULL when empty */
+    uint32_t nchildren;        /* literal children; writer-only */
+    uint32_t tlen;
+    struct rcu_head rcu;
+    char token[];
+};
+
+struct sub *sub_new(const char *subj, size_t slen, const char *queue, size_t qlen, const char *sid, size_t sidlen)
+{
+    struct sub *s = calloc(1, sizeof *s + slen + qlen + sidlen + 3);
+    if (!s)
+        return NULL;
+    char *p = s->str;
+    memcpy(p, subj, slen);
+    s->subject = p;
+    s->subj_len = (uint32_t)slen;
+    p += slen + 1;
+    memcpy(p, queue ? queue : "", qlen);
+    s->queue = qlen ? p : NULL;
+    s->qlen = (uint16_t)qlen;
+    p += qlen + 1;
+    memcpy(p, sid, sidlen);
+    s->sid = p;
+    s->sid_len = (uint16_t)sidlen;
+    return s;
+}
+
+static inline uint64_t edge_hash(const struct snode *parent, const char *tok, size_t n)
+{
+    return XXH3_64bits_withSeed(tok, n, (uint64_t)(uintptr_t)parent);
+}
+
+struct edge_key {
+    const struct snode *parent;
+    const char *tok;
+    size_t n;
+};
+
+static int edge_match(struct cds_lfht_node *node, const void *key)
+{
+    const struct snode *sn = caa_container_of(node, struct snode, edge);
+    const struct edge_key *k = key;
+    return sn->parent == k->parent && sn->tlen == k->n && memcmp(sn->token, k->tok, k->n) == 0;
+}
+
+static struct snode *edge_lookup(struct sublist *sl, const struct snode *parent, const char *tok, size_t n)
+{
+    struct edge_key k = {parent, tok, n};
+    struct cds_lfht_iter it;
+    cds_lfht_lookup(sl->edges, edge_hash(parent, tok, n), edge_match, &k, &it);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+    return node ? caa_container_of(node, struct snode, edge) : NULL;
+}
+
+static struct snode *node_new(struct snode *parent, const char *tok, size_t n)
+{
+    struct snode *sn = calloc(1, sizeof *sn + n + 1);
+    if (!sn)
+        return NULL;
+    cds_lfht_node_init(&sn->edge);
+    sn->parent = parent;
+    sn->tlen = (uint32_t)n;
+    memcpy(sn->token, tok, n);
+    return sn;
+}
+
+int sublist_init(struct sublist *sl)
+{
+    memset(sl, 0, sizeof *sl);
+    sl->root = node_new(NULL, "", 0);
+    sl->edges = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_qsbr_flavor, NULL);
+    if (!sl->root || !sl->edges)
+        return -ENOMEM;
+    pthread_mutex_init(&sl->wlock, NULL);
+    return 0;
+}
+
+static void free_subarr(struct rcu_head *h) { free(caa_container_of(h, struct subarr, rcu)); }
+static void free_qarr(struct rcu_head *h) { free(caa_container_of(h, struct qarr, rcu)); }
+static void free_node(struct rcu_head *h) { free(caa_container_of(h, struct snode, rcu)); }
+
+/* Copy `old` with `add` appended, or without `del`. */
+static struct subarr *subarr_with(const struct subarr *old, struct sub *add, struct sub *del)
+{
+    uint32_t n = old ? old->n : 0;
+    struct subarr *a = malloc(sizeof *a + (n + 1) * sizeof(struct sub *));
+    if (!a)
+        return NULL;
+    a->n = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (old->v[i] != del)
+            a->v[a->n++] = old->v[i];
+    if (add)
+        a->v[a->n++] = add;
+    return a;
+}
+
+/* Walk to (or create) the node for a subject. Writer only. */
+static struct snode *walk(struct sublist *sl, const char *subj, size_t len, bool create)
+{
+    struct snode *n = sl->root;
+    size_t i = 0;
+    while (i <= len) {
+        const char *dot = memchr(subj + i, '.', len - i);
+        size_t tl = dot ? (size_t)(dot - subj) - i : len - i;
+        const char *tok = subj + i;
+        struct snode *c;
+        if (tl == 1 && (tok[0] == '*' || tok[0] == '>')) {
+            struct snode **slot = tok[0] == '*' ? &n->pwc : &n->fwc;
+            c = *slot;
+            if (!c && create) {
+                if (!(c = node_new(n, tok, 1)))
+                    return NULL;
+                rcu_assign_pointer(*slot, c);
+            }
+        } else {
+            c = edge_lookup(sl, n, tok, tl);
+            if (!c && create) {
+                if (!(c = node_new(n, tok, tl)))
+                    return NULL;
+                cds_lfht_add(sl->edges, edge_hash(n, tok, tl), &c->edge);
+                n->nchildren++;
+            }
+        }
+        if (!c)
+            return NULL;
+        n = c;
+        if (!dot)
+            break;
+        i += tl + 1;
+    }
+    return n;
+}
+
+static int add_to_node(struct snode *n, struct sub *s)
+{
+    if (!s->qlen) {
+        struct subarr *old = n->psubs, *a = subarr_with(old, s, NULL);
+        if (!a)
+            return -ENOMEM;
+        rcu_assign_pointer(n->psubs, a);
+        if (old)
+            call_rcu(&old->rcu, free_subarr);
+        return 0;
+    }
+    struct qarr *old = n->qsubs;
+    uint32_t gn = old ? old->n : 0, gi;
+    for (gi = 0; gi < gn; gi++)
+        if (old->g[gi].nlen == s->qlen && memcmp(old->g[gi].name, s->queue, s->qlen) == 0)
+            break;
+    struct qarr *q = malloc(sizeof *q + (gn + 1) * sizeof(struct qgroup));
+    if (!q)
+        return -ENOMEM;
+    q->n = gn;
+    if (gn)
+        memcpy(q->g, old->g, gn * sizeof(struct qgroup));
+    struct subarr *oldm = gi < gn ? old->g[gi].members : NULL;
+    struct subarr *m = subarr_with(oldm, s, NULL);
+    if (!m) {
+        free(q);
+        return -ENOMEM;
+    }
+    if (gi == gn) {
+        q->g[gn].name = s->queue;
+        q->g[gn].nlen = s->qlen;
+        q->n++;
+    }
+    q->g[gi].members = m;
+    rcu_assign_pointer(n->qsubs, q);
+    if (old)
+        call_rcu(&old->rcu, free_qarr);
+    if (oldm)
+        call_rcu(&oldm->rcu, free_subarr);
+    return 0;
+}
+
+static int del_from_node(struct snode *n, struct sub *s)
+{
+    if (!s->qlen) {
+        struct subarr *old = n->psubs;
+        uint32_t i;
+        for (i = 0; old && i < old->n && old->v[i] != s; i++)
+            ;
+        if (!old || i == old->n)
+            return -ENOENT;
+        struct subarr *a = old->n > 1 ? subarr_with(old, NULL, s) : NULL;
+        if (old->n > 1 && !a)
+            return -ENOMEM;
+        rcu_assign_pointer(n->psubs, a);
+        call_rcu(&old->rcu, free_subarr);
+        return 0;
+    }
+    struct qarr *old = n->qsubs;
+    uint32_t gi, i;
+    for (gi = 0; old && gi < old->n; gi++)
+        if (old->g[gi].nlen == s->qlen && memcmp(old->g[gi].name, s->queue, s->qlen) == 0)
+            break;
+    if (!old || gi == old->n)
+        return -ENOENT;
+    struct subarr *oldm = old->g[gi].members;
+    for (i = 0; i < oldm->n && oldm->v[i] != s; i++)
+        ;
+    if (i == oldm->n)
+        return -ENOENT;
+    struct subarr *m = oldm->n > 1 ? subarr_with(oldm, NULL, s) : NULL;
+    uint32_t nn = m ? old->n : old->n - 1;
+    struct qarr *q = nn ? malloc(sizeof *q + nn * sizeof(struct qgroup)) : NULL;
+    if ((oldm->n > 1 && !m) || (nn && !q)) {
+        free(m);
+        free(q);
+        return -ENOMEM;
+    }
+    if (q) {
+        q->n = 0;
+        for (uint32_t k = 0; k < old->n; k++) {
+            if (k != gi) {
+                q->g[q->n++] = old->g[k];
+            } else if (m) {
+                q->g[q->n] = old->g[k];
+                /* the group's name pointed into a member; keep it valid */
+                q->g[q->n].name = m->v[0]->queue;
+                q->g[q->n++].members = m;
+            }
+        }
+    }
+    rcu_assign_pointer(n->qsubs, q);
+    call_rcu(&old->rcu, free_qarr);
+    call_rcu(&oldm->rcu, free_subarr);
+    return 0;
+}
+
+int sublist_insert(struct sublist *sl, struct sub *s)
+{
+    pthread_mutex_lock(&sl->wlock);
+    struct snode *n = walk(sl, s->subject, s->subj_len, true);
+    int rc = n ? add_to_node(n, s) : -ENOMEM;
+    if (rc == 0) {
+        atomic_fetch_add_explicit(&sl->count, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sl->inserts, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&sl->wlock);
+    return rc;
+}
+
+static bool node_empty(const struct snode *n)
+{
+    return !n->psubs && !n->qsubs && !n->pwc && !n->fwc && n->nchildren == 0;
+}
+
+/* Unlink empty nodes from the leaf up. Writer only. */
+static void prune(struct sublist *sl, struct snode *n)
+{
+    while (n != sl->root && node_empty(n)) {
+        struct snode *p = n->parent;
+        if (p->pwc == n)
+            rcu_assign_pointer(p->pwc, NULL);
+        else if (p->fwc == n)
+            rcu_assign_pointer(p->fwc, NULL);
+        else {
+            cds_lfht_del(sl->edges, &n->edge);
+            p->nchildren--;
+        }
+        call_rcu(&n->rcu, free_node);
+        n = p;
+    }
+}
+
+int sublist_remove(struct sublist *sl, struct sub *s)
+{
+    pthread_mutex_lock(&sl->wlock);
+    struct snode *n = walk(sl, s->subject, s->subj_len, false);
+    int rc = n ? del_from_node(n, s) : -ENOENT;
+    if (rc == 0) {
+        prune(sl, n);
+        atomic_fetch_sub_explicit(&sl->count, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sl->removes, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&sl->wlock);
+    return rc;
+}
+
+/* ---- matching (readers) ---- */
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    uint32_t c = *cap ? *cap * 2 : 8;
+    while (c < need)
+        c *= 2;
+    void *np = realloc(p, c * elem);
+    if (!np)
+        abort(); /* out of memory on the message path: nothing sane to do */
+    *cap = c;
+    return np;
+}
+
+static void collect(struct snode *n, struct match_result *r)
+{
+    struct subarr *ps = rcu_dereference(n->psubs);
+    if (ps) {
+        r->psubs = grow(r->psubs, &r->pcap, r->npsubs + ps->n, sizeof *r->psubs);
+        memcpy(r->psubs + r->npsubs, ps->v, ps->n * sizeof *r->psubs);
+        r->npsubs += ps->n;
+    }
+    struct qarr *qs = rcu_dereference(n->qsubs);
+    if (!qs)
+        return;
+    for (uint32_t i = 0; i < qs->n; i++) {
+        const struct qgroup *g = &qs->g[i];
+        struct subarr *m = rcu_dereference(g->members);
+        uint32_t k;
+        for (k = 0; k < r->ngroups; k++)
+            if (r->groups[k].nlen == g->nlen && memcmp(r->groups[k].name, g->name, g->nlen) == 0)
+                break;
+        if (k == r->ngroups) {
+            r->groups = grow(r->groups, &r->gcap, r->ngroups + 1, sizeof *r->groups);
+            r->groups[k] = (struct match_group){.name = g->name, .nlen = g->nlen};
+            r->ngroups++;
+        }
+        struct match_group *mg = &r->groups[k];
+        mg->members = grow(mg->members, &mg->cap, mg->n + m->n, sizeof *mg->members);
+        memcpy(mg->members + mg->n, m->v, m->n * sizeof *mg->members);
+        mg->n += m->n;
+    }
+}
+
+#define MAX_TOKENS 256
+
+static void match_level(struct sublist *sl, struct snode *n, const char *const *tok, const uint32_t *tl,
+                        int i, int nt, struct match_result *r)
+{
+    for (;;) {
+        if (i == nt) {
+            collect(n, r);
+            return;
+        }
+        struct snode *f = rcu_dereference(n->fwc);
+        if (f)
+            collect(f, r);
+        struct snode *w = rcu_dereference(n->pwc);
+        if (w)
+            match_level(sl, w, tok, tl, i + 1, nt, r);
+        n = edge_lookup(sl, n, tok[i], tl[i]);
+        if (!n)
+            return;
+        i++;
+    }
+}
+
+void match_result_reset(struct match_result *r)
+{
+    r->npsubs = 0;
+    for (uint32_t i = 0; i < r->ngroups; i++)
+        free(r->groups[i].members);
+    r->ngroups = 0;
+}
+
+void match_result_free(struct match_result *r)
+{
+    match_result_reset(r);
+    free(r->psubs);
+    free(r->groups);
+    memset(r, 0, sizeof *r);
+}
+
+void sublist_match(struct sublist *sl, const char *subj, size_t len, struct match_result *r)
+{
+    match_result_reset(r);
+    const char *tok[MAX_TOKENS];
+    uint32_t tl[MAX_TOKENS];
+    int nt = 0;
+    size_t i = 0;
+    for (;;) {
+        const char *dot = memchr(subj + i, '.', len - i);
+        size_t l = dot ? (size_t)(dot - subj) - i : len - i;
+        if (l == 0 || nt == MAX_TOKENS)
+            return; /* an empty token matches nothing */
+        tok[nt] = subj + i;
+        tl[nt++] = (uint32_t)l;
+        if (!dot)
+            break;
+        i += l + 1;
+    }
+    match_level(sl, sl->root, tok, tl, 0, nt, r);
+}
+
+const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len)
+{
+    uint64_t gen = atomic_load_explicit(&sl->gen, memory_order_acquire);
+    uint64_t h = XXH3_64bits(subj, len);
+    struct match_cache_entry *e = &c->e[h & (MATCH_CACHE_SLOTS - 1)];
+    if (e->valid && e->gen == gen && e->hash == h && e->len == len && memcmp(e->subj, subj, len) == 0) {
+        c->hits++;
+        return &e->res;
+    }
+    c->misses++;
+    if (!e->subj || e->len < len) {
+        free(e->subj);
+        e->subj = malloc(len ? len : 1);
+        if (!e->subj)
+            abort();
+    }
+    memcpy(e->subj, subj, len);
+    e->len = (uint32_t)len;
+    e->hash = h;
+    e->gen = gen;
+    e->valid = true;
+    sublist_match(sl, subj, len, &e->res);
+    return &e->res;
+}
+
+void match_cache_free(struct match_cache *c)
+{
+    for (int i = 0; i < MATCH_CACHE_SLOTS; i++) {
+        free(c->e[i].subj);
+        match_result_free(&c->e[i].res);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+static void destroy_node(struct sublist *sl, struct snode *n)
+{
+    /* children: '*' and '>' directly; literal ones through the edge table */
+    if (n->pwc) {
+        destroy_node(sl, n->pwc);
+        free(n->pwc);
+    }
+    if (n->fwc) {
+        destroy_node(sl, n->fwc);
+        free(n->fwc);
+    }
+    free(n->psubs);
+    if (n->qsubs) {
+        for (uint32_t i = 0; i < n->qsubs->n; i++)
+            free(n->qsubs->g[i].members);
+        free(n->qsubs);
+    }
+}
+
+void sublist_destroy(struct sublist *sl)
+{
+    struct cds_lfht_iter it;
+    struct cds_lfht_node *node;
+    destroy_node(sl, sl->root);
+    cds_lfht_for_each(sl->edges, &it, node) {
+        struct snode *sn = caa_container_of(node, struct snode, edge);
+        cds_lfht_del(sl->edges, node);
+        destroy_node(sl, sn);
+        free(sn);
+    }
+    cds_lfht_destroy(sl->edges, NULL);
+    free(sl->root);
+}

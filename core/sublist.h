@@ -1,0 +1,104 @@
+/* The shared subject index (nats-compat.md §2), one per account.
+ *
+ * Threads: any shard reads (sublist_match) without taking a lock and without
+ * writing shared memory; writers (sublist_insert/remove) are serialized by
+ * sl->wlock. Every caller must be a registered liburcu-QSBR reader thread
+ * and online. Removed nodes and arrays are freed with call_rcu() once every
+ * shard has passed a quiescent state.
+ *
+ * Shape: a trie whose literal edges live in one RCU lock-free hash table
+ * (liburcu's cds_lfht) keyed by (parent node, token); the '*' and '>'
+ * children hang off each node directly. A node's plain subscribers and its
+ * queue groups are immutable arrays replaced copy-on-write. Each change bumps
+ * sl->gen; shards keep a match cache (struct match_cache) whose entries are
+ * valid only for the generation they were built in. */
+#ifndef GANNET_SUBLIST_H
+#define GANNET_SUBLIST_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define _LGPL_SOURCE
+#include <urcu-qsbr.h>
+
+struct conn;
+struct shard;
+
+/* A subscription. Fields above `owner-only` are immutable once inserted and
+ * may be read by any shard under RCU; the rest belong to the owning shard. */
+struct sub {
+    struct conn *conn;   /* owner; dereferenced only by the owner shard */
+    struct shard *owner; /* owner shard: where deliveries go */
+    uint16_t shard;      /* owner shard id */
+    uint16_t qlen;       /* queue name length, 0 = plain subscription */
+    uint16_t sid_len;
+    uint32_t subj_len;
+    const char *subject; /* the strings live in `str` */
+    const char *queue;
+    const char *sid;
+    /* owner-only */
+    uint64_t delivered;  /* messages delivered (UNSUB max) */
+    uint64_t max;        /* auto-unsubscribe after this many, 0 = none */
+    bool removed;        /* unsubscribed: drop deliveries still in flight */
+    struct sub *zombie_next;
+    struct rcu_head rcu;
+    char str[];          /* subject\0queue\0sid\0 */
+};
+
+struct snode;
+
+struct sublist {
+    struct snode *root;
+    struct cds_lfht *edges;
+    pthread_mutex_t wlock;       /* serializes writers */
+    _Atomic uint64_t gen;        /* bumped after every insert/remove */
+    _Atomic uint64_t count;      /* subscriptions in the index */
+    _Atomic uint64_t inserts, removes;
+};
+
+struct match_group {
+    const char *name;
+    uint32_t nlen, n, cap;
+    struct sub **members;
+};
+
+/* What a publish subject matched: every plain subscriber, and each queue
+ * group (merged by name across patterns) with all of its members. */
+struct match_result {
+    uint32_t npsubs, pcap, ngroups, gcap;
+    struct sub **psubs;
+    struct match_group *groups;
+};
+
+int sublist_init(struct sublist *sl);
+void sublist_destroy(struct sublist *sl); /* at exit, no readers left */
+int sublist_insert(struct sublist *sl, struct sub *s);
+int sublist_remove(struct sublist *sl, struct sub *s); /* -ENOENT if absent */
+/* Fill r (reset first) with the matches of a literal subject. */
+void sublist_match(struct sublist *sl, const char *subj, size_t len, struct match_result *r);
+void match_result_reset(struct match_result *r);
+void match_result_free(struct match_result *r);
+
+/* A per-shard, direct-mapped cache of match results keyed by xxhash of the
+ * subject and stamped with the index generation it was built in. */
+#define MATCH_CACHE_SLOTS 1024
+struct match_cache_entry {
+    uint64_t hash, gen;
+    char *subj;
+    uint32_t len;
+    bool valid;
+    struct match_result res;
+};
+struct match_cache {
+    struct match_cache_entry e[MATCH_CACHE_SLOTS];
+    uint64_t hits, misses;
+};
+/* The result stays valid until the caller's next quiescent state. */
+const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len);
+void match_cache_free(struct match_cache *c);
+
+/* Build a subscription object (subject/queue/sid copied). */
+struct sub *sub_new(const char *subj, size_t slen, const char *queue, size_t qlen, const char *sid, size_t sidlen);
+#endif

@@ -1,0 +1,106 @@
+#!/bin/sh
+# The whole test suite, as `make test` runs it (after building build/ and the
+# unit binaries). Phases:
+#   main  — every pytest test: unit binaries, protocol conformance (each test
+#           against gannet AND Debian's nats-server), real clients, stress,
+#           config grammar
+#   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol
+#           and stress tests against that build
+#   tsan  — ThreadSanitizer build; the stress test and the concurrent unit tests
+#   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
+# Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+R=build/results
+mkdir -p "$R"
+rm -f "$R"/*.xml "$R"/extra
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+status=0
+
+pytest_phase() { # name, env..., -- , pytest args
+    name=$1
+    shift
+    echo "=== phase $name"
+    env "$@" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/$name.xml" || status=1
+}
+record() { # name ok|fail
+    echo "$1 $2" >>"$R/extra"
+    [ "$2" = ok ] || status=1
+}
+
+pytest_phase main -- tests
+
+echo "=== phase asan (build)"
+if make -s asan >"$R/asan-build.log" 2>&1; then
+    record asan-build ok
+    pytest_phase asan GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan \
+        GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+        STRESS_SCALE=0.5 -- tests/unit/test_unit.py tests/proto tests/stress
+else
+    cat "$R/asan-build.log"
+    record asan-build fail
+fi
+
+echo "=== phase tsan (build)"
+if make -s tsan >"$R/tsan-build.log" 2>&1; then
+    record tsan-build ok
+    pytest_phase tsan GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan \
+        GANNET_SANITIZER=1 TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp halt_on_error=0" \
+        STRESS_SCALE=0.2 -- tests/stress tests/unit/test_unit.py
+else
+    cat "$R/tsan-build.log"
+    record tsan-build fail
+fi
+
+echo "=== phase fuzz (${FUZZ_SECONDS}s each)"
+if make -s fuzz >"$R/fuzz-build.log" 2>&1; then
+    for f in build-fuzz/fuzz_*; do
+        t=$(basename "$f")
+        corpus=tests/fuzz/corpus/${t#fuzz_}
+        work=$(mktemp -d)
+        [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+        dict=""
+        [ -f "tests/fuzz/${t#fuzz_}.dict" ] && dict="-dict=tests/fuzz/${t#fuzz_}.dict"
+        if "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 $dict "$work" \
+            >"$R/$t.log" 2>&1; then
+            record "$t" ok
+        else
+            tail -40 "$R/$t.log"
+            record "$t" fail
+        fi
+        rm -rf "$work"
+    done
+else
+    cat "$R/fuzz-build.log"
+    record fuzz-build fail
+fi
+
+"$PY" - "$R" <<'PYEOF'
+import glob, os, sys
+import xml.etree.ElementTree as ET
+r = sys.argv[1]
+passed = failed = skipped = 0
+for x in glob.glob(os.path.join(r, "*.xml")):
+    root = ET.parse(x).getroot()
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    for s in suites:
+        t, f, e, sk = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+        passed += t - f - e - sk
+        failed += f + e
+        skipped += sk
+extra = os.path.join(r, "extra")
+if os.path.exists(extra):
+    for line in open(extra):
+        name, res = line.split()
+        if res == "ok":
+            passed += 1
+        else:
+            failed += 1
+            print("FAILED:", name)
+line = "%d passed, %d failed" % (passed, failed)
+if skipped:
+    line += ", %d skipped" % skipped
+print(line)
+PYEOF
+exit $status
