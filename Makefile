@@ -5,7 +5,8 @@
 CC      ?= gcc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=gnu17 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread -I. -Icore -Inet
+# Project flags stay even when CFLAGS is given on the command line (asan, tsan).
+override CFLAGS += -std=gnu17 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread -I. -Icore -Inet
 LIBS    := -luring -lurcu-qsbr -lurcu-cds -lurcu-common -lxxhash -ljansson -lwolfssl -lcrypt -lpthread -lm
 B       ?= build
 PY      := /usr/bin/python3
@@ -49,9 +50,11 @@ $(B)/tool_%: tests/unit/tool_%.c $(B)/libgannet.a
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgannet.a $(LIBS)
 
 $(B)/stress: tests/stress/stress.c
+	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -o $@ $< -lnats -lpthread
 
 $(B)/%: tests/clients/c/%.c
+	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -o $@ $< -lnats -lpthread
 
 unit: $(UNIT_BIN) $(TOOL_BIN) $(CLIENT_BIN)

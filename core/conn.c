@@ -105,24 +105,12 @@ void conn_mark_flush(struct conn *c)
     c->sh->flush_head = c;
 }
 
-static struct oblock *oblock_new(size_t need)
-{
-    size_t cap = need > OBLOCK_SIZE ? need : OBLOCK_SIZE;
-    struct oblock *b = malloc(sizeof *b + cap);
-    if (!b)
-        return NULL;
-    b->next = NULL;
-    b->len = 0;
-    b->cap = (uint32_t)cap;
-    return b;
-}
-
 /* Reserve n contiguous bytes at the tail of the output queue. */
 static char *out_reserve(struct conn *c, size_t n)
 {
     struct oblock *t = c->otail;
     if (!t || t->cap - t->len < n) {
-        struct oblock *b = oblock_new(n);
+        struct oblock *b = shard_oblock_get(c->sh, n);
         if (!b)
             return NULL;
         if (t)
@@ -165,7 +153,7 @@ void conn_sent(struct conn *c, uint32_t n)
             return;
         }
         c->ohead = b->next;
-        free(b);
+        shard_oblock_put(c->sh, b);
     }
     if (c->ohead && c->ohead == c->otail && c->ohead_off == c->ohead->len) {
         c->ohead->len = 0;
@@ -235,7 +223,7 @@ void conn_release(struct conn *c)
     c->subs.slots = NULL;
     for (struct oblock *b = c->ohead, *n; b; b = n) {
         n = b->next;
-        free(b);
+        shard_oblock_put(c->sh, b);
     }
     c->ohead = c->otail = NULL;
     free(c->name);

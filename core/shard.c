@@ -32,6 +32,8 @@
 #define BUFSZ (16 * 1024)
 #define SWEEP_MS 100
 #define BATCH_MIN (64 * 1024)
+#define CONN_POOL_MAX 4096
+#define OBLOCK_POOL_MAX 512
 
 static struct io_uring_sqe *get_sqe(struct shard *sh)
 {
@@ -143,9 +145,14 @@ static struct conn *conn_alloc(struct shard *sh)
         }
         sh->nslots = nn;
     }
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c)
+    struct conn *c = sh->conn_pool;
+    if (c) {
+        sh->conn_pool = c->next;
+        sh->conn_pool_n--;
+        memset(c, 0, sizeof *c);
+    } else if (!(c = calloc(1, sizeof *c))) {
         return NULL;
+    }
     c->slot = sh->free_slots[--sh->nfree];
     c->gen = (uint32_t)shard_rand(sh);
     c->sh = sh;
@@ -167,7 +174,41 @@ static void conn_free_slot(struct shard *sh, struct conn *c)
         sh->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    free(c);
+    if (sh->conn_pool_n < CONN_POOL_MAX) {
+        c->next = sh->conn_pool;
+        sh->conn_pool = c;
+        sh->conn_pool_n++;
+    } else {
+        free(c);
+    }
+}
+
+struct oblock *shard_oblock_get(struct shard *sh, size_t need)
+{
+    struct oblock *b;
+    if (need <= OBLOCK_SIZE && (b = sh->oblock_pool)) {
+        sh->oblock_pool = b->next;
+        sh->oblock_pool_n--;
+    } else {
+        size_t cap = need > OBLOCK_SIZE ? need : OBLOCK_SIZE;
+        if (!(b = malloc(sizeof *b + cap)))
+            return NULL;
+        b->cap = (uint32_t)cap;
+    }
+    b->next = NULL;
+    b->len = 0;
+    return b;
+}
+
+void shard_oblock_put(struct shard *sh, struct oblock *b)
+{
+    if (b->cap == OBLOCK_SIZE && sh->oblock_pool_n < OBLOCK_POOL_MAX) {
+        b->next = sh->oblock_pool;
+        sh->oblock_pool = b;
+        sh->oblock_pool_n++;
+    } else {
+        free(b);
+    }
 }
 
 static struct conn *conn_lookup(struct shard *sh, uint64_t ud)
@@ -655,6 +696,10 @@ static void *shard_main(void *arg)
         rcu_thread_online();
         atomic_store(&sh->sleeping, 0);
         sh->now = now_ms();
+        /* Messages other shards pushed before we woke go first: a client that
+         * saw its publisher's PONG and then sent us an UNSUB must not have
+         * that UNSUB overtake those messages. */
+        drain_incoming(sh);
         unsigned head, cnt = 0;
         io_uring_for_each_cqe(&sh->ring, head, cqe)
         {
@@ -711,11 +756,25 @@ void shard_destroy(struct shard *sh)
         }
         free(sh->tgt[d].v);
     }
+    /* subscriptions retired in the last turns: their grace periods ended in
+     * server_free()'s rcu_barrier(), which handed them back here */
+    for (struct sub *z = atomic_exchange(&sh->zombies, NULL), *n; z; z = n) {
+        n = z->zombie_next;
+        free(z);
+    }
     free(sh->open);
     free(sh->waiting);
     free(sh->tgt);
     free(sh->slots);
     free(sh->free_slots);
+    for (struct conn *c = sh->conn_pool, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    for (struct oblock *b = sh->oblock_pool, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
     match_cache_free(&sh->cache);
     free(sh);
 }

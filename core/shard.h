@@ -42,6 +42,12 @@ struct shard {
     struct conn *conns;        /* list of live connections */
     struct conn *flush_head;   /* connections with output to send this turn */
 
+    /* per-shard pools (rule 2: no malloc storms on the message path) */
+    struct conn *conn_pool;    /* freed connection objects, chained through next */
+    uint32_t conn_pool_n;
+    struct oblock *oblock_pool; /* free OBLOCK_SIZE output blocks */
+    uint32_t oblock_pool_n;
+
     /* cross-shard delivery */
     struct xbatch **open;      /* per destination: batch being filled this turn */
     struct xbatch **waiting;   /* per destination: full batches the ring had no room for (FIFO) */
@@ -71,4 +77,6 @@ void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove:
 void shard_arm_send(struct shard *sh, struct conn *c);
 void shard_cancel_recv(struct shard *sh, struct conn *c);
 uint64_t shard_rand(struct shard *sh);
+struct oblock *shard_oblock_get(struct shard *sh, size_t need); /* from the pool when need <= OBLOCK_SIZE */
+void shard_oblock_put(struct shard *sh, struct oblock *b);
 #endif

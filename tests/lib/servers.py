@@ -4,6 +4,7 @@ Every process started here is tracked by PID and killed at teardown. Servers
 listen on 127.0.0.1 only, on a port picked free just before start.
 """
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -75,6 +76,7 @@ class Server:
         cmd += list(args)
         self.cmd = cmd
         self._log = open(self.log_path, "wb")
+        self._logtext, self._logtext_saved = "", False
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_port(self.port, proc=self.proc)
@@ -87,6 +89,8 @@ class Server:
         return "nats://127.0.0.1:%d" % self.port
 
     def log(self):
+        if self._logtext_saved:
+            return self._logtext
         try:
             with open(self.log_path, "rb") as f:
                 return f.read().decode(errors="replace")
@@ -106,6 +110,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        if not self._logtext_saved:
+            self._logtext = self.log()
+            self._logtext_saved = True
+            shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode
 
     def __enter__(self):

@@ -5,11 +5,12 @@
  *   stress [options] URL
  *     -s N   subscriber connections            (default 200)
  *     -p N   publisher connections/threads     (default 20)
- *     -n N   messages per publisher            (default 500)
+ *     -n N   messages per publisher            (default 1000)
  *     -g N   queue groups                      (default 2)
  *     -b N   largest payload, >= 16 bytes       (default 300; sizes vary 16..N)
  *     -t SEC bound on the wait for delivery    (default 60)
  *     -w N   libnats delivery threads          (default 8)
+ *     -c N   churn threads                     (default 4)
  *   env STRESS_SCALE=F multiplies -n (e.g. 0.1 for sanitizer builds).
  *
  * Subscriber connection i has one role, i % 4:
@@ -17,6 +18,11 @@
  *   1 STAR   "sx.d.*"                       every message of every publisher
  *   2 EXACT  "sx.d.0" ... "sx.d.<p-1>"      one subscription per publisher
  *   3 QUEUE  "sx.d.*" in queue group "qg<(i/4) % g>"
+ * While the publishers run, each churn thread repeatedly connects, subscribes
+ * to "sx.>", receives for a few milliseconds, unsubscribes and disconnects:
+ * interest changes race with delivery on the server. Churn subscriptions are
+ * not counted (they join and leave mid-stream) but must see every
+ * publisher's messages in increasing order and intact.
  * Publisher k publishes n messages with sequence numbers 0..n-1 on "sx.d.<k>",
  * then an END message (same subject, so per-publisher order puts it last).
  *
@@ -27,6 +33,7 @@
  *   - each queue group gets every (publisher, seq) exactly once across its
  *     members, and each member sees each publisher's messages in increasing
  *     order; each group gets each publisher's END exactly once;
+ *   - churn subscriptions see increasing sequence numbers, intact payloads;
  *   - payloads are intact; no async error (slow consumer, -ERR), no
  *     disconnect; the client never drops (pending limits unlimited).
  * All subscriptions are registered (PING/PONG flush on every subscriber
@@ -55,7 +62,7 @@ static const char *role_name[NROLES] = {"full(sx.>)", "star(sx.d.*)", "exact(sx.
 #define MAGIC 0x5354524eu /* "STRN" */
 #define END_SEQ 0xffffffffu
 
-static int n_subs = 200, n_pubs = 20, n_msgs = 500, n_groups = 2, payload = 300, wait_s = 60, n_workers = 8;
+static int n_subs = 200, n_pubs = 20, n_msgs = 1000, n_groups = 2, payload = 300, wait_s = 60, n_workers = 8, n_churn = 4;
 static const char *url;
 
 /* per subscription */
@@ -254,7 +261,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
     poke();
 }
 
-static natsConnection *connect_one(const char *name, bool global_delivery)
+static natsConnection *connect_one(const char *name, bool global_delivery, bool watch_disconnect)
 {
     natsOptions *o = NULL;
     natsConnection *nc = NULL;
@@ -266,7 +273,8 @@ static natsConnection *connect_one(const char *name, bool global_delivery)
     MUST("options", natsOptions_SetAllowReconnect(o, false));
     MUST("options", natsOptions_SetMaxPendingMsgs(o, 10000000));
     MUST("options", natsOptions_SetErrorHandler(o, on_error, NULL));
-    MUST("options", natsOptions_SetDisconnectedCB(o, on_disconnected, NULL));
+    if (watch_disconnect)
+        MUST("options", natsOptions_SetDisconnectedCB(o, on_disconnected, NULL));
     MUST("options", natsOptions_UseGlobalMessageDelivery(o, global_delivery));
     /* no PING timeouts under load on slow (sanitizer) servers */
     MUST("options", natsOptions_SetPingInterval(o, 600000));
@@ -332,6 +340,61 @@ static void *publisher(void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* churn */
+
+static atomic_int publishing_done;
+static atomic_long churn_cycles, churn_received, churn_order_errors, churn_bad;
+
+static void on_churn(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    uint32_t *next = closure, pub, seq;
+    if (!parse(m, &pub, &seq)) {
+        atomic_fetch_add(&churn_bad, 1);
+    } else if (seq != END_SEQ) {
+        if (seq + 1 <= next[pub]) /* joined mid-stream: gaps at the start are fine, going back is not */
+            atomic_fetch_add(&churn_order_errors, 1);
+        else
+            next[pub] = seq + 1;
+        atomic_fetch_add(&churn_received, 1);
+    }
+    natsMsg_Destroy(m);
+}
+
+typedef struct {
+    int id;
+    uint32_t **states; /* kept until exit: callbacks may outlive Destroy */
+    int nstates, cap;
+} churn_arg;
+
+static void *churner(void *arg)
+{
+    churn_arg *a = arg;
+    unsigned seed = (unsigned)a->id * 7919u + 1u;
+    char name[64];
+    snprintf(name, sizeof(name), "stress-churn-%d", a->id);
+    while (!atomic_load(&publishing_done)) {
+        natsConnection *nc = connect_one(name, true, false);
+        natsSubscription *sub = NULL;
+        if (a->nstates == a->cap) {
+            a->cap = a->cap ? a->cap * 2 : 64;
+            a->states = realloc(a->states, (size_t)a->cap * sizeof(*a->states));
+        }
+        uint32_t *next = calloc((size_t)n_pubs, sizeof(uint32_t));
+        a->states[a->nstates++] = next;
+        if (natsConnection_Subscribe(&sub, nc, "sx.>", on_churn, next) == NATS_OK) {
+            natsSubscription_SetPendingLimits(sub, -1, -1);
+            natsConnection_FlushTimeout(nc, 10000);
+            usleep(2000 + rand_r(&seed) % 15000);
+            natsSubscription_Unsubscribe(sub);
+            natsSubscription_Destroy(sub);
+        }
+        natsConnection_Destroy(nc);
+        atomic_fetch_add(&churn_cycles, 1);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 
 static bool delivery_done(long *ends_left)
 {
@@ -358,7 +421,7 @@ static int intarg(const char *s, int min)
 int main(int argc, char **argv)
 {
     int opt;
-    while ((opt = getopt(argc, argv, "s:p:n:g:b:t:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:p:n:g:b:t:w:c:")) != -1) {
         switch (opt) {
         case 's': n_subs = intarg(optarg, 4); break;
         case 'p': n_pubs = intarg(optarg, 1); break;
@@ -367,8 +430,9 @@ int main(int argc, char **argv)
         case 'b': payload = intarg(optarg, 16); break;
         case 't': wait_s = intarg(optarg, 1); break;
         case 'w': n_workers = intarg(optarg, 1); break;
+        case 'c': n_churn = intarg(optarg, 0); break;
         default:
-            fprintf(stderr, "usage: %s [-s subs] [-p pubs] [-n msgs] [-g groups] [-b bytes] [-t secs] [-w workers] URL\n",
+            fprintf(stderr, "usage: %s [-s subs] [-p pubs] [-n msgs] [-g groups] [-b bytes] [-t secs] [-w workers] [-c churn] URL\n",
                     argv[0]);
             return 2;
         }
@@ -425,7 +489,7 @@ int main(int argc, char **argv)
         char name[64];
         int role = i % NROLES;
         snprintf(name, sizeof(name), "stress-sub-%d-%s", i, role_name[role]);
-        sconn[i] = connect_one(name, true);
+        sconn[i] = connect_one(name, true, true);
         int nsub = role == ROLE_EXACT ? n_pubs : 1;
         for (int j = 0; j < nsub; j++, k++) {
             sub_state *st = &states[k];
@@ -461,7 +525,7 @@ int main(int argc, char **argv)
     for (int p = 0; p < n_pubs; p++) {
         char name[64];
         snprintf(name, sizeof(name), "stress-pub-%d", p);
-        pconn[p] = connect_one(name, false);
+        pconn[p] = connect_one(name, false, true);
     }
     double t1 = now_s();
     printf("INFO %d connections and %d subscriptions set up in %.2fs\n", n_subs + n_pubs, n_states, t1 - t0);
@@ -478,11 +542,23 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    pthread_t *cthr = calloc((size_t)n_churn + 1, sizeof(*cthr));
+    churn_arg *ca = calloc((size_t)n_churn + 1, sizeof(*ca));
+    for (int c = 0; c < n_churn; c++) {
+        ca[c].id = c;
+        if (pthread_create(&cthr[c], NULL, churner, &ca[c]) != 0) {
+            printf("FAIL setup: pthread_create: %s\n", strerror(errno));
+            return 1;
+        }
+    }
     double t2 = now_s();
     pthread_barrier_wait(&start);
     for (int p = 0; p < n_pubs; p++)
         pthread_join(thr[p], NULL);
     double t3 = now_s();
+    atomic_store(&publishing_done, 1);
+    for (int c = 0; c < n_churn; c++)
+        pthread_join(cthr[c], NULL);
     int pub_bad = 0;
     for (int p = 0; p < n_pubs; p++)
         if (pa[p].status != NATS_OK) {
@@ -613,6 +689,13 @@ int main(int argc, char **argv)
                "END %ld/%d (per member %ld..%ld)",
                members, cnt, (long)n_pubs * n_msgs, dups, missing, ord, badp, ends, n_pubs, min_got, max_got);
     }
+    if (n_churn > 0) {
+        long cc = atomic_load(&churn_cycles), co = atomic_load(&churn_order_errors), cb = atomic_load(&churn_bad);
+        result(co == 0 && cb == 0, "stress.churn",
+               "%ld subscribe/unsubscribe/disconnect cycles during publishing, %ld messages received, %ld order "
+               "errors, %ld bad payloads",
+               cc, atomic_load(&churn_received), co, cb);
+    }
     long ae = atomic_load(&async_errors), dc = atomic_load(&disconnects);
     result(ae == 0 && dc == 0, "stress.connections", "%ld async errors (slow consumer, -ERR), %ld disconnects", ae, dc);
 
@@ -640,6 +723,13 @@ int main(int argc, char **argv)
     free(pconn);
     free(thr);
     free(pa);
+    for (int c = 0; c < n_churn; c++) {
+        for (int j = 0; j < ca[c].nstates; j++)
+            free(ca[c].states[j]);
+        free(ca[c].states);
+    }
+    free(ca);
+    free(cthr);
     pthread_barrier_destroy(&start);
     printf("SUMMARY %d passed, %d failed\n", passes, fails);
     return fails ? 1 : 0;

@@ -64,6 +64,19 @@ static void die(const char *what, natsStatus s)
             die((what), s_);             \
     } while (0)
 
+/* snprintf at *len, never past the end (output is cut instead) */
+__attribute__((format(printf, 4, 5))) static void appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    if (*len >= size)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len = *len + (size_t)n < size ? *len + (size_t)n : size;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -286,15 +299,15 @@ static void check_wildcards(void)
         size_t wl = 0, gl = 0;
         for (int j = 0; j < NPUB; j++)
             if (pubs[j].match & (1u << i))
-                wl += snprintf(want + wl, sizeof(want) - wl, "%s=m%d ", pubs[j].subj, j);
-        snprintf(want + wl, sizeof(want) - wl, "w.a.x=END");
+                appendf(want, sizeof(want), &wl, "%s=m%d ", pubs[j].subj, j);
+        appendf(want, sizeof(want), &wl, "w.a.x=END");
         for (int k = 0; k <= NPUB; k++) {
             char data[64], subj[64];
             if (!next_str(subs[i], WAIT_MS, data, sizeof(data), subj, sizeof(subj))) {
-                gl += snprintf(got + gl, sizeof(got) - gl, "<timeout>");
+                appendf(got, sizeof(got), &gl, "<timeout>");
                 break;
             }
-            gl += snprintf(got + gl, sizeof(got) - gl, "%s%s=%s", k ? " " : "", subj, data);
+            appendf(got, sizeof(got), &gl, "%s%s=%s", k ? " " : "", subj, data);
             if (strcmp(data, "END") == 0)
                 break;
         }
@@ -561,7 +574,7 @@ static void check_auto_unsubscribe(void)
     while (n <= SENT && next_str(sub, 0, buf, sizeof(buf), NULL, 0)) {
         if (atoi(buf) != n)
             order = 0;
-        gl += snprintf(got + gl, sizeof(got) - gl, "%s%s", n ? "," : "", buf);
+        appendf(got, sizeof(got), &gl, "%s%s", n ? "," : "", buf);
         n++;
     }
     result(end_ok && n == MAX && order, "auto_unsubscribe.client", "max %d, published %d, received [%s]", MAX, SENT,

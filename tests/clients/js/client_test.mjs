@@ -26,6 +26,14 @@ if (!url || (mode !== "" && mode !== "reconnect") || process.argv.length > 4) {
 
 let passed = 0;
 let failed = 0;
+
+// Waits inside nats.js (flush, close) have no timeout of their own: a
+// watchdog turns a hang into a FAIL line (the caller also kills at a bound).
+let current = "start";
+setTimeout(() => {
+  console.log(`FAIL watchdog: no result after 90s, stuck in ${current}`);
+  process.exit(1);
+}, 90000).unref();
 function result(ok, name, detail) {
   console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${detail}`);
   if (ok) passed++;
@@ -495,18 +503,13 @@ async function checkReconnect() {
 }
 
 async function main() {
-  if (mode === "reconnect") {
-    await checkReconnect();
-  } else {
-    await checkConnect();
-    await checkWildcards();
-    await checkQueue();
-    await checkRequestReply();
-    await checkHeaders();
-    await checkNoResponders();
-    await checkAutoUnsubscribe();
-    await checkSubDrain();
-    await checkConnDrain();
+  const checks = mode === "reconnect"
+    ? [checkReconnect]
+    : [checkConnect, checkWildcards, checkQueue, checkRequestReply, checkHeaders, checkNoResponders,
+      checkAutoUnsubscribe, checkSubDrain, checkConnDrain];
+  for (const check of checks) {
+    current = check.name;
+    await check();
   }
 }
 
