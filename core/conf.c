@@ -28,9 +28,12 @@
  *    keeps "\n)" too;
  *  - int suffix multiplication wraps around like Go's int64.
  * Deliberate differences: a size suffix other than k|kb|ki|kib (and m, g, t,
- * p, e likewise), a map key without a value, and NUL bytes are errors (nats
- * silently drops or misfiles them); includes and $VAR values nest at most
- * CONF_MAX_DEPTH deep (nats recurses until its stack overflows).
+ * p, e likewise) and a map key without a value are errors (nats silently
+ * drops or misfiles the value); so is a NUL byte (nats takes it for the end
+ * of input in some states only). Maps, arrays, includes and $VAR values nest
+ * at most CONF_MAX_DEPTH deep, and include cycles and self-referencing
+ * environment variables are reported as such (nats recurses until its stack
+ * overflows).
  */
 #include "conf.h"
 

@@ -67,7 +67,8 @@ static void walk(const struct conf_node *n, const struct conf_node *parent, int 
             check((n->kind == CONF_MAP) == (c->key != NULL));
             if (n->kind == CONF_MAP) {
                 check(c->key_line >= 1 && c->key_col >= 1);
-                check(conf_get(n, c->key) != NULL);
+                if (n->n <= 256) /* conf_get is a linear scan */
+                    check(conf_get(n, c->key) != NULL);
                 exercise_readers(c);
             }
             walk(c, n, depth + 1, budget);
