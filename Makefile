@@ -20,7 +20,7 @@ TOOL_BIN := $(patsubst %.c,$(B)/%,$(notdir $(TOOL_SRC)))
 CLIENT_SRC := $(wildcard tests/clients/c/*.c)
 CLIENT_BIN := $(patsubst %.c,$(B)/%,$(notdir $(CLIENT_SRC)))
 
-.PHONY: all deps test-deps run test unit asan tsan fuzz clean install lint
+.PHONY: all deps test-deps run test unit asan tsan fuzz clean install lint bench bench-quick
 all: $(B)/gannet $(B)/nats-server
 
 deps:
@@ -79,6 +79,12 @@ fuzz: $(FUZZ_BIN)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	@mkdir -p build-fuzz
 	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -Icore -Inet -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRC) $(LIBS)
+
+# Side-by-side benchmarks against Debian's nats-server (see bench/README.md).
+bench: test-deps all
+	sh bench/run $(BENCH_ARGS)
+bench-quick: test-deps all
+	sh bench/run --quick $(BENCH_ARGS)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I net core net

@@ -1,9 +1,23 @@
 /* Server options: defaults, the command line and the config file
- * (nats-compat.md §7). Built once by the control thread before the shards
- * start; immutable afterwards (architecture.md rule 4). */
+ * (nats-compat.md §7), and the files an operator uses (the ports file).
+ *
+ * Threads: the control thread builds a struct opts before the shards start;
+ * it is immutable afterwards (architecture.md rule 4). A config reload builds
+ * a second one with opts_load_quiet() (also on the control thread), checks it
+ * with opts_reload_check() and publishes it as the server sees fit; nothing
+ * here touches shared state, so any thread may call any function on opts it
+ * owns. ports_file_write/remove belong to the control thread (they log).
+ *
+ * Precedence: defaults < config file < command-line flags, as nats-server.
+ * Every nats-server 2.9.10 option and flag is recognised: the ones gannet
+ * implements take effect, the others are refused by name ("... is not
+ * supported yet by gannet"), never silently ignored (README, "Not yet
+ * supported"). Config forms that nats-server rejects but the seed documents
+ * use are accepted as gannet extensions, each with a one-line warning. */
 #ifndef GANNET_OPTS_H
 #define GANNET_OPTS_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define GANNET_VERSION "0.1.0"
@@ -37,14 +51,55 @@ struct opts {
     /* logging and files */
     bool debug, trace, logtime, logtime_utc;
     char *log_file, *pid_file;
+    int64_t log_size_limit;  /* bytes; rotate log_file beyond it (0 = never) */
+    bool syslog;             /* log to the local syslog (when no log_file) */
+    char *remote_syslog;     /* udp://host:port, tcp://host:port or unix:///path (when no log_file) */
+    char *ports_file_dir;    /* write <exe>_<pid>.ports here once listening */
+
+    /* lame duck mode (SIGUSR2, --signal ldm) */
+    int64_t lame_duck_duration_ms; /* 2m, at least 30s: clients are closed over this span */
+    int64_t lame_duck_grace_ms;    /* 10s: wait before closing the first client */
+
+    /* the command line, kept so that a reload re-applies the same flags; not
+     * owned: points at main()'s argv, which lives as long as the process */
+    char **argv;
+    int argc;
+    /* --signal <cmd>[=<pid|pidfile>]: when set, opts_load returned 0 without
+     * reading the config file and main() sends the signal instead of serving */
+    char *signal_cmd;
 };
 
-/* Parse argv (and the config file it names) into o. Returns 0 to run, 1 when
- * the process should exit 0 (e.g. --version, -t success), or -1 on error
- * (message already printed). */
+/* Parse argv (and the config file it names) into o. Returns 0 to run (or to
+ * send o->signal_cmd), 1 when the process should exit 0 (--version, --help,
+ * -t success), or -1 on error (message and, for flag errors, usage already
+ * printed on stderr). Config warnings go to stderr. opts_free(o) afterwards
+ * in every case. */
+int opts_load(struct opts *o, int argc, char **argv);
+
+/* The same for a config reload: never prints or exits; errors (one per line,
+ * "<file>:<line>:<col>: <message>" where positioned) go into err; warnings
+ * are logged (log_warn). -t, -h, -v, --signal in argv are ignored. 0 or -1;
+ * opts_free(o) afterwards in both cases. */
+int opts_load_quiet(struct opts *o, int argc, char **argv, char *err, size_t errlen);
+
+/* 0 when every difference between old and new can be applied at run time
+ * (logging, limits, authorization, lame duck settings); otherwise -1 and
+ * err = "config reload not supported for <Name>: old=<v>, new=<v>" for the
+ * first one that cannot (nats-server's wording and Go field names). */
+int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen);
+
 /* Any authentication configured: clients must CONNECT first (unless no_auth_user). */
 bool opts_auth_configured(const struct opts *o);
 
-int opts_load(struct opts *o, int argc, char **argv);
 void opts_free(struct opts *o);
+
+/* nats-server's ports file: <ports_file_dir>/<basename argv[0]>_<pid>.ports
+ * holding {"nats":["nats://host:port",...]} (every interface address when
+ * listening on 0.0.0.0 or ::). No-op without ports_file_dir; errors are
+ * logged with nats-server's wording. Control thread. */
+void ports_file_write(const struct opts *o, int client_port);
+void ports_file_remove(const struct opts *o);
+
+/* Go's time.Duration.String() of a millisecond count ("2m0s", "1.5s", "500ms"). */
+void opts_duration_str(int64_t ms, char *buf, size_t cap);
 #endif

@@ -266,6 +266,36 @@ static int payload_step(struct parser *p, const char **buf, size_t *len, struct 
     return 1;
 }
 
+/* A line without its '\n' yet sits in scratch. Refuse now what can never
+ * become valid, with the same verdict the complete line would get: an op
+ * that cannot be, or arguments already longer than max_control_line. */
+static int partial_line(struct parser *p)
+{
+    bool maybe;
+    size_t w = 0;
+    while (w < p->slen && !is_ws(p->scratch[w]))
+        w++;
+    const struct opdef *d = classify(p, p->scratch, w < p->slen ? w + 1 : w, &maybe);
+    if (!d)
+        return maybe ? PERR_NEED_MORE : PERR_UNKNOWN_OP; /* op word still short: bounded */
+    if (d->flags & F_PREFIX) {
+        p->slen = d->len; /* the rest of a PING/PONG/+OK/-ERR line is ignored: don't keep it */
+        return PERR_NEED_MORE;
+    }
+    size_t i = d->len;
+    while (i < p->slen && is_ws(p->scratch[i]))
+        i++;
+    if (i > d->len + 1) { /* keep one blank of a run before the arguments: memory stays bounded */
+        memmove(p->scratch + d->len + 1, p->scratch + i, p->slen - i);
+        p->slen -= i - (d->len + 1);
+        i = d->len + 1;
+    }
+    size_t args = p->slen - i;
+    if (args && p->scratch[p->slen - 1] == '\r')
+        args--; /* the CR of a CRLF split before its LF does not count */
+    return args > p->max_control_line ? PERR_CONTROL_LINE : PERR_NEED_MORE;
+}
+
 int parser_next(struct parser *p, const char **buf, size_t *len, struct proto_msg *m)
 {
     if (p->reset_scratch) {
@@ -285,15 +315,7 @@ int parser_next(struct parser *p, const char **buf, size_t *len, struct proto_ms
             return PERR_ARGS;
         *buf += *len;
         *len = 0;
-        bool maybe;
-        size_t w = 0;
-        while (w < p->slen && !is_ws(p->scratch[w]))
-            w++;
-        if (!classify(p, p->scratch, w < p->slen ? w + 1 : w, &maybe) && !maybe)
-            return PERR_UNKNOWN_OP;
-        if (p->slen > (size_t)p->max_control_line + 16)
-            return PERR_CONTROL_LINE;
-        return PERR_NEED_MORE;
+        return partial_line(p);
     }
     size_t take = (size_t)(nl - b) + 1;
     const char *line;

@@ -18,25 +18,27 @@ rm -f "$R"/*.xml "$R"/extra
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 status=0
 
-pytest_phase() { # name, env..., -- , pytest args
+pytest_phase() { # name, "VAR=value ..." (environment), pytest args...
     name=$1
-    shift
+    vars=$2
+    shift 2
     echo "=== phase $name"
-    env "$@" "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/$name.xml" || status=1
+    # shellcheck disable=SC2086 # $vars is a list of assignments
+    env $vars "$PY" -m pytest -q -p no:cacheprovider --junitxml="$R/$name.xml" "$@" || status=1
 }
 record() { # name ok|fail
     echo "$1 $2" >>"$R/extra"
     [ "$2" = ok ] || status=1
 }
 
-pytest_phase main -- tests
+pytest_phase main "" tests
 
 echo "=== phase asan (build)"
 if make -s asan >"$R/asan-build.log" 2>&1; then
     record asan-build ok
-    pytest_phase asan GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan \
-        GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-        STRESS_SCALE=0.5 -- tests/unit/test_unit.py tests/proto tests/stress
+    pytest_phase asan "GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan
+        GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress
 else
     cat "$R/asan-build.log"
     record asan-build fail
@@ -45,9 +47,9 @@ fi
 echo "=== phase tsan (build)"
 if make -s tsan >"$R/tsan-build.log" 2>&1; then
     record tsan-build ok
-    pytest_phase tsan GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan \
-        GANNET_SANITIZER=1 TSAN_OPTIONS="suppressions=$(pwd)/tests/tsan.supp halt_on_error=0" \
-        STRESS_SCALE=0.2 -- tests/stress tests/unit/test_unit.py
+    pytest_phase tsan "GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan
+        GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
+        STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py
 else
     cat "$R/tsan-build.log"
     record tsan-build fail

@@ -80,7 +80,6 @@ static int ref_valid(const char *s, size_t len, int literal)
             return 0;
     struct toks t;
     split(s, len, &t);
-    REQUIRE(!t.overflow || len >= 1024);
     if (t.overflow) { /* only possible for > 511 dots; decide without the array */
         if (s[0] == '.' || s[len - 1] == '.')
             return 0;
@@ -160,7 +159,8 @@ static void check_self(const char *s, size_t len)
     REQUIRE(subject_valid(pwc, pn) && !subject_valid_literal(pwc, pn));
     REQUIRE(subject_matches(pwc, pn, s, len));
     /* one token too many or too few never matches */
-    REQUIRE(!subject_matches(pwc, pn > 2 ? pn - 2 : pn, s, len) || pn <= 2);
+    if (pn > 2)
+        REQUIRE(!subject_matches(pwc, pn - 2, s, len));
     free(fwc);
     free(pwc);
 }

@@ -319,6 +319,18 @@ TEST(parser_pub)
     EXPECT_STREAM(&CLIENT, in, "PUB [foo.bar] [5] rest[foo.bar 5] size=5 stok[5] pl[hello]\n", 0);
 }
 
+/* nats-server reads whatever follows CONNECT/INFO as the JSON argument, with
+ * or without a space; bad JSON then closes silently. The parser hands the
+ * op over and leaves the JSON to the connection. */
+TEST(parser_connect_info_glued)
+{
+    EXPECT_STREAM(&CLIENT, "CONNECT{}\r\n", "CONNECT [{}] rest[{}]\n", 0);
+    EXPECT_STREAM(&CLIENT, "CONNECT\r\nPING\r\n", "CONNECT\nPING\n", 0);
+    EXPECT_STREAM(&CLIENT, "connectX\r\n", "CONNECT [X] rest[X]\n", 0);
+    EXPECT_STREAM(&CLIENT, "INFO{\"a\":1}\r\n", "INFO [{\"a\":1}] rest[{\"a\":1}]\n", 0);
+    EXPECT_STREAM(&SERVER, "INFO\r\n", "INFO\n", 0);
+}
+
 TEST(parser_pub_reply)
 {
     EXPECT_STREAM(&CLIENT, "PUB foo _INBOX.1 3\r\nabc\r\n",
@@ -509,6 +521,11 @@ TEST(parser_payload_framing)
     EXPECT_STREAM(&CLIENT, "PUB foo 0\r\nX\n", "", PERR_UNKNOWN_OP);
     /* the ops before a framing error come out */
     EXPECT_STREAM(&CLIENT, "PING\r\nPUB foo 1\r\nab\r\n", "PING\n", PERR_UNKNOWN_OP);
+    /* the first wrong byte after the payload is enough (nats-server does
+     * not wait for the second one either) */
+    EXPECT_STREAM(&CLIENT, "PUB foo 2\r\nhiX", "", PERR_UNKNOWN_OP);
+    EXPECT_STREAM(&CLIENT, "PUB foo 0\r\n\n", "", PERR_UNKNOWN_OP);
+    EXPECT_STREAM(&CLIENT, "HPUB foo 2 2\r\n\r\n\n", "", PERR_UNKNOWN_OP);
     /* incomplete payload: wait, consume everything */
     EXPECT_STREAM(&CLIENT, "PUB foo 5\r\nhel", "", 0);
     EXPECT_STREAM(&CLIENT, "PUB foo 2\r\nhi\r", "", 0);
@@ -586,9 +603,12 @@ TEST(parser_unknown_op)
     EXPECT_STREAM(&CLIENT, "PING\r\nFOO bar\r\nPING\r\n", "PING\n", PERR_UNKNOWN_OP);
     EXPECT_STREAM(&CLIENT, "PUBX foo 1\r\nx\r\n", "", PERR_UNKNOWN_OP);
     EXPECT_STREAM(&CLIENT, "SUBSCRIBE foo 1\r\n", "", PERR_UNKNOWN_OP);
-    /* an op that takes arguments must be followed by space/tab */
+    /* an op that takes arguments must be followed by space/tab (CONNECT and
+     * INFO excepted: parser_connect_info_glued) */
     EXPECT_STREAM(&CLIENT, "SUB\r\n", "", PERR_UNKNOWN_OP);
-    EXPECT_STREAM(&CLIENT, "CONNECT\r\n", "", PERR_UNKNOWN_OP);
+    EXPECT_STREAM(&CLIENT, "SUBfoo 1\r\n", "", PERR_UNKNOWN_OP);
+    EXPECT_STREAM(&CLIENT, "PUB\r\n", "", PERR_UNKNOWN_OP);
+    EXPECT_STREAM(&CLIENT, "UNSUB\r\n", "", PERR_UNKNOWN_OP);
     EXPECT_STREAM(&CLIENT, " PING\r\n", "", PERR_UNKNOWN_OP);
     EXPECT_STREAM(&CLIENT, "\r\n", "", PERR_UNKNOWN_OP);
     EXPECT_STREAM(&CLIENT, "PIN\r\n", "", PERR_UNKNOWN_OP);
@@ -735,6 +755,9 @@ TEST(parser_bad_args)
     EXPECT_STREAM(&CLIENT, "PUB foo 1x\r\n", "", PERR_ARGS);
     EXPECT_STREAM(&CLIENT, "PUB foo 1234567890\r\n", "", PERR_ARGS); /* 10 digits */
     EXPECT_STREAM(&CLIENT, "PUB foo 2\r\r\nhi\r\n", "", PERR_ARGS);  /* "2\r" is not a number */
+    /* PUB: subject [reply] size; HPUB: subject [reply] hdr total */
+    EXPECT_STREAM(&CLIENT, "PUB foo r extra 1\r\nx\r\n", "", PERR_ARGS);
+    EXPECT_STREAM(&CLIENT, "HPUB foo r extra 2 2\r\n\r\n\r\n", "", PERR_ARGS);
     EXPECT_STREAM(&SERVER, "MSG foo 1 x\r\n", "", PERR_ARGS);
     EXPECT_STREAM(&SERVER, "HMSG foo 1 3 2\r\n", "", PERR_ARGS);
     /* more than PROTO_MAX_ARGS arguments */
@@ -843,6 +866,7 @@ int main(void)
 {
     RUN(parser_connect);
     RUN(parser_pub);
+    RUN(parser_connect_info_glued);
     RUN(parser_pub_reply);
     RUN(parser_hpub);
     RUN(parser_hpub_errors);

@@ -1,0 +1,95 @@
+/* bench.h — what every part of natsbench shares: the parameters of one run,
+ * the result it reports, and the timed window around the measured part.
+ *
+ * natsbench runs one scenario against one server and prints one JSON object
+ * on stdout. The harness (bench/harness.py) runs the same binary with the
+ * same arguments against gannet and nats-server, so nothing here may depend
+ * on which server it talks to.
+ *
+ * Threads: main() fills struct params and struct result; the scenario code
+ * may start worker threads, which only touch the result through the
+ * functions documented here (window_end() is safe from any one thread).
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hist.h"
+#include "sysstat.h"
+
+enum scenario { SC_PUB, SC_PUBSUB, SC_FANOUT, SC_QUEUE, SC_REQREP, SC_ONEWAY, SC_CONNS };
+enum mode { MODE_RAW, MODE_NATS };
+
+#define PFX_LEN 16 /* payload prefix: publisher index, sequence, send time */
+#define MAX_CONNS_PER_SIDE 64
+
+struct params {
+    const char *host;
+    int port;
+    enum mode mode;
+    enum scenario scen;
+    size_t size;        /* payload bytes, >= PFX_LEN */
+    int pubs;           /* publisher connections */
+    int subs;           /* subscriber connections (fan-out width, queue members) */
+    int threads;        /* event-loop threads in raw throughput mode */
+    double duration;    /* seconds of publishing in the timed window */
+    double warmup;      /* seconds of untimed traffic first, same connections */
+    double timeout;     /* the whole run's cap: past it the run fails */
+    uint64_t max_msgs;  /* cap on published messages per publisher (0: none) */
+    uint64_t window;    /* in-flight messages per subscriber (0: from size) */
+    uint64_t count;     /* req/reply: requests; one-way: messages */
+    double rate;        /* one-way: messages per second */
+    int conns;          /* many-connections scenario: idle clients */
+    pid_t server_pid;   /* whose CPU and RSS to measure */
+};
+
+struct result {
+    int failed;         /* correctness failure: the numbers are not reported */
+    char error[512];    /* first failure, human-readable */
+    uint64_t published; /* messages published in the window */
+    uint64_t delivered; /* messages received by subscribers in the window */
+    double elapsed;     /* seconds from first publish to last delivery */
+    struct cpu_snap w0, w1; /* CPU snapshots around the timed window */
+    struct hist lat;    /* latency in ns (latency scenarios only) */
+    uint64_t member[MAX_CONNS_PER_SIDE]; /* queue/fan-out: per-subscriber counts */
+    int nmember;
+    /* many-connections scenario */
+    long rss_before_kb, rss_after_kb;
+    double connect_s;
+    int conns_ok;
+};
+
+/* Marks the run failed with a printf-style reason; only the first is kept.
+ * Thread-safe. */
+void fail(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Monotonic clock in ns: the one clock every timestamp in natsbench uses. */
+uint64_t now_ns(void);
+
+/* Starts / ends the timed window: CPU snapshots of the server, this process,
+ * the machine. window_end() may be called from one worker thread. */
+void window_begin(const struct params *p, struct result *r);
+void window_end(const struct params *p, struct result *r);
+
+/* Messages a subscriber may have outstanding before publishers wait: keeps
+ * both servers below their slow-consumer limits so that a run measures the
+ * rate the server sustains rather than how much it can buffer. */
+uint64_t flow_window(const struct params *p);
+
+/* Scenarios (each returns after filling r; failures go through fail()). */
+void raw_throughput(const struct params *p, struct result *r);
+void raw_reqrep(const struct params *p, struct result *r);
+void raw_oneway(const struct params *p, struct result *r);
+void raw_conns(const struct params *p, struct result *r);
+void nats_throughput(const struct params *p, struct result *r);
+void nats_reqrep(const struct params *p, struct result *r);
+void nats_oneway(const struct params *p, struct result *r);
+
+/* Payload prefix helpers: every payload starts with these 16 bytes. */
+void pfx_put(unsigned char *dst, uint32_t pub, uint32_t seq, uint64_t t_ns);
+void pfx_get(const unsigned char *src, uint32_t *pub, uint32_t *seq, uint64_t *t_ns);
+
+#endif

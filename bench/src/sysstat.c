@@ -1,0 +1,169 @@
+/* sysstat.c — see sysstat.h. */
+#include "sysstat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SOFTIRQD 64
+
+static pid_t softirqd[MAX_SOFTIRQD]; /* filled once: kernel threads never move */
+static int nsoftirqd;
+static pthread_once_t softirqd_once = PTHREAD_ONCE_INIT;
+
+/* Reads a small /proc file whole; returns bytes or -errno. */
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, len - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = 0;
+    return n;
+}
+
+static uint64_t schedstat_ns(const char *path)
+{
+    char b[128];
+    if (slurp(path, b, sizeof b) <= 0)
+        return 0; /* the thread exited between readdir and open */
+    return strtoull(b, NULL, 10);
+}
+
+/* Sum of schedstat run time over the threads of pid; *nthreads counts them. */
+static uint64_t proc_cpu_ns(pid_t pid, int *nthreads)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    uint64_t sum = 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char p2[96];
+        snprintf(p2, sizeof p2, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+        sum += schedstat_ns(p2);
+        n++;
+    }
+    closedir(d);
+    if (nthreads)
+        *nthreads = n;
+    return sum;
+}
+
+/* utime+stime of the whole thread group, exited threads included. */
+static uint64_t proc_stat_ticks(pid_t pid)
+{
+    char path[64], b[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (slurp(path, b, sizeof b) <= 0)
+        return 0;
+    char *p = strrchr(b, ')'); /* comm may hold spaces: count fields after it */
+    if (!p)
+        return 0;
+    unsigned long long ut = 0, st = 0;
+    /* after ")": state(3) ... utime is field 14, stime 15 */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return ut + st;
+}
+
+static void find_softirqd(void)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && nsoftirqd < MAX_SOFTIRQD) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[64], comm[64];
+        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
+        if (slurp(path, comm, sizeof comm) > 0 && strncmp(comm, "ksoftirqd/", 10) == 0)
+            softirqd[nsoftirqd++] = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+}
+
+static int busy_ticks(uint64_t *busy, uint64_t *steal)
+{
+    char b[256];
+    ssize_t n = slurp("/proc/stat", b, sizeof b);
+    if (n < 0)
+        return (int)n;
+    unsigned long long v[8] = {0};
+    if (sscanf(b, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) != 8)
+        return -EINVAL;
+    /* user nice system idle iowait irq softirq steal: idle and iowait are not busy */
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *steal = v[7];
+    return 0;
+}
+
+int snap_take(struct cpu_snap *s, pid_t server)
+{
+    pthread_once(&softirqd_once, find_softirqd);
+    memset(s, 0, sizeof *s);
+    if (server > 0) {
+        s->server_ns = proc_cpu_ns(server, &s->server_threads);
+        s->server_ticks = proc_stat_ticks(server);
+    }
+    s->self_ns = proc_cpu_ns(getpid(), NULL);
+    for (int i = 0; i < nsoftirqd; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/schedstat", (int)softirqd[i]);
+        s->softirqd_ns += schedstat_ns(path);
+    }
+    int rc = busy_ticks(&s->busy_ticks, &s->steal_ticks);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->t_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return rc;
+}
+
+double tick_s(void)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return 1.0 / (double)(hz > 0 ? hz : 100);
+}
+
+long proc_rss_kb(pid_t pid)
+{
+    char path[64], b[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (slurp(path, b, sizeof b) <= 0)
+        return -1;
+    char *p = strstr(b, "VmRSS:");
+    return p ? atol(p + 6) : -1;
+}
+
+void self_cpus(char *buf, size_t len)
+{
+    char b[4096];
+    buf[0] = 0;
+    if (slurp("/proc/self/status", b, sizeof b) <= 0)
+        return;
+    char *p = strstr(b, "Cpus_allowed_list:");
+    if (!p)
+        return;
+    p += strlen("Cpus_allowed_list:");
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = strcspn(p, "\n");
+    snprintf(buf, len, "%.*s", (int)n, p);
+}
