@@ -282,13 +282,13 @@ static int partial_line(struct parser *p)
         p->slen = d->len; /* the rest of a PING/PONG/+OK/-ERR line is ignored: don't keep it */
         return PERR_NEED_MORE;
     }
-    size_t i = d->len;
+    size_t op = d->len, i = op;
     while (i < p->slen && is_ws(p->scratch[i]))
         i++;
-    if (i > d->len + 1) { /* keep one blank of a run before the arguments: memory stays bounded */
-        memmove(p->scratch + d->len + 1, p->scratch + i, p->slen - i);
-        p->slen -= i - (d->len + 1);
-        i = d->len + 1;
+    if (i > op + 1) { /* keep one blank of a run before the arguments: memory stays bounded */
+        memmove(p->scratch + op + 1, p->scratch + i, p->slen - i);
+        p->slen -= i - (op + 1);
+        i = op + 1;
     }
     size_t args = p->slen - i;
     if (args && p->scratch[p->slen - 1] == '\r')
