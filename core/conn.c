@@ -189,6 +189,7 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
     c->flush_on_close = flush && c->pending > 0;
     struct server *srv = c->sh->srv;
     atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct sub *s = c->subs.slots[i];
         if (s && s != TOMB)
@@ -229,6 +230,9 @@ void conn_release(struct conn *c)
     free(c->name);
     free(c->lang);
     free(c->version);
+    free(c->cred_user);
+    free(c->cred_pass);
+    free(c->cred_token);
 }
 
 /* Must the first op be an authenticating CONNECT? */
@@ -238,8 +242,9 @@ void conn_start(struct conn *c)
 {
     struct shard *sh = c->sh;
     struct server *srv = sh->srv;
-    const struct opts *o = srv->opts;
+    const struct opts *o = sh->conf->o;
     c->cid = atomic_fetch_add(&srv->next_cid, 1);
+    atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->total_conns, 1, memory_order_relaxed);
     int32_t nc = atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed) + 1;
     c->verbose = c->pedantic = c->echo = true;
@@ -253,7 +258,7 @@ void conn_start(struct conn *c)
 
     char info[2048];
     int n = snprintf(info, sizeof info, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"} \r\n",
-                     (int)srv->info_head_len, srv->info_head, c->cid, c->ip);
+                     (int)sh->conf->info_head_len, sh->conf->info_head, c->cid, c->ip);
     conn_write(c, info, (size_t)n);
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
     if (o->max_connections >= 0 && nc > o->max_connections) {
@@ -266,7 +271,7 @@ void conn_timer(struct conn *c, int64_t now)
 {
     if (c->closing)
         return;
-    const struct opts *o = c->sh->srv->opts;
+    const struct opts *o = c->sh->conf->o;
     if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
         conn_close(c, CR_SLOW_CONSUMER_DEADLINE, false);
         return;
@@ -313,7 +318,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         return -1;
     const struct pview *subj = &m->argv[0], *sid = &m->argv[m->argc - 1];
     const struct pview *q = m->argc == 3 ? &m->argv[1] : NULL;
-    const struct opts *o = c->sh->srv->opts;
+    const struct opts *o = c->sh->conf->o;
     if (o->max_subs > 0 && c->subs.n >= (uint32_t)o->max_subs) {
         send_err(c, "maximum subscriptions exceeded");
         return 0;
@@ -441,7 +446,7 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     s->delivered++;
     if (s->max && s->delivered >= s->max)
         unsubscribe(c, s);
-    if (c->pending > (uint64_t)sh->srv->opts->max_pending)
+    if (c->pending > (uint64_t)sh->conf->o->max_pending)
         conn_close(c, CR_SLOW_CONSUMER_PENDING, false);
 }
 
@@ -541,17 +546,12 @@ static void jbool(json_t *o, const char *k, bool *dst)
         *dst = json_is_true(v);
 }
 
-static bool authorize(struct conn *c, json_t *j)
+/* Check presented credentials against the configuration (nats-compat.md §6.1). */
+static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other)
 {
-    const struct opts *o = c->sh->srv->opts;
-    const char *acc = jstr(j, "account");
-    json_t *na = json_object_get(j, "new_account");
-    if ((acc && *acc) || json_is_true(na))
-        return false;
     if (!opts_auth_configured(o))
         return true;
-    const char *u = jstr(j, "user"), *pw = jstr(j, "pass"), *tok = jstr(j, "auth_token");
-    bool creds = (u && *u) || (pw && *pw) || (tok && *tok) || jstr(j, "nkey") || jstr(j, "jwt");
+    bool creds = (u && *u) || (pw && *pw) || (tok && *tok) || other;
     if (!creds && o->no_auth_user)
         return true; /* nats-server: the no_auth_user stands in only when nothing was presented */
     if (o->token)
@@ -562,6 +562,55 @@ static bool authorize(struct conn *c, json_t *j)
         if (strcmp(u, o->users[i].name) == 0)
             return secret_eq(o->users[i].pass ? o->users[i].pass : "", pw);
     return false;
+}
+
+static void keep_str(char **dst, const char *v)
+{
+    free(*dst);
+    *dst = v ? strdup(v) : NULL;
+}
+
+static bool authorize(struct conn *c, json_t *j)
+{
+    const char *acc = jstr(j, "account");
+    json_t *na = json_object_get(j, "new_account");
+    if ((acc && *acc) || json_is_true(na))
+        return false;
+    keep_str(&c->cred_user, jstr(j, "user"));
+    keep_str(&c->cred_pass, jstr(j, "pass"));
+    keep_str(&c->cred_token, jstr(j, "auth_token"));
+    c->cred_other = jstr(j, "nkey") || jstr(j, "jwt");
+    return creds_ok(c->sh->conf->o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other);
+}
+
+void conn_reconfigure(struct conn *c, bool recheck_auth)
+{
+    if (c->closing)
+        return;
+    const struct opts *o = c->sh->conf->o;
+    c->parser.max_payload = o->max_payload;
+    c->parser.max_control_line = (uint32_t)o->max_control_line;
+    if (!recheck_auth)
+        return;
+    if (!c->connected) { /* not authenticated yet: the new rules apply to its CONNECT */
+        if (auth_required(o) && !c->auth_deadline_ms)
+            c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms;
+        return;
+    }
+    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other))
+        /* as nats-server on an authorization reload: clients no longer allowed go */
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+}
+
+void conn_send_ldm(struct conn *c)
+{
+    if (c->closing || c->protocol < 1 || !c->pong_sent)
+        return;
+    const struct srvconf *cf = c->sh->conf;
+    char info[2048];
+    int n = snprintf(info, sizeof info, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\",\"ldm\":true} \r\n",
+                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip);
+    conn_write(c, info, (size_t)n);
 }
 
 /* CONNECT fields must have the types nats-server's JSON decoder expects: a
@@ -636,7 +685,7 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
 
 static int dispatch(struct conn *c, const struct proto_msg *m)
 {
-    const struct opts *o = c->sh->srv->opts;
+    const struct opts *o = c->sh->conf->o;
     if (m->op != OP_CONNECT && !c->auth_ok && auth_required(o)) {
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
@@ -653,6 +702,7 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
         return process_unsub(c, m);
     case OP_PING:
         c->last_ping_in_ms = c->sh->now;
+        c->pong_sent = true;
         conn_write(c, "PONG\r\n", 6);
         return 0;
     case OP_PONG:
@@ -686,7 +736,7 @@ int conn_input(struct conn *c, const char *buf, size_t len)
         if (rc < 0) {
             switch (rc) {
             case PERR_UNKNOWN_OP:
-                if (!c->auth_ok && auth_required(c->sh->srv->opts))
+                if (!c->auth_ok && auth_required(c->sh->conf->o))
                     conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
                 else
                     conn_send_err_close(c, "Unknown Protocol Operation", CR_PARSE_ERROR);

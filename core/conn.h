@@ -86,7 +86,10 @@ struct conn {
     bool auth_ok;
     bool verbose, pedantic, echo, headers, no_responders;
     int protocol;
+    bool pong_sent;            /* answered a PING: async INFO may be pushed (as nats-server) */
     char *name, *lang, *version;
+    char *cred_user, *cred_pass, *cred_token; /* as presented, to re-check on reload */
+    bool cred_other;           /* presented nkey/jwt credentials */
 
     struct sidmap subs;
 
@@ -115,6 +118,8 @@ void conn_timer(struct conn *c, int64_t now);
 void conn_close(struct conn *c, enum close_reason r, bool flush);
 void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
 void conn_release(struct conn *c);                            /* free resources at final close */
+void conn_reconfigure(struct conn *c, bool recheck_auth);     /* a reloaded configuration was published */
+void conn_send_ldm(struct conn *c);                           /* lame duck: INFO with "ldm":true */
 
 /* Output (owner shard only) */
 int conn_write(struct conn *c, const void *p, size_t n);

@@ -1,21 +1,42 @@
 /* Options: defaults, the config file and the command line (nats-compat.md
- * §7). The control thread builds one struct opts before the shards start.
+ * §7), the reload check and the ports file. See opts.h for the threads.
  *
- * Every nats-server option is recognised. The ones gannet implements take
- * effect; the ones that belong to capabilities not built yet are refused
- * with "not supported yet" (listed in the README), never silently ignored. */
+ *   argv ──parse_flags──> flag list ──(-v, -h, positional, refusals, --signal)
+ *                              │
+ *   defaults ──config file──> opts ──flags applied over it──> validate ──> -t / run
+ *                 │
+ *                 └─ every top-level key: implemented → field; not yet
+ *                    implemented → "not supported yet" error; a seed-document
+ *                    extension → warning, then the capability's refusal;
+ *                    anything else → `unknown field "x"` (nats-server's words).
+ *
+ * Errors are collected rather than stopping at the first, as nats-server
+ * does, and reported one per line; warnings are printed (or, on reload,
+ * logged) once the file is read. The flag grammar is Go's flag package:
+ * -f and --f alike, -f=v, -f v for non-boolean flags, parsing stops at the
+ * first non-flag argument or "--". */
 #include "opts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
 
 #define PROG "gannet"
+#define EBUF 768 /* one error or warning line */
+#define MS(x) ((int64_t)(x) * 1000)
+
+static const char readme_ref[] = "see README, \"Not yet supported\"";
 
 static void set_defaults(struct opts *o)
 {
@@ -26,11 +47,13 @@ static void set_defaults(struct opts *o)
     o->max_pending = 64 * 1024 * 1024;
     o->max_control_line = 4096;
     o->max_connections = 64 * 1024;
-    o->ping_interval_ms = 2 * 60 * 1000;
+    o->ping_interval_ms = MS(120);
     o->ping_max = 2;
-    o->write_deadline_ms = 10 * 1000;
-    o->auth_timeout_ms = 2000;
+    o->write_deadline_ms = MS(10);
+    o->auth_timeout_ms = MS(2);
     o->logtime = true;
+    o->lame_duck_duration_ms = MS(120);
+    o->lame_duck_grace_ms = MS(10);
 }
 
 static void set_str(char **dst, const char *v)
@@ -49,12 +72,16 @@ void opts_free(struct opts *o)
     free(o->token);
     free(o->log_file);
     free(o->pid_file);
+    free(o->remote_syslog);
+    free(o->ports_file_dir);
+    free(o->signal_cmd);
     for (int i = 0; i < o->nusers; i++) {
         free(o->users[i].name);
         free(o->users[i].pass);
     }
     free(o->users);
     free(o->no_auth_user);
+    memset(o, 0, sizeof *o); /* a second opts_free is harmless */
 }
 
 bool opts_auth_configured(const struct opts *o)
@@ -62,19 +89,372 @@ bool opts_auth_configured(const struct opts *o)
     return o->user || o->token || o->nusers > 0;
 }
 
-/* ---- config file ---- */
+void opts_duration_str(int64_t ms, char *buf, size_t cap)
+{
+    /* Go prints h, m and s down from the largest non-zero unit ("1h0m0s"),
+     * a fraction of a second without trailing zeros, and "ms" below 1s. */
+    const char *sign = ms < 0 ? "-" : "";
+    uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
+    if (v == 0) {
+        snprintf(buf, cap, "0s");
+        return;
+    }
+    if (v < 1000) {
+        snprintf(buf, cap, "%s%llums", sign, (unsigned long long)v);
+        return;
+    }
+    unsigned long long h = v / 3600000, m = v / 60000 % 60, s = v / 1000 % 60, f = v % 1000;
+    char frac[8] = "";
+    if (f) {
+        snprintf(frac, sizeof frac, ".%03llu", f);
+        for (size_t n = strlen(frac); frac[n - 1] == '0'; n--)
+            frac[n - 1] = 0;
+    }
+    if (h)
+        snprintf(buf, cap, "%s%lluh%llum%llu%ss", sign, h, m, s, frac);
+    else if (m)
+        snprintf(buf, cap, "%s%llum%llu%ss", sign, m, s, frac);
+    else
+        snprintf(buf, cap, "%s%llu%ss", sign, s, frac);
+}
 
-/* nats-server options that gannet recognises but does not implement yet. */
-static const char *const unsupported_keys[] = {
-    "cluster", "gateway", "leafnodes", "leaf", "accounts", "tls", "allow_non_tls", "jetstream", "store_dir",
-    "websocket", "mqtt", "operator", "operators", "resolver", "resolver_preload", "resolver_tls",
-    "system_account", "system", "no_system_account", "http", "http_port", "monitor_port",
-    "https", "https_port", "http_base_path", "lame_duck_duration", "lame_duck_grace_period", "syslog",
-    "remote_syslog", "ports_file_dir", "log_size_limit", "logfile_size_limit", "log_max_num",
-    "max_traced_msg_len", "trace_verbose", "mappings", "server_tags", "no_header_support",
-    "disable_sublist_cache", "max_closed_clients", "connect_error_reports", "reconnect_error_reports",
-    "prof_port", "client_advertise", "max_sub_tokens", "trusted", "trusted_keys", "default_js_domain",
-    "jetstream_max_memory", "jetstream_max_store", "ocsp", "ocsp_cache", "routes", NULL};
+/* ------------------------------------------------------------ the loader */
+
+struct warning {
+    char *msg;
+    bool strict; /* one of nats-server's own warnings: under -t it fails, as there */
+};
+
+struct loader {
+    struct opts *o;
+    const struct conf_node *root; /* the file being applied */
+    bool quiet;                   /* reload: nothing printed, warnings logged */
+    char *err;                    /* errors, one per line */
+    size_t errlen, used;
+    int nerr;
+    struct warning *warns;
+    int nwarn;
+};
+
+/* Record an error line; returns -1 so that handlers can `return add_err(...)`. */
+static int add_err(struct loader *L, const char *msg)
+{
+    L->nerr++;
+    if (!L->err || L->errlen == 0 || L->used + 1 >= L->errlen)
+        return -1;
+    int n = snprintf(L->err + L->used, L->errlen - L->used, "%s%s", L->used ? "\n" : "", msg);
+    if (n > 0)
+        L->used += (size_t)n < L->errlen - L->used ? (size_t)n : L->errlen - L->used - 1;
+    return -1;
+}
+
+static int errf(struct loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errf(struct loader *L, const char *fmt, ...)
+{
+    char e[EBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    return add_err(L, e);
+}
+
+/* An error positioned at a node's value (at_key: at its key). */
+static int node_err(struct loader *L, const struct conf_node *n, bool at_key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int node_err(struct loader *L, const struct conf_node *n, bool at_key, const char *fmt, ...)
+{
+    char msg[EBUF], e[EBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (at_key)
+        conf_key_errorf(n, e, sizeof e, "%s", msg);
+    else
+        conf_errorf(n, e, sizeof e, "%s", msg);
+    return add_err(L, e);
+}
+
+static void add_warning(struct loader *L, const char *msg, bool strict)
+{
+    struct warning *w = realloc(L->warns, (size_t)(L->nwarn + 1) * sizeof *w);
+    if (!w)
+        return;
+    L->warns = w;
+    w[L->nwarn].msg = strdup(msg);
+    w[L->nwarn].strict = strict;
+    if (w[L->nwarn].msg)
+        L->nwarn++;
+}
+
+static void free_warnings(struct loader *L)
+{
+    for (int i = 0; i < L->nwarn; i++)
+        free(L->warns[i].msg);
+    free(L->warns);
+    L->warns = NULL;
+    L->nwarn = 0;
+}
+
+/* A config form nats-server 2.9.10 rejects, accepted by gannet: one line. */
+static void ext_warning(struct loader *L, const struct conf_node *n, const char *where, const char *newer,
+                        const char *meaning)
+{
+    char e[EBUF], what[160];
+    if (newer)
+        snprintf(what, sizeof what, " (a nats-server %s option)", newer);
+    else
+        what[0] = 0;
+    conf_key_errorf(n, e, sizeof e,
+                    "%s\"%s\" is a gannet extension%s: nats-server " NATS_COMPAT_VERSION
+                    " rejects it (unknown field \"%s\"); read as %s",
+                    where, n->key, what, n->key, meaning);
+    add_warning(L, e, false);
+}
+
+/* ------------------------------------------------------------ typed readers */
+
+static int rd_str(struct loader *L, const struct conf_node *n, char **dst)
+{
+    char e[EBUF];
+    const char *v;
+    if (conf_string(n, &v, e, sizeof e) < 0)
+        return add_err(L, e);
+    set_str(dst, v);
+    return 0;
+}
+
+static int rd_bool(struct loader *L, const struct conf_node *n, bool *dst)
+{
+    char e[EBUF];
+    int v;
+    if (conf_bool(n, &v, e, sizeof e) < 0)
+        return add_err(L, e);
+    *dst = v != 0;
+    return 0;
+}
+
+static int rd_i64(struct loader *L, const struct conf_node *n, int64_t *dst)
+{
+    char e[EBUF];
+    long long v;
+    if (conf_int(n, &v, e, sizeof e) < 0)
+        return add_err(L, e);
+    *dst = v;
+    return 0;
+}
+
+static int rd_int_range(struct loader *L, const struct conf_node *n, long long lo, long long hi, long long *v)
+{
+    char e[EBUF];
+    if (conf_int(n, v, e, sizeof e) < 0)
+        return add_err(L, e);
+    if (*v < lo || *v > hi)
+        return node_err(L, n, false, "value for \"%s\" out of range", n->key);
+    return 0;
+}
+
+static int rd_i32(struct loader *L, const struct conf_node *n, int32_t *dst)
+{
+    long long v;
+    if (rd_int_range(L, n, INT32_MIN, INT32_MAX, &v) < 0)
+        return -1;
+    *dst = (int32_t)v;
+    return 0;
+}
+
+static int rd_int(struct loader *L, const struct conf_node *n, int *dst)
+{
+    long long v;
+    if (rd_int_range(L, n, INT32_MIN, INT32_MAX, &v) < 0)
+        return -1;
+    *dst = (int)v;
+    return 0;
+}
+
+/* A Go duration string, or (with nats-server's warning) a number of seconds. */
+static int rd_ms(struct loader *L, const struct conf_node *n, int64_t *dst)
+{
+    char e[EBUF];
+    long long ns;
+    int warned = 0;
+    if (conf_duration_ns(n, &ns, &warned, e, sizeof e) < 0)
+        return add_err(L, e);
+    if (warned)
+        add_warning(L, e, true);
+    *dst = ns / 1000000;
+    return 0;
+}
+
+/* lame_duck_*: nats-server takes only a duration string here (no seconds). */
+static int rd_ms_strict(struct loader *L, const struct conf_node *n, int64_t *dst)
+{
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "error parsing %s: expected a duration string, got %s", n->key,
+                        conf_kind_name(n->kind));
+    return rd_ms(L, n, dst);
+}
+
+/* ------------------------------------------------------------ authorization */
+
+static int parse_user(struct loader *L, struct user_opt *u, const struct conf_node *m)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Expected user entry to be a map/struct, got %s", conf_kind_name(m->kind));
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc;
+        if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
+            rc = rd_str(L, n, &u->name);
+        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
+            rc = rd_str(L, n, &u->pass);
+        else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "permission") || !strcasecmp(k, "permissions") ||
+                 !strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
+            rc = node_err(L, n, true, "user \"%s\" is not supported yet by gannet (accounts and permissions; %s)",
+                          k, readme_ref);
+        else if (n->used_as_var)
+            rc = 0;
+        else
+            rc = node_err(L, n, true, "Unknown field \"%s\" parsing users", k);
+        if (rc < 0)
+            return -1;
+    }
+    if (!u->name)
+        return node_err(L, m, false, "User entry requires a user");
+    return 0;
+}
+
+static int parse_users(struct loader *L, const struct conf_node *a)
+{
+    struct opts *o = L->o;
+    if (a->kind != CONF_ARRAY)
+        return node_err(L, a, false, "Expected users field to be an array, got %s", conf_kind_name(a->kind));
+    for (int i = 0; i < o->nusers; i++) { /* a repeated users key: the last wins */
+        free(o->users[i].name);
+        free(o->users[i].pass);
+    }
+    free(o->users);
+    o->nusers = 0;
+    o->users = calloc(a->n ? a->n : 1, sizeof *o->users);
+    if (!o->users)
+        return errf(L, "out of memory");
+    for (size_t i = 0; i < a->n; i++) {
+        if (parse_user(L, &o->users[o->nusers++], a->items[i]) < 0)
+            return -1;
+        for (int k = 0; k + 1 < o->nusers; k++)
+            if (strcmp(o->users[k].name, o->users[o->nusers - 1].name) == 0)
+                return node_err(L, a->items[i], false, "Duplicate user \"%s\" detected", o->users[k].name);
+    }
+    return 0;
+}
+
+static int key_authorization(struct loader *L, const struct conf_node *m)
+{
+    struct opts *o = L->o;
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Expected authorization to be a map/struct, got %s", conf_kind_name(m->kind));
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc;
+        if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
+            rc = rd_str(L, n, &o->user);
+        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
+            rc = rd_str(L, n, &o->pass);
+        else if (!strcasecmp(k, "token"))
+            rc = rd_str(L, n, &o->token);
+        else if (!strcasecmp(k, "timeout")) {
+            /* seconds as an int or a float (nats-server), or a duration */
+            if (n->kind == CONF_INT)
+                o->auth_timeout_ms = n->i * 1000, rc = 0;
+            else if (n->kind == CONF_FLOAT)
+                o->auth_timeout_ms = (int64_t)(n->f * 1000), rc = 0;
+            else
+                rc = rd_ms(L, n, &o->auth_timeout_ms);
+        } else if (!strcasecmp(k, "users"))
+            rc = parse_users(L, n);
+        else if (!strcasecmp(k, "nkeys") || !strcasecmp(k, "permissions") || !strcasecmp(k, "default_permission") ||
+                 !strcasecmp(k, "default_permissions") || !strcasecmp(k, "auth_callout"))
+            rc = node_err(L, n, true,
+                          "authorization \"%s\" is not supported yet by gannet (accounts and permissions; %s)", k,
+                          readme_ref);
+        else if (n->used_as_var)
+            rc = 0;
+        else
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
+        if (rc < 0)
+            return -1;
+    }
+    if (o->token && (o->user || o->pass))
+        return node_err(L, m, false, "Cannot have a user/pass and token");
+    if (o->nusers && o->user)
+        return node_err(L, m, false, "Can not have a single user/pass and a users array");
+    if (o->nusers && o->token)
+        return node_err(L, m, false, "Can not have a token and a users array");
+    return 0;
+}
+
+/* ------------------------------------------------------------ blocks of later capabilities */
+
+/* Keys gannet does not implement yet, by capability (README's table). The
+ * blocks below (cluster, gateway, top-level routes) are checked first so that
+ * their seed-document extensions are recognised, then refused the same way. */
+static const struct unsupported {
+    const char *what;
+    const char *const keys[24];
+} unsupported[] = {
+    {"clustering", {"cluster", "routes", "connect_error_reports", "reconnect_error_reports", "client_advertise"}},
+    {"superclusters", {"gateway"}},
+    {"leaf nodes", {"leafnodes", "leaf"}},
+    {"accounts, nkeys, JWT", {"accounts", "system_account", "system", "no_system_account", "no_system",
+                              "no_sys_acc", "operator", "operators", "roots", "root", "root_operators",
+                              "root_operator", "resolver", "account_resolver", "accounts_resolver", "resolver_tls",
+                              "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
+    {"subject mappings", {"mappings", "maps"}},
+    {"TLS", {"tls", "ocsp", "allow_non_tls"}},
+    {"monitoring HTTP", {"http", "https", "http_port", "monitor_port", "https_port", "http_base_path"}},
+    {"profiling", {"prof_port"}},
+    {"JetStream", {"jetstream", "store_dir", "storedir", "default_js_domain"}},
+    {"WebSocket", {"websocket", "ws"}},
+    {"MQTT", {"mqtt"}},
+    {"server tags", {"server_tags"}},
+    {"header-less clients", {"no_header_support"}},
+    {"subject index tuning", {"disable_sublist_cache", "no_sublist_cache", "max_sub_tokens",
+                              "max_subscription_tokens"}},
+    {"trace truncation", {"max_traced_msg_len"}},
+    {"options of later nats-server releases", {"log_max_num", "logfile_max_num", "max_closed_clients"}},
+};
+
+static const char *unsupported_what(const char *k)
+{
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+        for (const char *const *p = unsupported[i].keys; *p; p++)
+            if (strcasecmp(*p, k) == 0)
+                return unsupported[i].what;
+    return NULL;
+}
+
+static int refuse(struct loader *L, const struct conf_node *n)
+{
+    return node_err(L, n, true, "\"%s\" is not supported yet by gannet (%s; %s)", n->key, unsupported_what(n->key),
+                    readme_ref);
+}
+
+struct ext {
+    const char *key;
+    const char *newer;   /* the nats-server release that has it, NULL: none does */
+    const char *meaning; /* what gannet reads it as */
+};
+
+static const struct ext *find_ext(const struct ext *e, const char *k)
+{
+    for (; e && e->key; e++)
+        if (strcasecmp(e->key, k) == 0)
+            return e;
+    return NULL;
+}
 
 static bool in_list(const char *const *l, const char *k)
 {
@@ -84,490 +464,858 @@ static bool in_list(const char *const *l, const char *k)
     return false;
 }
 
-static int err_out(const char *err)
+/* Checks a map's keys: nats-server's own are fine, extensions warn, the rest
+ * are `unknown field` errors. Returns the number of errors. */
+static int check_map(struct loader *L, const struct conf_node *m, const char *where, const char *const *known,
+                     const struct ext *exts)
 {
-    fprintf(stderr, PROG ": %s\n", err);
-    return -1;
+    int bad = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const struct ext *e;
+        if (in_list(known, n->key) || n->used_as_var)
+            continue;
+        if ((e = find_ext(exts, n->key)))
+            ext_warning(L, n, where, e->newer, e->meaning);
+        else
+            bad += node_err(L, n, true, "unknown field \"%s\"", n->key) < 0;
+    }
+    return bad;
 }
 
-static int parse_listen(struct opts *o, const struct conf_node *n, char *err, size_t el)
+static int expect_map(struct loader *L, const struct conf_node *n, const char *what)
 {
+    if (n->kind == CONF_MAP)
+        return 0;
+    return node_err(L, n, false, "Expected map to define %s, got %s", what, conf_kind_name(n->kind));
+}
+
+/* An array of strings (route URLs); a lone string is taken as a one-URL list. */
+static int check_urls(struct loader *L, const struct conf_node *n)
+{
+    if (n->kind == CONF_STRING)
+        return 0;
+    if (n->kind != CONF_ARRAY)
+        return node_err(L, n, false, "error parsing %s: expected an array of URLs, got %s", n->key,
+                        conf_kind_name(n->kind));
+    for (size_t i = 0; i < n->n; i++)
+        if (n->items[i]->kind != CONF_STRING)
+            return node_err(L, n->items[i], false, "error parsing %s: expected a URL string, got %s", n->key,
+                            conf_kind_name(n->items[i]->kind));
+    return 0;
+}
+
+static const char *const cluster_keys[] = {"name", "listen", "port", "host", "net", "authorization", "routes",
+                                           "tls", "cluster_advertise", "advertise", "no_advertise",
+                                           "connect_retries", "permissions", NULL};
+static const struct ext cluster_exts[] = {
+    {"connect_timeout", NULL, "the timeout for dialling a route"},
+    {"ping_interval", "2.11", "the ping interval of routes"},
+    {"ping_max", "2.11", "the unanswered pings after which a route is closed"},
+    {"pool_size", "2.10", "the number of route connections per peer"},
+    {"compression", "2.10", "route compression"},
+    {"accounts", "2.10", "accounts pinned to routes of their own"},
+    {NULL, NULL, NULL},
+};
+
+static int key_cluster(struct loader *L, const struct conf_node *m)
+{
+    if (expect_map(L, m, "cluster") < 0)
+        return -1;
+    if (check_map(L, m, "cluster ", cluster_keys, cluster_exts))
+        return -1;
+    const struct conf_node *n;
+    if ((n = conf_get(m, "routes")) && check_urls(L, n) < 0)
+        return -1;
+    return refuse(L, m);
+}
+
+/* Seed documents write `routes` at the top level (nats-server wants it in
+ * cluster {}), sometimes with no cluster block at all: that reads as a
+ * cluster on nats-server's default route port. */
+static int key_routes(struct loader *L, const struct conf_node *n)
+{
+    if (check_urls(L, n) < 0)
+        return -1;
+    bool block = conf_get(L->root, "cluster") != NULL;
+    ext_warning(L, n, "top-level ", NULL,
+                block ? "cluster { routes }" : "cluster { listen: 0.0.0.0:6222, routes } (there is no cluster block)");
+    return refuse(L, n);
+}
+
+static const char *const gateway_keys[] = {"name", "listen", "port", "host", "net", "authorization", "tls",
+                                           "advertise", "connect_retries", "gateways", "reject_unknown",
+                                           "reject_unknown_cluster", NULL};
+static const struct ext gateway_exts[] = {
+    {"exports", NULL, "the subjects this cluster sends to the other clusters"},
+    {"imports", NULL, "the subjects this cluster accepts from the named cluster"},
+    {NULL, NULL, NULL},
+};
+static const char *const remote_gw_keys[] = {"name", "url", "urls", "tls", NULL};
+static const struct ext remote_gw_exts[] = {
+    {"host", NULL, "the host of the gateway url (nats://host:port)"},
+    {"port", NULL, "the port of the gateway url (nats://host:port)"},
+    {NULL, NULL, NULL},
+};
+static const char *const export_keys[] = {"subject", "stream", "service", NULL};
+static const char *const import_keys[] = {"subject", "from", "cluster", "to", NULL};
+
+/* A list of maps whose keys are checked; `strings_ok`: plain strings too. */
+static int check_map_list(struct loader *L, const struct conf_node *a, const char *where, const char *const *known,
+                          const struct ext *exts, bool strings_ok)
+{
+    if (a->kind != CONF_ARRAY)
+        return node_err(L, a, false, "Expected %s to be an array, got %s", a->key, conf_kind_name(a->kind));
+    int bad = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct conf_node *e = a->items[i];
+        if (e->kind == CONF_STRING && strings_ok)
+            continue;
+        if (e->kind != CONF_MAP)
+            bad += node_err(L, e, false, "Expected %s entry to be a map/struct, got %s", a->key,
+                            conf_kind_name(e->kind)) < 0;
+        else
+            bad += check_map(L, e, where, known, exts);
+    }
+    return bad ? -1 : 0;
+}
+
+static int key_gateway(struct loader *L, const struct conf_node *m)
+{
+    if (expect_map(L, m, "gateway") < 0)
+        return -1;
+    int bad = check_map(L, m, "gateway ", gateway_keys, gateway_exts);
+    const struct conf_node *n;
+    if ((n = conf_get(m, "gateways")))
+        bad += check_map_list(L, n, "gateways entry ", remote_gw_keys, remote_gw_exts, false) < 0;
+    if ((n = conf_get(m, "exports")))
+        bad += check_map_list(L, n, "gateway exports entry ", export_keys, NULL, true) < 0;
+    if ((n = conf_get(m, "imports")))
+        bad += check_map_list(L, n, "gateway imports entry ", import_keys, NULL, true) < 0;
+    return bad ? -1 : refuse(L, m);
+}
+
+/* ------------------------------------------------------------ top-level keys */
+
+static int key_listen(struct loader *L, const struct conf_node *n)
+{
+    struct opts *o = L->o;
     if (n->kind == CONF_INT) {
         o->port = (int)n->i;
         return 0;
     }
-    const char *v;
-    if (conf_string(n, &v, err, el) < 0)
-        return -1;
-    const char *colon = strrchr(v, ':');
-    if (!colon) {
-        conf_errorf(n, err, el, "could not parse address string \"%s\"", v);
-        return -1;
-    }
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "expected port or host:port, got %s", conf_kind_name(n->kind));
+    const char *v = n->str, *colon = strrchr(v, ':');
+    if (!colon)
+        return node_err(L, n, false, "could not parse address string \"%s\"", v);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == 0 || *end)
+        return node_err(L, n, false, "could not parse port \"%s\"", colon + 1);
     char *h = strndup(v, (size_t)(colon - v));
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        memmove(h, h + 1, strlen(h));
-        h[strlen(h) - 1] = 0;
+    if (!h)
+        return errf(L, "out of memory");
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        memmove(h, h + 1, hl - 2);
+        h[hl - 2] = 0;
     }
     free(o->host);
     o->host = h;
-    o->port = atoi(colon + 1);
+    o->port = (int)port;
     return 0;
 }
 
-static int get_ms(const struct conf_node *n, int64_t *dst, char *err, size_t el)
+static int key_server_name(struct loader *L, const struct conf_node *n)
 {
-    long long ns;
-    int warned = 0;
-    if (conf_duration_ns(n, &ns, &warned, err, el) < 0)
+    if (rd_str(L, n, &L->o->server_name) < 0)
         return -1;
-    if (warned)
-        log_warn("%s:%d:%d: '%s' should be converted to a duration", n->file, n->line, n->col, n->key);
-    *dst = ns / 1000000;
+    if (strpbrk(L->o->server_name, " \t\r\n"))
+        return node_err(L, n, false, "server name \"%s\" can not contain spaces", L->o->server_name);
     return 0;
 }
 
-static int get_i64(const struct conf_node *n, int64_t *dst, char *err, size_t el)
+static int key_limit31(struct loader *L, const struct conf_node *n, int64_t *dst)
 {
-    long long v;
-    if (conf_int(n, &v, err, el) < 0)
+    int64_t v = 0;
+    if (rd_i64(L, n, &v) < 0)
         return -1;
+    if (v > INT32_MAX)
+        return node_err(L, n, false, "%s value is too big", n->key);
     *dst = v;
     return 0;
 }
 
-static int get_i32(const struct conf_node *n, int32_t *dst, char *err, size_t el)
+static int key_max_payload(struct loader *L, const struct conf_node *n)
 {
-    long long v;
-    if (conf_int(n, &v, err, el) < 0)
+    return key_limit31(L, n, &L->o->max_payload);
+}
+
+static int key_max_control_line(struct loader *L, const struct conf_node *n)
+{
+    int64_t v = 0;
+    if (key_limit31(L, n, &v) < 0)
         return -1;
-    if (v < -2147483648LL || v > 2147483647LL) {
-        conf_errorf(n, err, el, "value for \"%s\" out of range", n->key);
+    L->o->max_control_line = (int32_t)v;
+    return 0;
+}
+
+/* trace_verbose also traces the system account, which gannet does not have. */
+static int key_trace_verbose(struct loader *L, const struct conf_node *n)
+{
+    bool v = false;
+    if (rd_bool(L, n, &v) < 0)
         return -1;
+    L->o->trace = v;
+    return 0;
+}
+
+static int key_lame_duck_duration(struct loader *L, const struct conf_node *n)
+{
+    int64_t ms = 0;
+    if (rd_ms_strict(L, n, &ms) < 0)
+        return -1;
+    if (ms < MS(30)) {
+        char d[32];
+        opts_duration_str(ms, d, sizeof d);
+        return node_err(L, n, false, "invalid lame_duck_duration of %s, minimum is 30 seconds", d);
     }
-    *dst = (int32_t)v;
+    L->o->lame_duck_duration_ms = ms;
     return 0;
 }
 
-static int get_strdup(const struct conf_node *n, char **dst, char *err, size_t el)
+static int key_lame_duck_grace(struct loader *L, const struct conf_node *n)
 {
-    const char *v;
-    if (conf_string(n, &v, err, el) < 0)
+    int64_t ms = 0;
+    if (rd_ms_strict(L, n, &ms) < 0)
         return -1;
-    set_str(dst, v);
+    if (ms < 0)
+        return node_err(L, n, false, "invalid lame_duck_grace_period, needs to be positive");
+    L->o->lame_duck_grace_ms = ms ? ms : MS(10); /* 0: nats-server's default */
     return 0;
 }
 
-static int get_bool(const struct conf_node *n, bool *dst, char *err, size_t el)
-{
-    int v;
-    if (conf_bool(n, &v, err, el) < 0)
-        return -1;
-    *dst = v != 0;
-    return 0;
-}
+enum ktype { T_STR, T_BOOL, T_INT, T_I32, T_I64, T_MS, T_FN };
 
-static int parse_user(struct user_opt *u, const struct conf_node *m, char *err, size_t el)
+static const struct keydef {
+    const char *name; /* matched case-insensitively, as nats-server does */
+    enum ktype type;
+    size_t off; /* field of struct opts (not T_FN) */
+    int (*fn)(struct loader *, const struct conf_node *);
+} keydefs[] = {
+#define F(name, type, field) {name, type, offsetof(struct opts, field), NULL}
+#define FN(name, fn) {name, T_FN, 0, fn}
+    FN("listen", key_listen),
+    F("host", T_STR, host),
+    F("net", T_STR, host),
+    F("port", T_INT, port),
+    FN("server_name", key_server_name),
+    FN("max_payload", key_max_payload),
+    F("max_pending", T_I64, max_pending),
+    FN("max_control_line", key_max_control_line),
+    F("max_connections", T_I32, max_connections),
+    F("max_conn", T_I32, max_connections),
+    F("max_subscriptions", T_I32, max_subs),
+    F("max_subs", T_I32, max_subs),
+    F("ping_interval", T_MS, ping_interval_ms),
+    F("ping_max", T_I32, ping_max),
+    F("write_deadline", T_MS, write_deadline_ms),
+    FN("authorization", key_authorization),
+    F("no_auth_user", T_STR, no_auth_user),
+    F("debug", T_BOOL, debug),
+    F("trace", T_BOOL, trace),
+    FN("trace_verbose", key_trace_verbose),
+    F("logtime", T_BOOL, logtime),
+    F("logtime_utc", T_BOOL, logtime_utc), /* nats-server 2.10; gannet takes it already */
+    F("log_file", T_STR, log_file),
+    F("logfile", T_STR, log_file),
+    F("log_size_limit", T_I64, log_size_limit),
+    F("logfile_size_limit", T_I64, log_size_limit),
+    F("syslog", T_BOOL, syslog),
+    F("remote_syslog", T_STR, remote_syslog),
+    F("pid_file", T_STR, pid_file),
+    F("pidfile", T_STR, pid_file),
+    F("ports_file_dir", T_STR, ports_file_dir),
+    FN("lame_duck_duration", key_lame_duck_duration),
+    FN("lame_duck_grace_period", key_lame_duck_grace),
+    F("shards", T_INT, shards), /* gannet's own: shard threads */
+    FN("cluster", key_cluster),
+    FN("gateway", key_gateway),
+    FN("routes", key_routes),
+#undef F
+#undef FN
+};
+
+static int apply_key(struct loader *L, const struct conf_node *n)
 {
-    if (m->kind != CONF_MAP) {
-        conf_errorf(m, err, el, "Expected user entry to be a map/struct");
-        return -1;
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        const struct conf_node *n = m->items[i];
-        const char *k = n->key;
-        int rc;
-        if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
-            rc = get_strdup(n, &u->name, err, el);
-        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
-            rc = get_strdup(n, &u->pass, err, el);
-        else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "permissions") || !strcasecmp(k, "account") ||
-                 !strcasecmp(k, "allowed_connection_types")) {
-            conf_errorf(n, err, el, "user \"%s\" is not supported yet by gannet", k);
-            rc = -1;
-        } else {
-            conf_errorf(n, err, el, "Unknown field \"%s\" parsing users", k);
-            rc = -1;
+    for (size_t i = 0; i < sizeof keydefs / sizeof keydefs[0]; i++) {
+        const struct keydef *d = &keydefs[i];
+        if (strcasecmp(d->name, n->key) != 0)
+            continue;
+        void *f = (char *)L->o + d->off;
+        switch (d->type) {
+        case T_STR: return rd_str(L, n, f);
+        case T_BOOL: return rd_bool(L, n, f);
+        case T_INT: return rd_int(L, n, f);
+        case T_I32: return rd_i32(L, n, f);
+        case T_I64: return rd_i64(L, n, f);
+        case T_MS: return rd_ms(L, n, f);
+        case T_FN: return d->fn(L, n);
         }
-        if (rc < 0)
-            return -1;
     }
-    if (!u->name) {
-        conf_errorf(m, err, el, "User entry requires a user");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_users(struct opts *o, const struct conf_node *a, char *err, size_t el)
-{
-    if (a->kind != CONF_ARRAY) {
-        conf_errorf(a, err, el, "Expected users field to be an array");
-        return -1;
-    }
-    o->users = calloc(a->n ? a->n : 1, sizeof *o->users);
-    if (!o->users)
-        return -1;
-    for (size_t i = 0; i < a->n; i++) {
-        if (parse_user(&o->users[o->nusers++], a->items[i], err, el) < 0)
-            return -1;
-        for (int k = 0; k + 1 < o->nusers; k++)
-            if (strcmp(o->users[k].name, o->users[o->nusers - 1].name) == 0) {
-                conf_errorf(a->items[i], err, el, "Duplicate user \"%s\" detected", o->users[k].name);
-                return -1;
-            }
-    }
-    return 0;
-}
-
-static int parse_authorization(struct opts *o, const struct conf_node *m, char *err, size_t el)
-{
-    if (m->kind != CONF_MAP) {
-        conf_errorf(m, err, el, "Expected authorization to be a map/struct, got %s", "a value");
-        return -1;
-    }
-    for (size_t i = 0; i < m->n; i++) {
-        const struct conf_node *n = m->items[i];
-        const char *k = n->key;
-        int rc;
-        if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
-            rc = get_strdup(n, &o->user, err, el);
-        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
-            rc = get_strdup(n, &o->pass, err, el);
-        else if (!strcasecmp(k, "token"))
-            rc = get_strdup(n, &o->token, err, el);
-        else if (!strcasecmp(k, "timeout")) {
-            if (n->kind == CONF_INT)
-                o->auth_timeout_ms = n->i * 1000, rc = 0;
-            else if (n->kind == CONF_FLOAT)
-                o->auth_timeout_ms = (int64_t)(n->f * 1000), rc = 0;
-            else
-                rc = get_ms(n, &o->auth_timeout_ms, err, el);
-        } else if (!strcasecmp(k, "users")) {
-            rc = parse_users(o, n, err, el);
-        } else if (!strcasecmp(k, "nkeys") || !strcasecmp(k, "permissions") ||
-                   !strcasecmp(k, "default_permissions") || !strcasecmp(k, "auth_callout")) {
-            conf_errorf(n, err, el, "authorization \"%s\" is not supported yet by gannet", k);
-            rc = -1;
-        } else if (n->used_as_var) {
-            rc = 0;
-        } else {
-            conf_errorf(n, err, el, "unknown field \"%s\"", k);
-            rc = -1;
-        }
-        if (rc < 0)
-            return -1;
-    }
-    if (o->token && (o->user || o->pass)) {
-        conf_errorf(m, err, el, "Cannot have a user/pass and token");
-        return -1;
-    }
-    if (o->nusers && (o->user || o->token)) {
-        conf_errorf(m, err, el, "Can not have a single user/pass and a users array");
-        return -1;
-    }
-    return 0;
-}
-
-static int apply_key(struct opts *o, const struct conf_node *n, char *err, size_t el)
-{
-    const char *k = n->key;
-#define IS(x) (strcasecmp(k, x) == 0)
-    if (IS("listen"))
-        return parse_listen(o, n, err, el);
-    if (IS("host") || IS("net"))
-        return get_strdup(n, &o->host, err, el);
-    if (IS("port")) {
-        int32_t p;
-        if (get_i32(n, &p, err, el) < 0)
-            return -1;
-        o->port = p;
-        return 0;
-    }
-    if (IS("server_name")) {
-        if (get_strdup(n, &o->server_name, err, el) < 0)
-            return -1;
-        if (strpbrk(o->server_name, " \t\r\n")) {
-            conf_errorf(n, err, el, "server name \"%s\" can not contain spaces", o->server_name);
-            return -1;
-        }
-        return 0;
-    }
-    if (IS("max_payload"))
-        return get_i64(n, &o->max_payload, err, el);
-    if (IS("max_pending"))
-        return get_i64(n, &o->max_pending, err, el);
-    if (IS("max_control_line"))
-        return get_i32(n, &o->max_control_line, err, el);
-    if (IS("max_connections") || IS("max_conn"))
-        return get_i32(n, &o->max_connections, err, el);
-    if (IS("max_subscriptions") || IS("max_subs"))
-        return get_i32(n, &o->max_subs, err, el);
-    if (IS("ping_interval"))
-        return get_ms(n, &o->ping_interval_ms, err, el);
-    if (IS("ping_max"))
-        return get_i32(n, &o->ping_max, err, el);
-    if (IS("write_deadline"))
-        return get_ms(n, &o->write_deadline_ms, err, el);
-    if (IS("authorization"))
-        return parse_authorization(o, n, err, el);
-    if (IS("no_auth_user"))
-        return get_strdup(n, &o->no_auth_user, err, el);
-    if (IS("debug"))
-        return get_bool(n, &o->debug, err, el);
-    if (IS("trace"))
-        return get_bool(n, &o->trace, err, el);
-    if (IS("logtime"))
-        return get_bool(n, &o->logtime, err, el);
-    if (IS("logtime_utc"))
-        return get_bool(n, &o->logtime_utc, err, el);
-    if (IS("log_file") || IS("logfile"))
-        return get_strdup(n, &o->log_file, err, el);
-    if (IS("pid_file") || IS("pidfile"))
-        return get_strdup(n, &o->pid_file, err, el);
-    if (IS("shards")) { /* gannet extension: shard threads */
-        int32_t v;
-        if (get_i32(n, &v, err, el) < 0)
-            return -1;
-        o->shards = v;
-        return 0;
-    }
-#undef IS
-    if (in_list(unsupported_keys, k)) {
-        conf_errorf(n, err, el, "\"%s\" is not supported yet by gannet (see README, \"Not yet supported\")", k);
-        return -1;
-    }
+    if (unsupported_what(n->key))
+        return refuse(L, n);
     if (n->used_as_var)
         return 0;
-    conf_errorf(n, err, el, "unknown field \"%s\"", k);
-    return -1;
+    return node_err(L, n, true, "unknown field \"%s\"", n->key);
 }
 
-static int load_file(struct opts *o, const char *path)
+static int load_file(struct loader *L, const char *path)
 {
-    char err[1024];
+    char e[EBUF];
     struct conf_node *root;
-    if (conf_parse_file(path, &root, err, sizeof err) < 0)
-        return err_out(err);
-    int rc = 0;
-    for (size_t i = 0; i < root->n && rc == 0; i++)
-        rc = apply_key(o, root->items[i], err, sizeof err);
+    if (conf_parse_file(path, &root, e, sizeof e) < 0)
+        return add_err(L, e);
+    L->root = root;
+    int before = L->nerr;
+    for (size_t i = 0; i < root->n; i++)
+        apply_key(L, root->items[i]); /* collect every error, as nats-server does */
+    L->root = NULL;
     conf_free(root);
-    return rc < 0 ? err_out(err) : 0;
+    return L->nerr > before ? -1 : 0;
 }
 
-static int validate(struct opts *o)
+/* Checks across options (nats-server's validateOptions and baseline). */
+static int validate(struct loader *L)
 {
+    struct opts *o = L->o;
     if (o->no_auth_user) {
         bool found = false;
         for (int i = 0; i < o->nusers; i++)
             found |= strcmp(o->users[i].name, o->no_auth_user) == 0;
-        if (!found) {
-            fprintf(stderr, PROG ": no_auth_user: \"%s\" not present as user or nkey in authorization block "
-                            "or account configuration\n", o->no_auth_user);
-            return -1;
-        }
+        if (!found)
+            return errf(L, "no_auth_user: \"%s\" not present as user or nkey in authorization block or account "
+                           "configuration", o->no_auth_user);
     }
-    if (o->max_payload > o->max_pending) {
-        fprintf(stderr, PROG ": max_payload (%lld) cannot be higher than max_pending (%lld)\n",
-                (long long)o->max_payload, (long long)o->max_pending);
-        return -1;
+    if (o->max_payload > o->max_pending)
+        return errf(L, "max_payload (%lld) cannot be higher than max_pending (%lld)", (long long)o->max_payload,
+                    (long long)o->max_pending);
+    if (o->lame_duck_grace_ms >= o->lame_duck_duration_ms) {
+        char g[32], d[32];
+        opts_duration_str(o->lame_duck_grace_ms, g, sizeof g);
+        opts_duration_str(o->lame_duck_duration_ms, d, sizeof d);
+        return errf(L, "lame duck grace period (%s) should be strictly lower than lame duck duration (%s)", g, d);
     }
+    /* zero means "the default", as in nats-server's setBaselineOptions */
     if (o->ping_interval_ms <= 0)
-        o->ping_interval_ms = 2 * 60 * 1000;
+        o->ping_interval_ms = MS(120);
+    if (o->ping_max == 0)
+        o->ping_max = 2;
+    if (o->write_deadline_ms <= 0)
+        o->write_deadline_ms = MS(10);
     if (o->max_control_line <= 0)
         o->max_control_line = 4096;
+    if (o->max_payload <= 0)
+        o->max_payload = 1024 * 1024;
+    if (o->max_pending <= 0)
+        o->max_pending = 64 * 1024 * 1024;
     if (o->max_connections == 0)
         o->max_connections = 64 * 1024;
     if (o->max_payload > 8 * 1024 * 1024)
-        log_warn("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
+        add_warning(L, "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance",
+                    false);
     return 0;
 }
 
-/* ---- command line ---- */
+/* ------------------------------------------------------------ command line */
 
 static void usage(FILE *f)
 {
-    fputs("Usage: gannet [options]\n"
+    fputs("\n"
+          "Usage: gannet [options]\n"
           "\n"
           "Server Options:\n"
           "    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)\n"
           "    -p, --port <port>                Use port for clients (default: 4222)\n"
-          "    -n, --name, --server_name <name> Server name (default: auto)\n"
+          "    -n, --name\n"
+          "        --server_name <server_name>  Server name (default: auto)\n"
           "    -P, --pid <file>                 File to store PID\n"
+          "    -m, --http_port <port>           Use port for http monitoring (*)\n"
+          "    -ms,--https_port <port>          Use port for https monitoring (*)\n"
           "    -c, --config <file>              Configuration file\n"
           "    -t                               Test configuration and exit\n"
-          "        --shards <n>                 Shard threads (default: online CPUs)\n"
+          "    -sl,--signal <signal>[=<pid>]    Send signal to gannet process (ldm, stop, quit, term, reopen, reload)\n"
+          "                                     pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/gannet.pid)\n"
+          "        --client_advertise <string>  Client URL to advertise to other servers (*)\n"
+          "        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).\n"
+          "        --shards <n>                 Shard threads (default: online CPUs; gannet only)\n"
           "\n"
           "Logging Options:\n"
           "    -l, --log <file>                 File to redirect log output\n"
           "    -T, --logtime                    Timestamp log entries (default: true)\n"
-          "        --logtime_utc                Timestamps in UTC\n"
+          "        --logtime_utc                Timestamps in UTC (gannet; nats-server 2.10)\n"
+          "    -s, --syslog                     Log to syslog\n"
+          "    -r, --remote_syslog <addr>       Syslog server addr (udp://localhost:514)\n"
           "    -D, --debug                      Enable debugging output\n"
           "    -V, --trace                      Trace the raw protocol\n"
+          "    -VV                              Verbose trace (same as -V: gannet has no system account)\n"
           "    -DV                              Debug and trace\n"
+          "    -DVV                             Debug and verbose trace\n"
+          "        --log_size_limit <limit>     Logfile size limit (default: none)\n"
+          "        --max_traced_msg_len <len>   Maximum printable length for traced messages (*)\n"
+          "\n"
+          "JetStream Options:\n"
+          "    -js, --jetstream                 Enable JetStream functionality (*)\n"
+          "    -sd, --store_dir <dir>           Set the storage directory (*)\n"
           "\n"
           "Authorization Options:\n"
           "        --user <user>                User required for connections\n"
           "        --pass <password>            Password required for connections\n"
           "        --auth <token>               Authorization token required for connections\n"
           "\n"
+          "TLS Options (*):\n"
+          "        --tls                        Enable TLS, do not verify clients (default: false)\n"
+          "        --tlscert <file>             Server certificate file\n"
+          "        --tlskey <file>              Private key for server certificate\n"
+          "        --tlsverify                  Enable TLS, verify client certificates\n"
+          "        --tlscacert <file>           Client certificate CA for verification\n"
+          "\n"
+          "Cluster Options (*):\n"
+          "        --routes <rurl-1, rurl-2>    Routes to solicit and connect\n"
+          "        --cluster <cluster-url>      Cluster URL for solicited routes\n"
+          "        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated\n"
+          "        --no_advertise <bool>        Do not advertise known cluster information to clients\n"
+          "        --cluster_advertise <string> Cluster URL to advertise to other servers\n"
+          "        --connect_retries <number>   For implicit routes, number of connect retries\n"
+          "        --cluster_listen <url>       Cluster url from which members can solicit routes\n"
+          "\n"
+          "Profiling Options (*):\n"
+          "        --profile <port>             Profiling HTTP port\n"
+          "\n"
           "Common Options:\n"
           "    -h, --help                       Show this message\n"
-          "    -v, --version                    Show version\n",
+          "    -v, --version                    Show version\n"
+          "        --help_tls                   TLS help (*)\n"
+          "\n"
+          "(*) recognised, but not supported yet by gannet: refused with an error (see README).\n"
+          "\n",
           f);
 }
 
-/* nats-server flags that gannet does not implement yet: refused by name. */
-static const char *const unsupported_flags[] = {
-    "m", "http_port", "ms", "https_port", "sl", "signal", "client_advertise", "ports_file_dir", "s", "syslog",
-    "r", "remote_syslog", "log_size_limit", "max_traced_msg_len", "js", "jetstream", "sd", "store_dir",
-    "tls", "tlscert", "tlskey", "tlsverify", "tlscacert", "routes", "cluster", "cluster_listen", "cluster_name",
-    "no_advertise", "cluster_advertise", "connect_retries", "profile", "help_tls", NULL};
+enum fkind { FK_BOOL, FK_STR, FK_INT, FK_I64 }; /* Go flag types */
+enum fact { A_FIELD, A_HELP, A_VERSION, A_TEST, A_CONFIG, A_SIGNAL, A_DV, A_VV, A_DVV, A_UNSUP };
 
-struct flag_state {
-    int argc, i;
-    char **argv;
-    const char *inline_val; /* value given as -flag=value */
+static const struct flagdef {
+    const char *name;
+    enum fkind kind;
+    enum fact act;
+    size_t off;       /* A_FIELD: field of struct opts */
+    const char *what; /* A_UNSUP: the capability */
+} flagdefs[] = {
+#define FL(n, k, field) {n, k, A_FIELD, offsetof(struct opts, field), NULL}
+#define FA(n, k, act) {n, k, act, 0, NULL}
+#define FU(n, k, what) {n, k, A_UNSUP, 0, what}
+    FA("h", FK_BOOL, A_HELP), FA("help", FK_BOOL, A_HELP),
+    FL("port", FK_INT, port), FL("p", FK_INT, port),
+    FL("n", FK_STR, server_name), FL("name", FK_STR, server_name), FL("server_name", FK_STR, server_name),
+    FL("addr", FK_STR, host), FL("a", FK_STR, host), FL("net", FK_STR, host),
+    FU("client_advertise", FK_STR, "clustering"),
+    FL("D", FK_BOOL, debug), FL("debug", FK_BOOL, debug),
+    FL("V", FK_BOOL, trace), FL("trace", FK_BOOL, trace),
+    FA("VV", FK_BOOL, A_VV), FA("DV", FK_BOOL, A_DV), FA("DVV", FK_BOOL, A_DVV),
+    FL("T", FK_BOOL, logtime), FL("logtime", FK_BOOL, logtime), FL("logtime_utc", FK_BOOL, logtime_utc),
+    FL("user", FK_STR, user), FL("pass", FK_STR, pass), FL("auth", FK_STR, token),
+    FU("m", FK_INT, "monitoring HTTP"), FU("http_port", FK_INT, "monitoring HTTP"),
+    FU("ms", FK_INT, "monitoring HTTP"), FU("https_port", FK_INT, "monitoring HTTP"),
+    FA("c", FK_STR, A_CONFIG), FA("config", FK_STR, A_CONFIG),
+    FA("t", FK_BOOL, A_TEST),
+    FA("sl", FK_STR, A_SIGNAL), FA("signal", FK_STR, A_SIGNAL),
+    FL("P", FK_STR, pid_file), FL("pid", FK_STR, pid_file),
+    FL("ports_file_dir", FK_STR, ports_file_dir),
+    FL("l", FK_STR, log_file), FL("log", FK_STR, log_file),
+    FL("log_size_limit", FK_I64, log_size_limit),
+    FL("s", FK_BOOL, syslog), FL("syslog", FK_BOOL, syslog),
+    FL("r", FK_STR, remote_syslog), FL("remote_syslog", FK_STR, remote_syslog),
+    FA("version", FK_BOOL, A_VERSION), FA("v", FK_BOOL, A_VERSION),
+    FU("profile", FK_INT, "profiling"),
+    FU("routes", FK_STR, "clustering"), FU("cluster", FK_STR, "clustering"),
+    FU("cluster_listen", FK_STR, "clustering"), FU("cluster_advertise", FK_STR, "clustering"),
+    FU("no_advertise", FK_BOOL, "clustering"), FU("connect_retries", FK_INT, "clustering"),
+    FU("cluster_name", FK_STR, "clustering"),
+    FU("help_tls", FK_BOOL, "TLS"), FU("tls", FK_BOOL, "TLS"), FU("tlsverify", FK_BOOL, "TLS"),
+    FU("tlscert", FK_STR, "TLS"), FU("tlskey", FK_STR, "TLS"), FU("tlscacert", FK_STR, "TLS"),
+    FU("max_traced_msg_len", FK_INT, "trace truncation"),
+    FU("js", FK_BOOL, "JetStream"), FU("jetstream", FK_BOOL, "JetStream"),
+    FU("sd", FK_STR, "JetStream"), FU("store_dir", FK_STR, "JetStream"),
+    FL("shards", FK_INT, shards),
+#undef FL
+#undef FA
+#undef FU
 };
 
-static const char *flag_value(struct flag_state *st, const char *name)
+struct flagval {
+    const struct flagdef *def;
+    const char *s;  /* FK_STR */
+    long long i;    /* FK_INT, FK_I64 */
+    bool b;         /* FK_BOOL */
+};
+
+static const struct flagdef *find_flag(const char *name, size_t len)
 {
-    if (st->inline_val)
-        return st->inline_val;
-    if (st->i + 1 >= st->argc) {
-        fprintf(stderr, PROG ": flag needs an argument: -%s\n", name);
-        return NULL;
-    }
-    return st->argv[++st->i];
+    for (size_t i = 0; i < sizeof flagdefs / sizeof flagdefs[0]; i++)
+        if (strlen(flagdefs[i].name) == len && memcmp(flagdefs[i].name, name, len) == 0)
+            return &flagdefs[i];
+    return NULL;
 }
 
-static bool flag_bool(struct flag_state *st)
+/* strconv.ParseBool */
+static int parse_bool(const char *s, bool *b)
 {
-    const char *v = st->inline_val;
-    return !v || !strcasecmp(v, "true") || !strcmp(v, "1");
-}
-
-/* Apply one flag; returns 0, 1 (exit 0 now) or -1. */
-static int apply_flag(struct opts *o, struct flag_state *st, const char *f, bool *test_only)
-{
-#define IS(x) (strcmp(f, x) == 0)
-    const char *v;
-    if (IS("h") || IS("help")) {
-        usage(stdout);
-        return 1;
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
+    for (int i = 0; t[i]; i++) {
+        if (!strcmp(s, t[i]))
+            return *b = true, 0;
+        if (!strcmp(s, f[i]))
+            return *b = false, 0;
     }
-    if (IS("v") || IS("version")) {
-        printf("nats-server: v%s (gannet %s)\n", NATS_COMPAT_VERSION, GANNET_VERSION);
-        return 1;
-    }
-    if (IS("t")) {
-        *test_only = true;
-        return 0;
-    }
-    if (IS("D") || IS("debug"))
-        return o->debug = flag_bool(st), 0;
-    if (IS("V") || IS("trace"))
-        return o->trace = flag_bool(st), 0;
-    if (IS("DV") || IS("VV") || IS("DVV"))
-        return o->debug = o->trace = true, 0;
-    if (IS("T") || IS("logtime"))
-        return o->logtime = flag_bool(st), 0;
-    if (IS("logtime_utc"))
-        return o->logtime_utc = flag_bool(st), 0;
-    bool takes = IS("a") || IS("addr") || IS("net") || IS("p") || IS("port") || IS("n") || IS("name") ||
-                 IS("server_name") || IS("P") || IS("pid") || IS("c") || IS("config") || IS("l") || IS("log") ||
-                 IS("user") || IS("pass") || IS("auth") || IS("shards");
-    if (takes) {
-        if (!(v = flag_value(st, f)))
-            return -1;
-        if (IS("a") || IS("addr") || IS("net"))
-            set_str(&o->host, v);
-        else if (IS("p") || IS("port"))
-            o->port = atoi(v);
-        else if (IS("n") || IS("name") || IS("server_name"))
-            set_str(&o->server_name, v);
-        else if (IS("P") || IS("pid"))
-            set_str(&o->pid_file, v);
-        else if (IS("l") || IS("log"))
-            set_str(&o->log_file, v);
-        else if (IS("user"))
-            set_str(&o->user, v);
-        else if (IS("pass"))
-            set_str(&o->pass, v);
-        else if (IS("auth"))
-            set_str(&o->token, v);
-        else if (IS("shards"))
-            o->shards = atoi(v);
-        return 0; /* -c was handled in the first pass */
-    }
-#undef IS
-    if (in_list(unsupported_flags, f)) {
-        fprintf(stderr, PROG ": flag -%s is not supported yet by gannet (see README, \"Not yet supported\")\n", f);
-        return -1;
-    }
-    fprintf(stderr, "flag provided but not defined: -%s\n", f);
-    usage(stderr);
     return -1;
 }
 
-static int split_flag(const char *arg, char *name, size_t cap, const char **inline_val)
+/* Go's flag.Parse: fills vals (at most argc entries); *first_arg is the
+ * index of the first non-flag argument. 0, or -1 with the error in L. */
+static int parse_flags(struct loader *L, int argc, char **argv, struct flagval *vals, int *nvals, int *first_arg)
 {
-    const char *f = arg + 1;
-    if (*f == '-')
-        f++;
-    const char *eq = strchr(f, '=');
-    size_t n = eq ? (size_t)(eq - f) : strlen(f);
-    if (n == 0 || n >= cap)
-        return -1;
-    memcpy(name, f, n);
-    name[n] = 0;
-    *inline_val = eq ? eq + 1 : NULL;
+    int i = 1;
+    *nvals = 0;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strlen(a) < 2 || a[0] != '-')
+            break;
+        const char *name = a + 1;
+        if (*name == '-') {
+            name++;
+            if (*name == 0) { /* "--" ends the flags */
+                i++;
+                break;
+            }
+        }
+        if (*name == '-' || *name == '=')
+            return errf(L, "bad flag syntax: %s", a);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *val = eq ? eq + 1 : NULL;
+        const struct flagdef *d = find_flag(name, len);
+        if (!d)
+            return errf(L, "flag provided but not defined: -%.*s", (int)len, name);
+        struct flagval *fv = &vals[(*nvals)++];
+        memset(fv, 0, sizeof *fv);
+        fv->def = d;
+        if (d->kind == FK_BOOL) {
+            fv->b = true;
+            if (val && parse_bool(val, &fv->b) < 0)
+                return errf(L, "invalid boolean value \"%s\" for -%s: parse error", val, d->name);
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc)
+                return errf(L, "flag needs an argument: -%s", d->name);
+            val = argv[++i];
+        }
+        fv->s = val;
+        if (d->kind == FK_INT || d->kind == FK_I64) {
+            char *end;
+            errno = 0;
+            fv->i = strtoll(val, &end, 0);
+            if (!*val || *end || end == val)
+                return errf(L, "invalid value \"%s\" for flag -%s: parse error", val, d->name);
+            if (errno == ERANGE || (d->kind == FK_INT && (fv->i < INT32_MIN || fv->i > INT32_MAX)))
+                return errf(L, "invalid value \"%s\" for flag -%s: value out of range", val, d->name);
+        }
+    }
+    *first_arg = i;
     return 0;
+}
+
+static void apply_flag(struct opts *o, const struct flagval *fv)
+{
+    const struct flagdef *d = fv->def;
+    void *f = (char *)o + d->off;
+    switch (d->act) {
+    case A_FIELD:
+        switch (d->kind) {
+        case FK_BOOL: *(bool *)f = fv->b; break;
+        case FK_STR: set_str(f, fv->s); break;
+        case FK_INT: *(int *)f = (int)fv->i; break;
+        case FK_I64: *(int64_t *)f = fv->i; break;
+        }
+        break;
+    case A_DV: o->debug = o->trace = fv->b; break;
+    case A_VV: o->trace = fv->b; break; /* verbose = the system account too: gannet has none */
+    case A_DVV: o->debug = o->trace = fv->b; break;
+    default: break;
+    }
+}
+
+static void print_version(void)
+{
+    printf("nats-server: v%s (gannet %s)\n", NATS_COMPAT_VERSION, GANNET_VERSION);
+}
+
+/* Print the collected warnings (strict ones as errors under -t). */
+static void flush_warnings(struct loader *L, bool test_only)
+{
+    for (int i = 0; i < L->nwarn; i++) {
+        if (L->quiet)
+            log_warn("%s", L->warns[i].msg);
+        else if (!(test_only && L->warns[i].strict))
+            fprintf(stderr, "%s\n", L->warns[i].msg);
+    }
+}
+
+/* The loader proper. Returns 0 (run, or send o->signal_cmd), 1 (exit 0) or
+ * -1 (errors in L; *show_usage set for command-line syntax errors). */
+static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *show_usage)
+{
+    struct opts *o = L->o;
+    set_defaults(o);
+    o->argv = argv;
+    o->argc = argc;
+    *test_only = *show_usage = false;
+    struct flagval *vals = calloc((size_t)(argc > 0 ? argc : 1), sizeof *vals);
+    if (!vals)
+        return errf(L, "out of memory");
+    int nvals = 0, first_arg = argc, rc = -1;
+    bool help = false, version = false;
+    const char *signal = NULL, *config = NULL;
+    if (parse_flags(L, argc, argv, vals, &nvals, &first_arg) < 0) {
+        *show_usage = true;
+        goto out;
+    }
+    for (int i = 0; i < nvals; i++) {
+        switch (vals[i].def->act) {
+        case A_HELP: help |= vals[i].b; break;
+        case A_VERSION: version |= vals[i].b; break;
+        case A_TEST: *test_only = vals[i].b; break;
+        case A_CONFIG: config = vals[i].s; break;
+        case A_SIGNAL: signal = vals[i].s; break;
+        default: break;
+        }
+    }
+    if (L->quiet) /* a reload re-reads the file and re-applies the flags, nothing else */
+        help = version = *test_only = false, signal = NULL;
+    if (version || help) {
+        version ? print_version() : usage(stdout);
+        rc = 1;
+        goto out;
+    }
+    if (first_arg < argc && !L->quiet) { /* nats-server's commands: `version`, `help` */
+        if (!strcasecmp(argv[first_arg], "version"))
+            print_version();
+        else if (!strcasecmp(argv[first_arg], "help"))
+            usage(stdout);
+        else {
+            errf(L, "unrecognized command: \"%s\"", argv[first_arg]);
+            goto out;
+        }
+        rc = 1;
+        goto out;
+    }
+    for (int i = 0; i < nvals; i++)
+        if (vals[i].def->act == A_UNSUP)
+            errf(L, "flag -%s is not supported yet by gannet (%s; %s)", vals[i].def->name, vals[i].def->what,
+                 readme_ref);
+    if (L->nerr)
+        goto out;
+    if (signal) { /* before the config file, as nats-server: a broken file must not stop a signal */
+        set_str(&o->signal_cmd, signal);
+        rc = 0;
+        goto out;
+    }
+    if (config) {
+        set_str(&o->config_file, config);
+        load_file(L, config);
+    } else if (*test_only) {
+        errf(L, "must specify [-c, --config] option to check configuration file syntax");
+        goto out;
+    }
+    for (int i = 0; i < nvals; i++) /* flags override the file */
+        apply_flag(o, &vals[i]);
+    if (L->nerr == 0)
+        validate(L);
+    if (*test_only)
+        for (int i = 0; i < L->nwarn; i++)
+            if (L->warns[i].strict) /* nats-server -t fails on its warnings */
+                add_err(L, L->warns[i].msg);
+    rc = L->nerr ? -1 : 0;
+out:
+    free(vals);
+    return rc;
 }
 
 int opts_load(struct opts *o, int argc, char **argv)
 {
-    set_defaults(o);
-    char name[64];
-    /* First pass: the config file, so that flags override it. */
-    for (int i = 1; i < argc; i++) {
-        const char *iv;
-        if (argv[i][0] != '-' || split_flag(argv[i], name, sizeof name, &iv) < 0)
-            continue;
-        if (!strcmp(name, "c") || !strcmp(name, "config")) {
-            const char *v = iv ? iv : (i + 1 < argc ? argv[i + 1] : NULL);
-            if (!v) {
-                fprintf(stderr, PROG ": flag needs an argument: -%s\n", name);
-                return -1;
-            }
-            set_str(&o->config_file, v);
-        }
-    }
-    if (o->config_file && load_file(o, o->config_file) < 0)
-        return -1;
-    bool test_only = false;
-    struct flag_state st = {.argc = argc, .argv = argv};
-    for (st.i = 1; st.i < argc; st.i++) {
-        const char *a = argv[st.i];
-        if (a[0] != '-' || split_flag(a, name, sizeof name, &st.inline_val) < 0) {
-            fprintf(stderr, PROG ": unexpected argument \"%s\"\n", a);
+    char err[8192] = "";
+    struct loader L = {.o = o, .err = err, .errlen = sizeof err};
+    bool test_only, show_usage;
+    int rc = load(&L, argc, argv, &test_only, &show_usage);
+    flush_warnings(&L, test_only);
+    free_warnings(&L);
+    if (rc < 0) {
+        if (show_usage) { /* Go's flag package: the error alone, then the usage */
+            fprintf(stderr, "%s\n", err);
             usage(stderr);
-            return -1;
+        } else {
+            fprintf(stderr, PROG ": %s\n", err);
         }
-        int rc = apply_flag(o, &st, name, &test_only);
-        if (rc != 0)
-            return rc;
-    }
-    if (validate(o) < 0)
         return -1;
-    if (test_only) {
-        if (!o->config_file) {
-            fprintf(stderr, PROG ": must specify [-c, --config] option to check configuration file syntax\n");
-            return -1;
-        }
-        printf(PROG ": configuration file %s is valid\n", o->config_file);
+    }
+    if (rc == 0 && test_only) {
+        fprintf(stderr, PROG ": configuration file %s is valid\n", o->config_file);
         return 1;
     }
+    return rc;
+}
+
+int opts_load_quiet(struct opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = 0;
+    struct loader L = {.o = o, .quiet = true, .err = err, .errlen = errlen};
+    bool test_only, show_usage;
+    int rc = load(&L, argc, argv, &test_only, &show_usage);
+    flush_warnings(&L, false);
+    free_warnings(&L);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ reload */
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen)
+{
+    /* What a reload cannot change, in the order of nats-server's Options
+     * struct (it reports the first difference it meets). Everything else in
+     * struct opts (logging, limits, authorization, lame duck) is applied. */
+#define STR(name, f)                                                                                                  \
+    if (!str_eq(old->f, new->f)) {                                                                                    \
+        snprintf(err, errlen, "config reload not supported for %s: old=%s, new=%s", name, old->f ? old->f : "",       \
+                 new->f ? new->f : "");                                                                               \
+        return -1;                                                                                                    \
+    }
+#define INT(name, f)                                                                                                  \
+    if (old->f != new->f) {                                                                                           \
+        snprintf(err, errlen, "config reload not supported for %s: old=%lld, new=%lld", name, (long long)old->f,      \
+                 (long long)new->f);                                                                                  \
+        return -1;                                                                                                    \
+    }
+    STR("ConfigFile", config_file)
+    STR("ServerName", server_name)
+    STR("Host", host)
+    INT("Port", port)
+    STR("PidFile", pid_file)
+    STR("PortsFileDir", ports_file_dir)
+    INT("Shards", shards)
+#undef STR
+#undef INT
+    if (err && errlen)
+        err[0] = 0;
     return 0;
+}
+
+/* ------------------------------------------------------------ ports file */
+
+static int ports_file_path(const struct opts *o, char *buf, size_t cap)
+{
+    const char *exe = o->argv && o->argc > 0 && o->argv[0] ? o->argv[0] : PROG;
+    const char *base = strrchr(exe, '/');
+    base = base ? base + 1 : exe;
+    int n = snprintf(buf, cap, "%s/%s_%d.ports", o->ports_file_dir, base, (int)getpid());
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* errno text as Go prints it: lower case ("no such file or directory"). */
+static const char *go_errno(int e, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
+/* Appends "nats://addr:port" for every interface address, interface by
+ * interface (IPv4 then IPv6 within one), as Go's net.InterfaceAddrs lists them. */
+static size_t append_all_addrs(char *buf, size_t cap, size_t n, int port)
+{
+    struct ifaddrs *ifa0, *ifa;
+    if (getifaddrs(&ifa0) < 0)
+        return n;
+    struct if_nameindex *names = if_nameindex();
+    int count = 0;
+    for (struct if_nameindex *ni = names; ni && ni->if_index; ni++) {
+        for (int fam = 0; fam < 2; fam++) {
+            for (ifa = ifa0; ifa; ifa = ifa->ifa_next) {
+                char a[INET6_ADDRSTRLEN];
+                if (!ifa->ifa_addr || strcmp(ifa->ifa_name, ni->if_name) != 0)
+                    continue;
+                if (fam == 0 && ifa->ifa_addr->sa_family == AF_INET)
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)ifa->ifa_addr)->sin_addr, a, sizeof a);
+                else if (fam == 1 && ifa->ifa_addr->sa_family == AF_INET6)
+                    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr, a, sizeof a);
+                else
+                    continue;
+                int k = snprintf(buf + n, cap - n, fam ? "%s\"nats://[%s]:%d\"" : "%s\"nats://%s:%d\"",
+                                 count++ ? "," : "", a, port);
+                if (k > 0 && (size_t)k < cap - n)
+                    n += (size_t)k;
+            }
+        }
+    }
+    if (names)
+        if_freenameindex(names);
+    freeifaddrs(ifa0);
+    return n;
+}
+
+void ports_file_write(const struct opts *o, int client_port)
+{
+    char path[4096], json[8192], eb[128];
+    if (!o->ports_file_dir || ports_file_path(o, path, sizeof path) < 0)
+        return;
+    size_t n = (size_t)snprintf(json, sizeof json, "{\"nats\":[");
+    const char *h = o->host && *o->host ? o->host : "0.0.0.0";
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]")) {
+        n = append_all_addrs(json, sizeof json, n, client_port);
+    } else {
+        bool v6 = strchr(h, ':') != NULL;
+        n += (size_t)snprintf(json + n, sizeof json - n, v6 ? "\"nats://[%s]:%d\"" : "\"nats://%s:%d\"", h,
+                              client_port);
+    }
+    if (n < sizeof json)
+        n += (size_t)snprintf(json + n, sizeof json - n, "]}");
+    if (n >= sizeof json)
+        n = sizeof json - 1;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        log_error("Error writing ports file (%s): open %s: %s", path, path, go_errno(errno, eb, sizeof eb));
+        return;
+    }
+    bool ok = fwrite(json, 1, n, f) == n;
+    ok &= fclose(f) == 0;
+    if (!ok)
+        log_error("Error writing ports file (%s): write %s: %s", path, path, go_errno(errno, eb, sizeof eb));
+}
+
+void ports_file_remove(const struct opts *o)
+{
+    char path[4096], eb[128];
+    if (!o->ports_file_dir || ports_file_path(o, path, sizeof path) < 0)
+        return;
+    if (unlink(path) < 0)
+        log_error("Error cleaning up ports file %s: remove %s: %s", path, path, go_errno(errno, eb, sizeof eb));
 }

@@ -172,6 +172,8 @@ static int parse_line(struct parser *p, const char *line, size_t n, struct proto
         return PERR_CONTROL_LINE;
     m->rest.p = line + i;
     m->rest.n = (uint32_t)(n - i);
+    if (d->flags & F_GLUED)
+        return (int)d->flags; /* CONNECT / INFO: the rest is JSON, not arguments */
     while (i < n) {
         size_t st = i;
         while (i < n && !is_ws(line[i]))

@@ -16,6 +16,13 @@
 #include "log.h"
 #include "shard.h"
 
+struct ldm {
+    int phase;           /* 0 off, 1 grace period, 2 closing clients */
+    int64_t next_ms;     /* next step */
+    int64_t interval_ms; /* between closes */
+    int batch;           /* clients per step when they outnumber milliseconds */
+};
+
 int64_t now_ms(void)
 {
     struct timespec ts;
@@ -77,9 +84,12 @@ static void json_escape(char *dst, size_t cap, const char *s)
     dst[o] = 0;
 }
 
-static int build_info(struct server *s)
+/* A published configuration: the options and the client INFO prefix they imply. */
+static struct srvconf *conf_new(struct server *s, struct opts *o)
 {
-    const struct opts *o = s->opts;
+    struct srvconf *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
     char name[512], host[300], buf[2048];
     json_escape(name, sizeof name, o->server_name ? o->server_name : s->server_id);
     json_escape(host, sizeof host, o->host);
@@ -88,15 +98,49 @@ static int build_info(struct server *s)
                      "\"go\":\"gannet%s\",\"host\":\"%s\",\"port\":%d,\"headers\":true,%s\"max_payload\":%" PRId64 ",",
                      s->server_id, name, NATS_COMPAT_VERSION, GANNET_VERSION, host, s->port,
                      opts_auth_configured(o) && !o->no_auth_user ? "\"auth_required\":true," : "", o->max_payload);
-    s->info_head = strndup(buf, (size_t)n);
-    s->info_head_len = (size_t)n;
-    return s->info_head ? 0 : -ENOMEM;
+    c->o = o;
+    c->info_head = strndup(buf, (size_t)n);
+    c->info_head_len = (size_t)n;
+    if (!c->info_head) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conf_free(struct server *s, struct srvconf *c)
+{
+    if (!c)
+        return;
+    if (c->o != s->opts) { /* the first options belong to main() */
+        opts_free(c->o);
+        free(c->o);
+    }
+    free(c->info_head);
+    free(c);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool auth_differs(const struct opts *a, const struct opts *b)
+{
+    if (str_differs(a->user, b->user) || str_differs(a->pass, b->pass) || str_differs(a->token, b->token) ||
+        str_differs(a->no_auth_user, b->no_auth_user) || a->nusers != b->nusers)
+        return true;
+    for (int i = 0; i < a->nusers; i++)
+        if (str_differs(a->users[i].name, b->users[i].name) || str_differs(a->users[i].pass, b->users[i].pass))
+            return true;
+    return false;
 }
 
 int server_init(struct server *s, const struct opts *o)
 {
     memset(s, 0, sizeof *s);
     s->opts = o;
+    atomic_init(&s->ldm_start_ms, 0);
     s->start_ms = now_ms();
     atomic_init(&s->next_cid, 1);
     nkey_server_id(s->server_id);
@@ -133,7 +177,12 @@ int server_init(struct server *s, const struct opts *o)
             return rc;
         }
     }
-    return build_info(s);
+    struct srvconf *c = conf_new(s, (struct opts *)o);
+    if (!c)
+        return -ENOMEM;
+    atomic_store(&s->conf, c);
+    ports_file_write(o, s->port);
+    return 0;
 }
 
 static void write_pid_file(const char *path)
@@ -145,6 +194,108 @@ static void write_pid_file(const char *path)
     }
     fprintf(f, "%d", (int)getpid());
     fclose(f);
+}
+
+/* ---- reload (SIGHUP) ---- */
+
+static void reload(struct server *s)
+{
+    struct srvconf *old = atomic_load(&s->conf);
+    const struct opts *oo = old->o;
+    if (!oo->config_file) {
+        log_error("can only reload config when a file is provided using -c or --config");
+        return;
+    }
+    char err[2048];
+    struct opts *n = calloc(1, sizeof *n);
+    if (!n)
+        return;
+    if (opts_load_quiet(n, oo->argc, oo->argv, err, sizeof err) < 0 || opts_reload_check(oo, n, err, sizeof err) < 0) {
+        log_error("Failed to reload server configuration: %s", err);
+        opts_free(n);
+        free(n);
+        return;
+    }
+    struct srvconf *c = conf_new(s, n);
+    if (!c) {
+        opts_free(n);
+        free(n);
+        return;
+    }
+    c->gen = old->gen + 1;
+    c->auth_changed = auth_differs(oo, n);
+    struct log_config lc = {.debug = n->debug, .trace = n->trace, .logtime = n->logtime,
+                            .logtime_utc = n->logtime_utc, .file = n->log_file};
+    log_reconfigure(&lc);
+    rcu_assign_pointer(s->conf, c);
+    /* every shard loads the pointer at the start of a turn and passes a
+     * quiescent state at its end: after this, none holds the old one */
+    synchronize_rcu();
+    conf_free(s, old);
+    log_info("Reloaded server configuration");
+}
+
+/* ---- lame duck mode (SIGUSR2) ----
+ * As nats-server: stop accepting, tell clients (INFO "ldm":true), wait the
+ * grace period, then close the clients one by one spread over the rest of
+ * lame_duck_duration (at most 1 s apart, at least half the interval), then
+ * shut down. The control thread paces; each shard closes its own clients
+ * when its close_quota is raised. */
+
+static int32_t total_clients(struct server *s)
+{
+    return atomic_load_explicit(&s->nclients, memory_order_relaxed);
+}
+
+static bool ldm_enter(struct server *s, struct ldm *l)
+{
+    const struct opts *o = atomic_load(&s->conf)->o;
+    log_info("Entering lame duck mode, stop accepting new clients");
+    l->phase = 1;
+    l->next_ms = now_ms() + o->lame_duck_grace_ms;
+    atomic_store(&s->ldm_start_ms, now_ms());
+    return total_clients(s) == 0;
+}
+
+static bool ldm_step(struct server *s, struct ldm *l)
+{
+    int64_t now = now_ms();
+    int32_t left = total_clients(s);
+    if (left <= 0)
+        return true;
+    if (now < l->next_ms)
+        return false;
+    const struct opts *o = atomic_load(&s->conf)->o;
+    if (l->phase == 1) { /* grace period over: pace the closes */
+        int64_t dur = o->lame_duck_duration_ms - o->lame_duck_grace_ms;
+        if (dur <= 0)
+            dur = 1000;
+        l->interval_ms = dur / left;
+        l->batch = 1;
+        if (l->interval_ms < 1) {
+            l->interval_ms = 1;
+            l->batch = (int)(left / dur);
+        } else if (l->interval_ms > 1000) {
+            l->interval_ms = 1000;
+        }
+        l->phase = 2;
+    }
+    /* one client (or a batch) from the shard that has the most */
+    for (int k = 0; k < l->batch; k++) {
+        struct shard *best = NULL;
+        int32_t most = 0;
+        for (int i = 0; i < s->nshards; i++) {
+            struct shard *sh = s->shards[i];
+            int32_t n = atomic_load(&sh->nclients) - atomic_load(&sh->close_quota);
+            if (n > most)
+                most = n, best = sh;
+        }
+        if (best)
+            atomic_fetch_add(&best->close_quota, 1);
+    }
+    int64_t v = (int64_t)(rand() % (l->interval_ms > 0 ? l->interval_ms : 1));
+    l->next_ms = now + (v < l->interval_ms / 2 ? l->interval_ms / 2 : v);
+    return false;
 }
 
 int server_run(struct server *s)
@@ -181,11 +332,16 @@ int server_run(struct server *s)
     }
     log_info("Listening for client connections on %s:%d", o->host, s->port);
     log_info("Server is ready");
+    struct ldm ldm = {0};
     for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0)
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000000};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig < 0) {
+            if (ldm.phase && ldm_step(s, &ldm))
+                break; /* lame duck done: every client closed */
             continue;
-        if (sig == SIGINT || sig == SIGTERM) {
+        }
+        if (sig == SIGINT || (sig == SIGTERM && !ldm.phase)) {
             log_info("Trapped \"%s\" signal", sig == SIGINT ? "interrupt" : "terminated");
             break;
         }
@@ -198,9 +354,10 @@ int server_run(struct server *s)
             else
                 log_info("Reopened log file");
         } else if (sig == SIGHUP) {
-            log_error("configuration reload is not supported yet; the running configuration is unchanged");
-        } else if (sig == SIGUSR2) {
-            log_error("lame duck mode is not supported yet; ignoring SIGUSR2");
+            reload(s);
+        } else if (sig == SIGUSR2 && !ldm.phase) {
+            if (ldm_enter(s, &ldm))
+                break; /* no clients: shut down at once */
         }
     }
     log_info("Initiating Shutdown...");
@@ -213,6 +370,7 @@ int server_run(struct server *s)
 
 void server_free(struct server *s)
 {
+    ports_file_remove(s->opts);
     /* let pending call_rcu callbacks (sub and node frees) run */
     rcu_barrier_qsbr();
     for (int i = 0; s->shards && i < s->nshards; i++)
@@ -228,5 +386,5 @@ void server_free(struct server *s)
     rcu_register_thread();
     sublist_destroy(&s->gsl);
     rcu_unregister_thread();
-    free(s->info_head);
+    conf_free(s, atomic_load(&s->conf));
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mailbox.h"
@@ -17,20 +18,31 @@
 
 struct shard;
 
+/* What the control thread publishes and a reload replaces: immutable once
+ * published (architecture.md rule 4). Shards load the pointer at the start
+ * of each loop turn; the old one is freed after an RCU grace period. */
+struct srvconf {
+    struct opts *o;
+    char *info_head;           /* client INFO up to and including "max_payload":N, */
+    size_t info_head_len;
+    uint64_t gen;
+    bool auth_changed;         /* vs. the previous one: shards re-check their clients */
+};
+
 struct server {
-    const struct opts *opts;
+    const struct opts *opts;   /* the options at start (the first srvconf's) */
+    _Atomic(struct srvconf *) conf;
     int nshards;
     struct shard **shards;
     struct spsc *mbox;         /* nshards*nshards rings: mbox[from*nshards+to] */
     struct sublist gsl;        /* the global account $G */
     char server_id[57];        /* nkey-style public key, 56 chars */
-    char *info_head;           /* client INFO up to and including "max_payload":N, */
-    size_t info_head_len;
     int port;                  /* the port actually bound */
     _Atomic uint64_t next_cid;
     _Atomic int32_t nclients;  /* open client connections (max_connections) */
     _Atomic uint64_t total_conns;
     _Atomic int stopping;
+    _Atomic int64_t ldm_start_ms;  /* lame duck mode entered at (0 = no) */
     int64_t start_ms;
 };
 

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -638,6 +639,39 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     }
 }
 
+/* One pass over the first `limit` completions of this batch, handling either
+ * the receives or everything else. Returns how many completions it saw. */
+static unsigned cqe_pass(struct shard *sh, bool recvs, unsigned limit)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&sh->ring, head, cqe)
+    {
+        if (seen == limit)
+            break; /* without DEFER_TASKRUN more may have arrived since the first pass */
+        seen++;
+        if (((cqe->user_data & 0xff) == UD_RECV) == recvs)
+            handle_cqe(sh, cqe);
+    }
+    return seen;
+}
+
+/* Handle a batch of completions in an order that keeps promises to clients:
+ *  1. send completions first: bytes a client has already read stop counting
+ *     as pending before anything new is queued for it (else a fast reader
+ *     could be taken for a slow consumer because of completion order);
+ *  2. then the messages other shards pushed before we woke: a client that saw
+ *     its publisher's PONG and then sent us an UNSUB must not have that UNSUB
+ *     overtake them;
+ *  3. then the receives. */
+static void process_cqes(struct shard *sh)
+{
+    unsigned n = cqe_pass(sh, false, UINT_MAX);
+    drain_incoming(sh);
+    cqe_pass(sh, true, n);
+    io_uring_cq_advance(&sh->ring, n);
+}
+
 static void shutdown_conns(struct shard *sh)
 {
     for (struct conn *c = sh->conns; c; c = c->next)
@@ -650,13 +684,7 @@ static void shutdown_conns(struct shard *sh)
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
         io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
-        unsigned head, cnt = 0;
-        io_uring_for_each_cqe(&sh->ring, head, cqe)
-        {
-            handle_cqe(sh, cqe);
-            cnt++;
-        }
-        io_uring_cq_advance(&sh->ring, cnt);
+        process_cqes(sh);
         sh->now = now_ms();
         flush_all(sh);
     }
@@ -669,6 +697,49 @@ static void shutdown_conns(struct shard *sh)
     }
 }
 
+/* Stop accepting: cancel the multishot accept and shut the listener down,
+ * so that the kernel refuses new connections at once. */
+static void close_listener(struct shard *sh)
+{
+    if (sh->listen_fd < 0)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_cancel64(sqe, UD(UD_ACCEPT, 0, 0), 0);
+    io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+    shutdown(sh->listen_fd, SHUT_RDWR);
+    close(sh->listen_fd);
+    sh->listen_fd = -1;
+}
+
+/* Pick up a reloaded configuration and lame duck requests. */
+static void sync_conf(struct shard *sh)
+{
+    struct server *srv = sh->srv;
+    struct srvconf *c = rcu_dereference(srv->conf);
+    if (c != sh->conf) {
+        bool recheck = c->auth_changed;
+        sh->conf = c;
+        for (struct conn *k = sh->conns; k; k = k->next)
+            conn_reconfigure(k, recheck);
+    }
+    int64_t ldm = atomic_load_explicit(&srv->ldm_start_ms, memory_order_relaxed);
+    if (ldm && ldm != sh->ldm_seen) {
+        sh->ldm_seen = ldm;
+        close_listener(sh);
+        for (struct conn *k = sh->conns; k; k = k->next)
+            conn_send_ldm(k);
+    }
+    int32_t q = atomic_load_explicit(&sh->close_quota, memory_order_relaxed);
+    for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
+        n = k->next;
+        if (k->closing)
+            continue;
+        conn_close(k, CR_SERVER_SHUTDOWN, true);
+        atomic_fetch_sub(&sh->close_quota, 1);
+        q--;
+    }
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -678,6 +749,7 @@ static void *shard_main(void *arg)
         syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     sh->now = now_ms();
     sh->next_sweep = sh->now + SWEEP_MS;
+    sh->conf = rcu_dereference(srv->conf);
     arm_accept(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
@@ -696,21 +768,12 @@ static void *shard_main(void *arg)
         rcu_thread_online();
         atomic_store(&sh->sleeping, 0);
         sh->now = now_ms();
-        /* Messages other shards pushed before we woke go first: a client that
-         * saw its publisher's PONG and then sent us an UNSUB must not have
-         * that UNSUB overtake those messages. */
-        drain_incoming(sh);
-        unsigned head, cnt = 0;
-        io_uring_for_each_cqe(&sh->ring, head, cqe)
-        {
-            handle_cqe(sh, cqe);
-            cnt++;
-        }
-        io_uring_cq_advance(&sh->ring, cnt);
+        sync_conf(sh);
+        process_cqes(sh);
         drain_incoming(sh);
         push_batches(sh);
         flush_all(sh);
-        if (!sh->accept_armed && sh->listen_fd >= 0)
+        if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)
             arm_accept(sh);
         if (sh->now >= sh->next_sweep) {
             sweep(sh);
@@ -719,10 +782,7 @@ static void *shard_main(void *arg)
         }
         rcu_quiescent_state();
     }
-    if (sh->listen_fd >= 0) {
-        close(sh->listen_fd);
-        sh->listen_fd = -1;
-    }
+    close_listener(sh);
     shutdown_conns(sh);
     drain_incoming(sh);
     rcu_unregister_thread();

@@ -56,6 +56,11 @@ struct shard {
     _Atomic int sleeping;      /* set while blocked in io_uring_enter: ring the doorbell */
     _Atomic(struct sub *) zombies; /* unsubscribed subs past their grace period (pushed by call_rcu) */
 
+    struct srvconf *conf;      /* the published configuration, loaded each turn */
+    int64_t ldm_seen;          /* lame duck start this shard has acted on */
+    _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
+    _Atomic int32_t close_quota; /* lame duck: clients the control thread asked us to close */
+
     struct match_cache cache;
     uint64_t rng;
     int64_t now;               /* ms, refreshed each loop turn */

@@ -10,7 +10,7 @@ static bool valid(const char *s, size_t len, bool allow_wc)
     for (size_t i = 0; i <= len; i++) {
         if (i < len && s[i] != '.') {
             char c = s[i];
-            if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f')
                 return false;
             continue;
         }

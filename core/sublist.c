@@ -401,22 +401,38 @@ void match_result_free(struct match_result *r)
 void sublist_match(struct sublist *sl, const char *subj, size_t len, struct match_result *r)
 {
     match_result_reset(r);
-    const char *tok[MAX_TOKENS];
-    uint32_t tl[MAX_TOKENS];
-    int nt = 0;
-    size_t i = 0;
-    for (;;) {
+    const char *tok_s[MAX_TOKENS], **tok = tok_s;
+    uint32_t tl_s[MAX_TOKENS], *tl = tl_s;
+    int nt = 1;
+    for (size_t i = 0; i < len; i++)
+        nt += subj[i] == '.';
+    if (nt > MAX_TOKENS) { /* rare: long subjects take the heap */
+        tok = malloc((size_t)nt * sizeof *tok);
+        tl = malloc((size_t)nt * sizeof *tl);
+        if (!tok || !tl)
+            abort();
+    }
+    nt = 0;
+    bool ok = true;
+    for (size_t i = 0;;) {
         const char *dot = memchr(subj + i, '.', len - i);
         size_t l = dot ? (size_t)(dot - subj) - i : len - i;
-        if (l == 0 || nt == MAX_TOKENS)
-            return; /* an empty token matches nothing */
+        if (l == 0) {
+            ok = false; /* an empty token matches nothing */
+            break;
+        }
         tok[nt] = subj + i;
         tl[nt++] = (uint32_t)l;
         if (!dot)
             break;
         i += l + 1;
     }
-    match_level(sl, sl->root, tok, tl, 0, nt, r);
+    if (ok)
+        match_level(sl, sl->root, tok, tl, 0, nt, r);
+    if (tok != tok_s) {
+        free(tok);
+        free(tl);
+    }
 }
 
 const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len)

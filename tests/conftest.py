@@ -14,9 +14,18 @@ def server_bin(request):
     return request.param[1]
 
 
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember each phase's report on the item, so fixtures can see failures."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
 @pytest.fixture
-def make_server(server_bin):
-    """Factory: make_server(conf=None, args=()) starts a server; all are stopped at teardown."""
+def make_server(server_bin, request):
+    """Factory: make_server(conf=None, args=()) starts a server; all are stopped at teardown.
+    When the test failed, the servers' logs are printed (pytest shows them)."""
     started = []
 
     def start(conf=None, args=()):
@@ -27,6 +36,10 @@ def make_server(server_bin):
     yield start
     for s in started:
         s.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        for s in started:
+            print("---- log of %s (%s) ----\n%s" % (s.kind, " ".join(s.cmd), s.log()[-8000:]))
     check_sanitizer_reports(started)
 
 

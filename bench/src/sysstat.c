@@ -54,7 +54,7 @@ static uint64_t proc_cpu_ns(pid_t pid, int *nthreads)
     while ((e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        char p2[96];
+        char p2[320];
         snprintf(p2, sizeof p2, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
         sum += schedstat_ns(p2);
         n++;
@@ -91,7 +91,7 @@ static void find_softirqd(void)
     while ((e = readdir(d)) && nsoftirqd < MAX_SOFTIRQD) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        char path[64], comm[64];
+        char path[300], comm[64];
         snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
         if (slurp(path, comm, sizeof comm) > 0 && strncmp(comm, "ksoftirqd/", 10) == 0)
             softirqd[nsoftirqd++] = (pid_t)atoi(e->d_name);

@@ -14,11 +14,7 @@
  * mask; NEED_MORE consumes everything; all chunkings of a stream give the
  * same ops and the same final result; the ops of the client-only run are a
  * prefix of those of the all-ops run.
- *
- * Known divergence (see the parser unit test
- * parser_control_line_split_consistency): a chunked run may stop with
- * PERR_CONTROL_LINE earlier than the whole run. Tolerated unless built with
- * -DFUZZ_STRICT. */
+ */
 #include "parser.h"
 
 #include <stdint.h>
@@ -228,10 +224,6 @@ static void compare(int t_whole, const struct out *whole, int t_other, const str
 {
     if (t_whole == t_other && same(whole, other))
         return;
-#ifndef FUZZ_STRICT
-    if (t_other == PERR_CONTROL_LINE && is_prefix(other, whole))
-        return;
-#endif
     fprintf(stderr, "fuzz_parser: %s run differs from whole run: term %d vs %d, %zu vs %zu bytes of ops\n", what,
             t_other, t_whole, other->n, whole->n);
     abort();

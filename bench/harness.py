@@ -1,0 +1,847 @@
+#!/usr/bin/env python3
+"""bench/harness.py — gannet and nats-server side by side (bench/README.md).
+
+bench/run builds the client and execs this. For every scenario and size it
+starts both servers on loopback ports, runs the same natsbench command
+against each in turn (gannet, nats-server, gannet, ...) until each has the
+wanted number of clean repetitions, takes medians and prints a table with
+the ratio gannet / nats-server. A repetition is clean when the client
+accounted for every message and the CPU used by anything but the server,
+the client and ksoftirqd stayed under the noise limit; a run that lost or
+garbled a message fails its server for that case and shows as FAILED, never
+as a number.
+
+Every process started here is tracked by PID, in its own session so that a
+terminal's Ctrl-C reaches only this script, and is killed on any exit.
+"""
+
+import argparse
+import datetime
+import fnmatch
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIENT = os.path.join(ROOT, "build/bench/natsbench")
+GANNET = os.path.join(ROOT, "build/gannet")
+NATS = "/usr/sbin/nats-server"
+SIZES = [16, 128, 1024, 16384]
+SERVERS = ("gannet", "nats")
+LABEL = {"gannet": "gannet", "nats": "nats-server"}
+
+# --------------------------------------------------------------------------
+# processes
+
+
+class Tracker:
+    """Every child by PID; kill_all() on exit, signal or error."""
+
+    def __init__(self):
+        self.procs = {}
+
+    def popen(self, argv, **kw):
+        p = subprocess.Popen(argv, start_new_session=True, **kw)
+        self.procs[p.pid] = p
+        return p
+
+    def reap(self, p, grace=3.0):
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.pop(p.pid, None)
+
+    def kill_all(self):
+        for p in list(self.procs.values()):
+            self.reap(p, 1.0)
+
+
+TRACK = Tracker()
+
+
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def cpus_used(pid):
+    """CPUs the server's threads last ran on (field 39 of task stat)."""
+    used = set()
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                used.add(int(f.read().rsplit(")", 1)[1].split()[36]))
+    except (OSError, ValueError, IndexError):
+        pass
+    return ",".join(str(c) for c in sorted(used))
+
+
+class Server:
+    def __init__(self, kind, layout, logdir):
+        self.kind, self.layout, self.logdir = kind, layout, logdir
+        self.proc = None
+        self.port = 0
+
+    def argv(self):
+        pin = ["taskset", "-c", self.layout["server_cpus"]] if self.layout["server_cpus"] else []
+        if self.kind == "gannet":
+            return pin + [GANNET, "-a", "127.0.0.1", "-p", str(self.port)] + self.layout["gannet_args"]
+        return pin + [NATS, "-a", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self):
+        self.port = free_port()
+        env = dict(os.environ)
+        env.pop("GOMAXPROCS", None)
+        if self.kind == "nats":
+            env.update(self.layout["nats_env"])
+        self.log = open(os.path.join(self.logdir, f"{self.kind}-{self.port}.log"), "w")
+        self.proc = TRACK.popen(self.argv(), stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited at start: {self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                    if s.recv(5) == b"INFO ":
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} did not accept connections on port {self.port}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def placement(self):
+        pid = self.proc.pid
+        return {"cpus_allowed": proc_status(pid, "Cpus_allowed_list"),
+                "threads": proc_status(pid, "Threads"), "ran_on": cpus_used(pid)}
+
+    def log_tail(self, n=600):
+        try:
+            if not self.log.closed:
+                self.log.flush()
+            with open(self.log.name) as f:
+                return f.read()[-n:].strip()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """SIGTERM; returns the exit code (None if it had to be killed)."""
+        if not self.proc:
+            return 0
+        TRACK.reap(self.proc)
+        self.log.close()
+        return self.proc.returncode
+
+
+# --------------------------------------------------------------------------
+# scenarios
+
+def layouts():
+    return {
+        "pinned": {"server_cpus": "0", "client_cpus": "1", "gannet_args": ["--shards", "1"],
+                   "nats_env": {"GOMAXPROCS": "1"}, "threads": 1, "pubs": 1,
+                   "desc": "server on CPU 0 (taskset), client on CPU 1; gannet --shards 1, "
+                           "nats-server GOMAXPROCS=1"},
+        "unpinned": {"server_cpus": None, "client_cpus": None, "gannet_args": [],
+                     "nats_env": {}, "threads": 2, "pubs": 2,
+                     "desc": "no pinning, both cores shared; gannet default shards, nats-server "
+                             "default GOMAXPROCS; client: 2 publishers, 2 event-loop threads"},
+    }
+
+
+def specs(layout, quick):
+    """(name, kind, title, client args, sizes) for one layout."""
+    q = quick
+    n_rr, n_ow, rate = (3000, 4000, 20000) if q else (20000, 40000, 20000)
+    conns = 2000 if q else 10000
+    if layout == "pinned":
+        s = [
+            ("pub", "tput", "publish only, 1 publisher", ["--scenario", "pub"], SIZES),
+            ("pubsub", "tput", "1:1, 1 publisher → 1 subscriber", ["--scenario", "pubsub"], SIZES),
+            ("fanout", "tput", "fan-out 1:4", ["--scenario", "fanout", "--subs", "4"], SIZES),
+            ("queue", "tput", "queue group of 4", ["--scenario", "queue", "--subs", "4"], SIZES),
+            ("reqrep", "lat", "request/reply, 1 outstanding",
+             ["--scenario", "reqrep", "--count", str(n_rr)], SIZES),
+            ("oneway", "lat", f"one-way latency at {rate} msgs/s",
+             ["--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)], SIZES),
+            ("conns", "conns", f"{conns} idle clients + 1:1 traffic",
+             ["--scenario", "conns", "--conns", str(conns)], [128]),
+            ("nats-pubsub", "tput", "libnats 1:1", ["--mode", "nats", "--scenario", "pubsub"], SIZES),
+            ("nats-fanout", "tput", "libnats fan-out 1:4",
+             ["--mode", "nats", "--scenario", "fanout", "--subs", "4"], [128]),
+            ("nats-queue", "tput", "libnats queue group of 4",
+             ["--mode", "nats", "--scenario", "queue", "--subs", "4"], [128]),
+            ("nats-reqrep", "lat", "libnats request/reply",
+             ["--mode", "nats", "--scenario", "reqrep", "--count", str(n_rr)], [128]),
+            ("nats-oneway", "lat", f"libnats one-way at {rate} msgs/s",
+             ["--mode", "nats", "--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)],
+             [128]),
+        ]
+        if q:
+            pick = {"pub": [128], "pubsub": [128, 16384], "fanout": [128], "queue": [128],
+                    "reqrep": [128], "oneway": [128], "conns": [128], "nats-pubsub": [128]}
+            s = [(n, k, t, a, pick[n]) for (n, k, t, a, _) in s if n in pick]
+        return s
+    two = ["--pubs", "2", "--threads", "2"]
+    s = [
+        ("pub", "tput", "publish only, 2 publishers", ["--scenario", "pub"] + two, SIZES),
+        ("pubsub", "tput", "2 × 1:1 pairs", ["--scenario", "pubsub"] + two, SIZES),
+        ("fanout", "tput", "fan-out 2 publishers → 4", ["--scenario", "fanout", "--subs", "4"] + two,
+         SIZES),
+        ("queue", "tput", "queue group of 4, 2 publishers",
+         ["--scenario", "queue", "--subs", "4"] + two, SIZES),
+        ("reqrep", "lat", "request/reply, 1 outstanding",
+         ["--scenario", "reqrep", "--count", str(n_rr)], [128]),
+        ("nats-pubsub", "tput", "libnats 2 × 1:1 pairs",
+         ["--mode", "nats", "--scenario", "pubsub", "--pubs", "2"], [128]),
+    ]
+    if q:
+        s = [(n, k, t, a, [128]) for (n, k, t, a, _) in s if n == "pubsub"]
+    return s
+
+
+# --------------------------------------------------------------------------
+# one run
+
+
+def derive(d, kind):
+    """Per-run figures from the client's JSON."""
+    msgs = d["delivered"] if d["delivered"] else d["published"]
+    el = d["elapsed_s"] or 1e-9
+    win = d["window_s"] or el
+    out = {
+        "msgs_s": msgs / el,
+        "mb_s": msgs * d["size"] / el / 1e6,
+        "cpu_per_m": d["server_cpu_s"] / (msgs / 1e6) if msgs else 0.0,
+        "srv_pct": 100 * d["server_cpu_s"] / win,
+        "cli_pct": 100 * d["client_cpu_s"] / win,
+        "noise_pct": 100 * max(0.0, d["noise_s"]) / win,
+    }
+    if kind == "lat":
+        for k in ("p50", "p90", "p99", "p999", "max"):
+            out[k] = d["lat_us"][k]
+    if kind == "conns":
+        out["rss_conn_b"] = (d["rss_after_kb"] - d["rss_before_kb"]) * 1024 / d["conns"]
+        out["conn_s"] = d["conns"] / d["connect_s"] if d["connect_s"] else 0.0
+    return out
+
+
+def run_client(srv, layout, args, size, opts):
+    pin = ["taskset", "-c", layout["client_cpus"]] if layout["client_cpus"] else []
+    argv = pin + [CLIENT, "--port", str(srv.port), "--server-pid", str(srv.proc.pid),
+                  "--size", str(size), "--duration", str(opts.duration), "--warmup",
+                  str(opts.warmup), "--timeout", str(opts.cap), "--threads",
+                  str(layout["threads"])] + args
+    p = TRACK.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=opts.cap + 20)
+    except subprocess.TimeoutExpired:
+        TRACK.reap(p)
+        return {"ok": False, "error": f"client still running {opts.cap + 20:.0f} s after start: killed"}, argv
+    TRACK.procs.pop(p.pid, None)
+    try:
+        d = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"ok": False, "client_error": True,
+                "error": f"client exit {p.returncode}, no result: {err.strip()[-300:]}"}, argv
+    return d, argv
+
+
+def noise_limit(d, opts):
+    """CPU seconds others may use in the window: a share of one core, plus
+    two /proc/stat ticks per CPU for its 10 ms granularity."""
+    return opts.noise / 100 * (d.get("window_s") or 0) + 0.02 * os.cpu_count()
+
+
+# --------------------------------------------------------------------------
+# one case: a scenario at one size, both servers
+
+
+def run_case(layout_name, layout, spec, size, opts, logdir, log):
+    name, kind, title, args, _ = spec
+    case = {"layout": layout_name, "name": name, "kind": kind, "title": title, "size": size,
+            "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
+            "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None}
+    servers = {s: Server(s, layout, logdir) for s in SERVERS}
+    t0 = time.time()
+    try:
+        for s in SERVERS:
+            servers[s].start()
+        for s in SERVERS:
+            case["placement"][s] = servers[s].placement()
+        attempts = 0
+        want = opts.reps
+        while attempts < want + opts.extra:
+            todo = [s for s in SERVERS if not case["failed"][s] and len(case["runs"][s]) < want]
+            if not todo or time.time() - t0 > opts.case_cap:
+                break
+            attempts += 1
+            for s in todo:  # alternate: gannet, nats-server, gannet, ...
+                one_run(case, servers[s], s, layout, args, size, kind, opts, log)
+        for s in SERVERS:
+            if servers[s].alive():
+                case["placement"][s]["ran_on"] = cpus_used(servers[s].proc.pid)
+    except RuntimeError as e:
+        for s in SERVERS:
+            if not servers[s].alive() and not case["failed"][s]:
+                case["failed"][s] = str(e)
+    finally:
+        for s in SERVERS:
+            rc = servers[s].stop()
+            # gannet promises exit 0 on SIGTERM; nats-server dies of the signal
+            ok = (0,) if s == "gannet" else (0, 1, -signal.SIGTERM)
+            if rc not in ok and not case["failed"][s]:
+                case["failed"][s] = f"server exit code {rc} on SIGTERM: {servers[s].log_tail(300)}"
+    case["seconds"] = time.time() - t0
+    return case
+
+
+def one_run(case, srv, s, layout, args, size, kind, opts, log):
+    d, argv = run_client(srv, layout, args, size, opts)
+    case["argv"] = argv[argv.index(CLIENT):]
+    if not srv.alive():
+        case["failed"][s] = f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
+        log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
+        return
+    if not d.get("ok"):
+        case["failed"][s] = d.get("error", "?")
+        log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
+        return
+    d["derived"] = derive(d, kind)
+    lim = noise_limit(d, opts)
+    if d["noise_s"] > lim:
+        d["noise_limit_s"] = lim
+        case["discarded"][s].append(d)
+        log(f"    {LABEL[s]:12s} noisy ({d['noise_s']:.3f} s of other CPU use > {lim:.3f}): repeating")
+        wait_quiet(opts)
+        return
+    case["runs"][s].append(d)
+    dd = d["derived"]
+    extra = f"p50 {dd['p50']:.1f} µs p99 {dd['p99']:.1f} µs" if kind == "lat" else ""
+    log(f"    {LABEL[s]:12s} {dd['msgs_s']:12,.0f} msgs/s  server {dd['srv_pct']:5.1f}%  "
+        f"client {dd['cli_pct']:5.1f}%  noise {dd['noise_pct']:4.1f}%  {extra}")
+
+
+def busy_now():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+
+
+def wait_quiet(opts, most=20.0):
+    """After a noisy run: wait (bounded) until the machine is near idle."""
+    hz = os.sysconf("SC_CLK_TCK")
+    end = time.time() + (2.0 if opts.quick else most)
+    while time.time() < end:
+        b0 = busy_now()
+        time.sleep(0.5)
+        if (busy_now() - b0) / hz / 0.5 < opts.noise / 100:
+            return
+
+
+# --------------------------------------------------------------------------
+# summaries
+
+
+def med(runs, key):
+    v = [r["derived"][key] for r in runs if key in r["derived"]]
+    return statistics.median(v) if v else None
+
+
+def summarize(case):
+    """Medians per server; falls back to discarded (noisy) runs, flagged, when
+    no clean one was had."""
+    out = {}
+    for s in SERVERS:
+        runs, noisy = case["runs"][s], False
+        if not runs and not case["failed"][s] and case["discarded"][s]:
+            runs = sorted(case["discarded"][s], key=lambda d: d["noise_s"])[:3]
+            noisy = True
+        keys = runs[0]["derived"].keys() if runs else []
+        out[s] = {"n": len(runs), "noisy": noisy, "failed": case["failed"][s],
+                  **{k: med(runs, k) for k in keys}}
+    return out
+
+
+def fmt_num(v, unit=""):
+    if v is None:
+        return "–"
+    if unit == "int":
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if abs(v) >= 0.1 else f"{v:.3f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or not b:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def cell(m, key, unit=""):
+    if m["failed"]:
+        return "FAILED"
+    if m["n"] == 0:
+        return "–"
+    return fmt_num(m.get(key), unit) + ("†" if m["noisy"] else "")
+
+
+def both_ok(ms):
+    return all(not ms[s]["failed"] and ms[s]["n"] for s in SERVERS)
+
+
+def table_tput(cases):
+    h = ("| size | gannet msgs/s | nats-server msgs/s | ratio | gannet MB/s | nats-server MB/s "
+         "| gannet CPU s/M msgs | nats-server CPU s/M msgs | ratio | server CPU % g / n "
+         "| client CPU % g / n | clean runs g / n |")
+    rows = [h, "|" + "---|" * 12]
+    for c in cases:
+        m = summarize(c)
+        g, n = m["gannet"], m["nats"]
+        ok = both_ok(m)
+        rows.append(
+            f"| {size_label(c['size'])} | {cell(g, 'msgs_s', 'int')} | {cell(n, 'msgs_s', 'int')} "
+            f"| {ratio(g.get('msgs_s'), n.get('msgs_s')) if ok else '–'} | {cell(g, 'mb_s')} "
+            f"| {cell(n, 'mb_s')} | {cell(g, 'cpu_per_m')} | {cell(n, 'cpu_per_m')} "
+            f"| {ratio(g.get('cpu_per_m'), n.get('cpu_per_m')) if ok else '–'} "
+            f"| {cell(g, 'srv_pct')} / {cell(n, 'srv_pct')} | {cell(g, 'cli_pct')} / {cell(n, 'cli_pct')} "
+            f"| {g['n']} / {n['n']} |")
+    return rows
+
+
+def table_lat(cases):
+    h = ("| size | server | msgs/s | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs "
+         "| CPU s/M msgs | server CPU % | client CPU % | clean runs |")
+    rows = [h, "|" + "---|" * 12]
+    keys = ("msgs_s", "p50", "p90", "p99", "p999", "max", "cpu_per_m")
+    for c in cases:
+        m = summarize(c)
+        for s in SERVERS:
+            x = m[s]
+            rows.append(f"| {size_label(c['size'])} | {LABEL[s]} | "
+                        + " | ".join(cell(x, k, "int" if k == "msgs_s" else "") for k in keys)
+                        + f" | {cell(x, 'srv_pct')} | {cell(x, 'cli_pct')} | {x['n']} |")
+        if both_ok(m):
+            rows.append(f"| {size_label(c['size'])} | **ratio** | "
+                        + " | ".join(ratio(m["gannet"].get(k), m["nats"].get(k)) for k in keys)
+                        + " | | | |")
+    return rows
+
+
+def table_conns(cases):
+    h = ("| idle clients | server | RSS before MiB | RSS after MiB | RSS per connection KiB "
+         "| connects/s | 1:1 msgs/s beside them | CPU s/M msgs | clean runs |")
+    rows = [h, "|" + "---|" * 9]
+    for c in cases:
+        m = summarize(c)
+        for s in SERVERS:
+            x, runs = m[s], c["runs"][s] or c["discarded"][s]
+            before = statistics.median([r["rss_before_kb"] / 1024 for r in runs]) if runs else None
+            after = statistics.median([r["rss_after_kb"] / 1024 for r in runs]) if runs else None
+            per = x.get("rss_conn_b")
+            rows.append(f"| {conns_of(c)} | {LABEL[s]} | {fmt_num(before)} | {fmt_num(after)} "
+                        f"| {cell(x, 'rss_conn_b') if x['failed'] else fmt_num(per / 1024 if per else None)} "
+                        f"| {cell(x, 'conn_s', 'int')} | {cell(x, 'msgs_s', 'int')} "
+                        f"| {cell(x, 'cpu_per_m')} | {x['n']} |")
+        if both_ok(m):
+            rows.append(f"| {conns_of(c)} | **ratio** | | | {ratio(m['gannet'].get('rss_conn_b'), m['nats'].get('rss_conn_b'))} "
+                        f"| {ratio(m['gannet'].get('conn_s'), m['nats'].get('conn_s'))} "
+                        f"| {ratio(m['gannet'].get('msgs_s'), m['nats'].get('msgs_s'))} "
+                        f"| {ratio(m['gannet'].get('cpu_per_m'), m['nats'].get('cpu_per_m'))} | |")
+    return rows
+
+
+def conns_of(c):
+    a = c["argv"] or []
+    return a[a.index("--conns") + 1] if "--conns" in a else "?"
+
+
+def size_label(n):
+    return f"{n // 1024} KiB" if n >= 1024 else f"{n} B"
+
+
+def failures(cases):
+    out = []
+    for c in cases:
+        for s in SERVERS:
+            if c["failed"][s]:
+                out.append(f"- **{LABEL[s]} FAILED** in {c['layout']}/{c['name']} "
+                           f"{size_label(c['size'])}: {c['failed'][s]}  \n"
+                           f"  reproduce: start the server as in this layout, then "
+                           f"`{' '.join(c['argv'] or [])}` (with its port and PID)")
+    return out
+
+
+def scenario_table(cases):
+    kind = cases[0]["kind"]
+    rows = {"tput": table_tput, "lat": table_lat, "conns": table_conns}[kind](cases)
+    return rows + [""] + failures(cases)
+
+
+def summary_table(groups):
+    rows = ["| layout | scenario | size | msgs/s ratio | CPU/msg ratio | p50 ratio | p99 ratio "
+            "| status |", "|" + "---|" * 8]
+    for (lay, name), cases in groups:
+        for c in cases:
+            m = summarize(c)
+            g, n = m["gannet"], m["nats"]
+            st = "; ".join(f"{LABEL[s]} FAILED" for s in SERVERS if m[s]["failed"]) or \
+                ("noisy†" if g["noisy"] or n["noisy"] else "ok")
+            ok = both_ok(m)
+            lat = c["kind"] == "lat"
+            rows.append(
+                f"| {lay} | {name} | {size_label(c['size'])} "
+                f"| {ratio(g.get('msgs_s'), n.get('msgs_s')) if ok else '–'} "
+                f"| {ratio(g.get('cpu_per_m'), n.get('cpu_per_m')) if ok else '–'} "
+                f"| {ratio(g.get('p50'), n.get('p50')) if ok and lat else '–'} "
+                f"| {ratio(g.get('p99'), n.get('p99')) if ok and lat else '–'} | {st} |")
+    return rows
+
+
+def client_headroom(groups):
+    """The client must not be the bottleneck: its CPU share in the pinned raw
+    1:1 runs (one core of its own) next to the server's."""
+    lines = []
+    for (lay, name), cases in groups:
+        if lay != "pinned" or name != "pubsub":
+            continue
+        for c in cases:
+            m = summarize(c)
+            parts = []
+            for s in SERVERS:
+                x = m[s]
+                if x["n"]:
+                    parts.append(f"{LABEL[s]} run: client {x['cli_pct']:.0f}% of a core, "
+                                 f"server {x['srv_pct']:.0f}%")
+            verdict = ""
+            if all(m[s]["n"] for s in SERVERS):
+                worst = max(m[s]["cli_pct"] for s in SERVERS)
+                verdict = (" — client has headroom" if worst < 85 else
+                           " — **client near a full core: these numbers may be client-bound**")
+            lines.append(f"- {size_label(c['size'])}: " + "; ".join(parts) + verdict)
+    return lines
+
+
+# --------------------------------------------------------------------------
+# environment
+
+
+def sh(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def git_head():
+    """The checked-out commit, read from .git without running git."""
+    try:
+        head = open(os.path.join(ROOT, ".git/HEAD")).read().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        p = os.path.join(ROOT, ".git", ref)
+        if os.path.exists(p):
+            return open(p).read().strip() + f" ({ref})"
+        for line in open(os.path.join(ROOT, ".git/packed-refs")):
+            if line.strip().endswith(" " + ref):
+                return line.split()[0] + f" ({ref})"
+    except OSError:
+        pass
+    return "?"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = proc_meminfo()
+    return [
+        ("date", datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ("machine", f"{platform.node()}, {os.cpu_count()} CPUs, {mem} RAM"),
+        ("kernel", f"{platform.system()} {platform.release()} {platform.version()}"),
+        ("CPU model", model),
+        ("gannet", sh([GANNET, "-v"]) + f", commit {git_head()}"),
+        ("nats-server", sh([NATS, "--version"])),
+        ("libnats", "libnats-dev " + sh(["dpkg-query", "-W", "-f", "${Version}", "libnats-dev"])),
+        ("client compiler", sh(["cc", "--version"]).splitlines()[0] if sh(["cc", "--version"]) else "?"),
+        ("python", platform.python_version()),
+    ]
+
+
+def proc_meminfo():
+    with open("/proc/meminfo") as f:
+        kb = int(f.readline().split()[1])
+    return f"{kb / 1048576:.1f} GiB"
+
+
+# --------------------------------------------------------------------------
+# plot
+
+
+def plot(groups, outpng, title, tmp):
+    """Throughput by size and latency percentiles, both servers (gnuplot)."""
+    by = {(lay, name): cases for (lay, name), cases in groups}
+    panels = []
+
+    def tput_file(key, fname):
+        cases = by.get(key)
+        if not cases:
+            return None
+        path = os.path.join(tmp, fname)
+        with open(path, "w") as f:
+            for c in cases:
+                m = summarize(c)
+                v = [m[s].get("msgs_s") if not m[s]["failed"] and m[s]["n"] else None for s in SERVERS]
+                f.write(f"{c['size']} " + " ".join("NaN" if x is None else f"{x:.1f}" for x in v) + "\n")
+        return path
+
+    def lat_file(key, fname):
+        cases = [c for c in by.get(key, []) if c["size"] == 128] or by.get(key, [])[:1]
+        if not cases:
+            return None
+        m = summarize(cases[0])
+        path = os.path.join(tmp, fname)
+        with open(path, "w") as f:
+            for k, lab in (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")):
+                v = [m[s].get(k) if not m[s]["failed"] and m[s]["n"] else None for s in SERVERS]
+                f.write(f'"{lab}" ' + " ".join("NaN" if x is None else f"{x:.2f}" for x in v) + "\n")
+        return path, size_label(cases[0]["size"])
+
+    series = []
+    for name, lab in (("pubsub", "1:1"), ("pub", "pub-only"), ("nats-pubsub", "libnats 1:1")):
+        p = tput_file(("pinned", name), f"t_{name}.dat")
+        if p:
+            series.append((p, lab))
+    if series:
+        panels.append(tput_panel("Pinned throughput: 1:1, publish-only, libnats", series))
+    series = []
+    for name, lab in (("fanout", "fan-out 1:4 (delivered)"), ("queue", "queue of 4")):
+        p = tput_file(("pinned", name), f"t_{name}.dat")
+        if p:
+            series.append((p, lab))
+    if series:
+        panels.append(tput_panel("Pinned throughput: fan-out and queue group", series))
+    for name, lab in (("reqrep", "request/reply"), ("oneway", "one-way at fixed rate")):
+        r = lat_file(("pinned", name), f"l_{name}.dat")
+        if r:
+            panels.append(lat_panel(f"Pinned {lab} latency, {r[1]}, raw client", r[0]))
+    if not panels:
+        return False
+    rows = (len(panels) + 1) // 2
+    script = [f"set terminal pngcairo size 1400,{500 * rows} font 'sans,10'",
+              f"set output '{outpng}'", "set datafile missing 'NaN'", "set grid",
+              f"set multiplot layout {rows},2 title '{title}'"]
+    for p in panels:
+        script += p + ["reset", "set grid", "set datafile missing 'NaN'"]
+    script.append("unset multiplot")
+    gp = os.path.join(tmp, "plot.gp")
+    with open(gp, "w") as f:
+        f.write("\n".join(script) + "\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode:
+        print(f"gnuplot failed: {r.stderr[-500:]}", file=sys.stderr)
+    return r.returncode == 0
+
+
+def tput_panel(title, series):
+    lines = [f"set title '{title}'", "set logscale xy", "set xlabel 'payload bytes'",
+             "set ylabel 'messages/s'", "set format y '%.0s%c'", "set key bottom left",
+             "set xtics ('16' 16, '128' 128, '1K' 1024, '16K' 16384)", "set xrange [10:26000]"]
+    plots = []
+    for i, (path, lab) in enumerate(series):
+        plots.append(f"'{path}' u 1:2 w lp lw 2 pt 7 dt {i + 1} lc rgb '#1f77b4' t 'gannet {lab}'")
+        plots.append(f"'{path}' u 1:3 w lp lw 2 pt 5 dt {i + 1} lc rgb '#d62728' t 'nats-server {lab}'")
+    return lines + ["plot " + ", ".join(plots)]
+
+
+def lat_panel(title, path):
+    return [f"set title '{title}'", "set style data histograms",
+            "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
+            "set logscale y", "set ylabel 'µs (log)'", "set key top left", "set yrange [1:*]",
+            f"plot '{path}' u 2:xtic(1) lc rgb '#1f77b4' t 'gannet', '' u 3 lc rgb '#d62728' t 'nats-server'"]
+
+
+# --------------------------------------------------------------------------
+# main
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description="gannet vs nats-server benchmarks (bench/README.md)")
+    ap.add_argument("--quick", action="store_true", help="under a minute: subset, 1 clean repetition")
+    ap.add_argument("--scenario", default="", help="comma list of names or globs: pubsub, nats-*, pinned/queue")
+    ap.add_argument("--layout", default="all", choices=["all", "pinned", "unpinned"])
+    ap.add_argument("--size", default="", help="comma list of payload sizes to keep")
+    ap.add_argument("--reps", type=int, help="clean repetitions per server (3; quick 1)")
+    ap.add_argument("--noise", type=float, default=10.0, help="max other CPU use, %% of a core (10)")
+    ap.add_argument("--duration", type=float, help="seconds of publishing per run (1.5; quick 0.3)")
+    ap.add_argument("--warmup", type=float, help="untimed seconds before (0.2; quick 0.1)")
+    ap.add_argument("--cap", type=float, help="time cap of one client run, s (30; quick 10)")
+    ap.add_argument("--out", help="results folder (bench/results; quick: build/bench/results)")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    o = ap.parse_args()
+    q = o.quick
+    o.reps = o.reps or (1 if q else 3)
+    o.duration = o.duration or (0.3 if q else 1.5)
+    o.warmup = o.warmup if o.warmup is not None else (0.1 if q else 0.2)
+    o.cap = o.cap or (10.0 if q else 30.0)
+    o.extra = 2 if q else 2 * o.reps
+    o.case_cap = 40.0 if q else 240.0
+    o.out = o.out or os.path.join(ROOT, "build/bench/results" if q else "bench/results")
+    return o
+
+
+def selected(o):
+    pats = [p.strip() for p in o.scenario.split(",") if p.strip()]
+    sizes = {int(x) for x in o.size.split(",") if x.strip()}
+    out = []
+    for lay, L in layouts().items():
+        if o.layout not in ("all", lay):
+            continue
+        for sp in specs(lay, o.quick):
+            name = sp[0]
+            if pats and not any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(f"{lay}/{name}", p) for p in pats):
+                continue
+            sz = [s for s in sp[4] if not sizes or s in sizes]
+            if sz:
+                out.append((lay, L, sp, sz))
+    return out
+
+
+def main():
+    o = parse_args()
+    sel = selected(o)
+    if o.list or not sel:
+        for lay, _, sp, sz in sel:
+            print(f"{lay}/{sp[0]:12s} {sp[2]}  sizes {','.join(map(str, sz))}")
+        if not sel:
+            print("no scenario matches", file=sys.stderr)
+            return 2
+        return 0
+    for path in (CLIENT, GANNET, NATS):
+        if not os.access(path, os.X_OK):
+            print(f"missing {path}: run `make` and `make -C bench` (bench/run does both)", file=sys.stderr)
+            return 2
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    os.makedirs(o.out, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H%M") + ("-quick" if o.quick else "")
+    t_start = time.time()
+    tmp = tempfile.mkdtemp(prefix="gannet-bench-")
+    groups, status = [], 0
+    try:
+        status = run_all(o, sel, tmp, groups)
+    except KeyboardInterrupt as e:
+        print(f"\ninterrupted ({e}); stopping every process started", file=sys.stderr)
+        status = 130
+    finally:
+        TRACK.kill_all()
+    if groups:
+        report(o, groups, stamp, tmp, time.time() - t_start, status)
+    return status
+
+
+def run_all(o, sel, tmp, groups):
+    n_cases = sum(len(sz) for *_, sz in sel)
+    print(f"{n_cases} cases, {o.reps} clean repetition(s) per server each; noise limit "
+          f"{o.noise:.0f}% of a core; logs in {tmp}", flush=True)
+    i = 0
+    for lay, L, sp, sizes in sel:
+        cases = []
+        print(f"\n## {lay} / {sp[0]}: {sp[2]}", flush=True)
+        for size in sizes:
+            i += 1
+            print(f"  [{i}/{n_cases}] {size_label(size)}", flush=True)
+            cases.append(run_case(lay, L, sp, size, o, tmp, lambda s: print(s, flush=True)))
+        groups.append(((lay, sp[0]), cases))
+        print("\n" + "\n".join(scenario_table(cases)), flush=True)
+    return 1 if any(c["failed"][s] for _, cs in groups for c in cs for s in SERVERS) else 0
+
+
+def report(o, groups, stamp, tmp, seconds, status):
+    md = os.path.join(o.out, stamp + ".md")
+    png = os.path.join(o.out, stamp + ".png")
+    title = f"gannet vs nats-server, {stamp.replace('_', ' ')}"
+    have_png = plot(groups, png, title, tmp)
+    L = layouts()
+    out = [f"# {title}{' (quick)' if o.quick else ''}", ""]
+    out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in machine()]
+    out += [f"| run | {seconds:.0f} s, {o.reps} clean repetition(s) per server, {o.duration} s publishing "
+            f"+ {o.warmup} s warm-up per throughput run, noise limit {o.noise:.0f}% of a core"
+            f"{', interrupted' if status == 130 else ''} |", ""]
+    out += ["## Ratios gannet / nats-server", "",
+            "msgs/s: above 1 is gannet faster. CPU/msg and latency: below 1 is gannet cheaper or "
+            "faster. † medians of noisy runs (no clean one could be had). FAILED: the run lost, "
+            "duplicated or garbled messages, or the server died; see below.", ""]
+    out += summary_table(groups) + [""]
+    if have_png:
+        out += [f"![throughput and latency]({os.path.basename(png)})", ""]
+    out += ["## Client headroom (pinned, raw 1:1)", ""] + (client_headroom(groups) or ["- not run"]) + [""]
+    out += ["## Layouts and CPU placement", ""]
+    for lay in dict.fromkeys(l for (l, _), _ in groups):
+        pl = next((c["placement"] for (l, _), cs in groups if l == lay for c in cs if c["placement"]), {})
+        out.append(f"- **{lay}**: {L[lay]['desc']}.")
+        for s in SERVERS:
+            p = pl.get(s)
+            if p:
+                out.append(f"  - {LABEL[s]}: Cpus_allowed {p['cpus_allowed']}, {p['threads']} threads, "
+                           f"threads last ran on CPU {p['ran_on']}")
+        cl = next((r.get("client_cpus") for (l, _), cs in groups if l == lay for c in cs
+                   for s in SERVERS for r in c["runs"][s]), None)
+        if cl:
+            out.append(f"  - client: Cpus_allowed {cl}, {L[lay]['threads']} event-loop thread(s) in raw mode")
+    out.append("")
+    for (lay, name), cases in groups:
+        out += [f"## {lay} / {name}: {cases[0]['title']}", ""] + scenario_table(cases)
+        if cases[0]["argv"]:
+            out += [f"client: `{' '.join(cases[0]['argv'])}`", ""]
+    out += ["How to read this: bench/README.md.", ""]
+    with open(md, "w") as f:
+        f.write("\n".join(out))
+    with open(os.path.join(o.out, stamp + ".json"), "w") as f:
+        json.dump({"meta": dict(machine()), "options": vars(o), "cases": [c for _, cs in groups for c in cs]},
+                  f, indent=None, default=str)
+    print("\n" + "\n".join(summary_table(groups)))
+    print("\n" + "\n".join(["Client headroom (pinned raw 1:1):"] + client_headroom(groups)))
+    print(f"\nresults: {md}" + (f"\nplot:    {png}" if have_png else "") + f"\ntotal:   {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+/* natsbench — one benchmark scenario against one NATS server, one JSON
+ * object on stdout. See bench/README.md; bench/harness.py drives it.
+ *
+ *   natsbench --port 4222 --server-pid PID --scenario pubsub --size 128
+ *
+ * Exit status: 0 when the run was correct (every message accounted for),
+ * 1 when it failed (the JSON says why), 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bench.h"
+
+static const char *const scen_names[] = {"pub", "pubsub", "fanout", "queue", "reqrep", "oneway", "conns"};
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: natsbench --port P [options]\n"
+            "  --host ADDR        server address (127.0.0.1)\n"
+            "  --server-pid PID   measure this process's CPU time and RSS\n"
+            "  --mode raw|nats    raw sockets (default) or libnats\n"
+            "  --scenario S       pub pubsub fanout queue reqrep oneway conns\n"
+            "  --size N           payload bytes, >= 16 (128)\n"
+            "  --pubs N --subs N  publisher / subscriber connections (1 / 4)\n"
+            "  --threads N        raw mode event-loop threads (1)\n"
+            "  --duration S       seconds of publishing, timed (2)\n"
+            "  --warmup S         seconds of untimed traffic first (0.2)\n"
+            "  --timeout S        cap for the whole run; past it, the run fails (30)\n"
+            "  --max-msgs N       cap on messages per publisher\n"
+            "  --window N         in-flight messages per subscriber (from size)\n"
+            "  --count N          reqrep: requests, oneway: messages (20000)\n"
+            "  --rate R           oneway: messages per second (20000)\n"
+            "  --conns N          conns: idle clients (10000)\n");
+    exit(2);
+}
+
+static int parse_scen(const char *s)
+{
+    for (int i = 0; i < (int)(sizeof scen_names / sizeof *scen_names); i++)
+        if (strcmp(s, scen_names[i]) == 0)
+            return i;
+    usage();
+    return -1;
+}
+
+static void parse_args(int argc, char **argv, struct params *p)
+{
+    static const struct option opts[] = {
+        {"host", 1, 0, 'h'},     {"port", 1, 0, 'p'},    {"server-pid", 1, 0, 'P'},
+        {"mode", 1, 0, 'm'},     {"scenario", 1, 0, 's'}, {"size", 1, 0, 'z'},
+        {"pubs", 1, 0, 'b'},     {"subs", 1, 0, 'u'},    {"threads", 1, 0, 't'},
+        {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},  {"timeout", 1, 0, 'T'},
+        {"max-msgs", 1, 0, 'M'}, {"window", 1, 0, 'W'},  {"count", 1, 0, 'n'},
+        {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {0, 0, 0, 0},
+    };
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'h': p->host = optarg; break;
+        case 'p': p->port = atoi(optarg); break;
+        case 'P': p->server_pid = (pid_t)atoi(optarg); break;
+        case 'm': p->mode = strcmp(optarg, "nats") == 0 ? MODE_NATS : MODE_RAW; break;
+        case 's': p->scen = (enum scenario)parse_scen(optarg); break;
+        case 'z': p->size = strtoul(optarg, NULL, 10); break;
+        case 'b': p->pubs = atoi(optarg); break;
+        case 'u': p->subs = atoi(optarg); break;
+        case 't': p->threads = atoi(optarg); break;
+        case 'd': p->duration = atof(optarg); break;
+        case 'w': p->warmup = atof(optarg); break;
+        case 'T': p->timeout = atof(optarg); break;
+        case 'M': p->max_msgs = strtoull(optarg, NULL, 10); break;
+        case 'W': p->window = strtoull(optarg, NULL, 10); break;
+        case 'n': p->count = strtoull(optarg, NULL, 10); break;
+        case 'r': p->rate = atof(optarg); break;
+        case 'c': p->conns = atoi(optarg); break;
+        default: usage();
+        }
+    }
+    if (!p->port || p->size < PFX_LEN || p->pubs < 1 || p->pubs > MAX_CONNS_PER_SIDE ||
+        p->subs < 1 || p->subs > MAX_CONNS_PER_SIDE || p->rate <= 0 || p->count < 1)
+        usage();
+}
+
+/* The many-connections scenario needs one descriptor per client. */
+static void raise_nofile(int need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_max < (rlim_t)need) {
+        struct rlimit hi = {(rlim_t)need, (rlim_t)need};
+        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) /* works as root */
+            return;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void json_str(const char *key, const char *s)
+{
+    printf("\"%s\":\"", key);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    printf("\",");
+}
+
+static void print_result(const struct params *p, const struct result *r)
+{
+    const struct cpu_snap *a = &r->w0, *b = &r->w1;
+    double srv = (double)(b->server_ns - a->server_ns) / 1e9;
+    double cli = (double)(b->self_ns - a->self_ns) / 1e9;
+    double sirq = (double)(b->softirqd_ns - a->softirqd_ns) / 1e9;
+    double busy = (double)(b->busy_ticks - a->busy_ticks) * tick_s();
+    char cpus[64];
+    self_cpus(cpus, sizeof cpus);
+    printf("{\"ok\":%s,", r->failed ? "false" : "true");
+    json_str("error", r->error);
+    json_str("scenario", scen_names[p->scen]);
+    json_str("mode", p->mode == MODE_NATS ? "nats" : "raw");
+    json_str("client_cpus", cpus);
+    printf("\"size\":%zu,\"pubs\":%d,\"subs\":%d,\"threads\":%d,\"window\":%llu,", p->size, p->pubs,
+           p->subs, p->threads, (unsigned long long)flow_window(p));
+    printf("\"published\":%llu,\"delivered\":%llu,\"elapsed_s\":%.6f,",
+           (unsigned long long)r->published, (unsigned long long)r->delivered, r->elapsed);
+    printf("\"window_s\":%.6f,\"server_cpu_s\":%.6f,\"server_cpu_stat_s\":%.4f,", b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0.0, srv,
+           (double)(b->server_ticks - a->server_ticks) * tick_s());
+    printf("\"client_cpu_s\":%.6f,\"softirqd_s\":%.6f,\"busy_s\":%.4f,\"steal_s\":%.4f,", cli, sirq,
+           busy, (double)(b->steal_ticks - a->steal_ticks) * tick_s());
+    printf("\"noise_s\":%.4f,\"server_threads\":%d,", busy - srv - cli - sirq, b->server_threads);
+    const struct hist *h = &r->lat;
+    printf("\"lat_us\":{\"count\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+           "\"max\":%.3f,\"mean\":%.3f},",
+           (unsigned long long)h->count, hist_quantile(h, 0.5) / 1e3, hist_quantile(h, 0.9) / 1e3,
+           hist_quantile(h, 0.99) / 1e3, hist_quantile(h, 0.999) / 1e3, h->max / 1e3,
+           h->count ? h->sum / (double)h->count / 1e3 : 0.0);
+    printf("\"members\":[");
+    for (int i = 0; i < r->nmember; i++)
+        printf("%s%llu", i ? "," : "", (unsigned long long)r->member[i]);
+    printf("],\"conns\":%d,\"rss_before_kb\":%ld,\"rss_after_kb\":%ld,\"connect_s\":%.4f,"
+           "\"conns_ok\":%d}\n",
+           p->scen == SC_CONNS ? p->conns : 0, r->rss_before_kb, r->rss_after_kb, r->connect_s,
+           r->conns_ok);
+}
+
+int main(int argc, char **argv)
+{
+    struct params p = {
+        .host = "127.0.0.1", .mode = MODE_RAW, .scen = SC_PUBSUB, .size = 128, .pubs = 1,
+        .subs = 4, .threads = 1, .duration = 2, .warmup = 0.2, .timeout = 30, .count = 20000,
+        .rate = 20000, .conns = 10000,
+    };
+    parse_args(argc, argv, &p);
+    raise_nofile(p.conns + 256);
+    static struct result r; /* large (histogram): not on the stack */
+    hist_init(&r.lat);
+    switch (p.scen) {
+    case SC_PUB:
+    case SC_PUBSUB:
+    case SC_FANOUT:
+    case SC_QUEUE:
+        (p.mode == MODE_NATS ? nats_throughput : raw_throughput)(&p, &r);
+        break;
+    case SC_REQREP:
+        (p.mode == MODE_NATS ? nats_reqrep : raw_reqrep)(&p, &r);
+        break;
+    case SC_ONEWAY:
+        (p.mode == MODE_NATS ? nats_oneway : raw_oneway)(&p, &r);
+        break;
+    case SC_CONNS:
+        if (p.mode == MODE_NATS)
+            fail(&r, "the conns scenario has no libnats mode");
+        else
+            raw_conns(&p, &r);
+        break;
+    }
+    print_result(&p, &r);
+    return r.failed ? 1 : 0;
+}
