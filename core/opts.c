@@ -1214,7 +1214,6 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
                  (long long)new->f);                                                                                  \
         return -1;                                                                                                    \
     }
-    STR("ConfigFile", config_file)
     STR("ServerName", server_name)
     STR("Host", host)
     INT("Port", port)

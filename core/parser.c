@@ -74,9 +74,14 @@ static bool prefix_ieq(const char *s, size_t n, const char *name, size_t len)
 static const struct opdef *classify(const struct parser *p, const char *s, size_t n, bool *maybe)
 {
     *maybe = false;
+    if (n == 0) {
+        *maybe = true;
+        return NULL;
+    }
+    char c0 = upper(s[0]);
     for (size_t i = 0; i < NOPS; i++) {
         const struct opdef *d = &ops[i];
-        if (!(p->ops_allowed & OPBIT(d->op)))
+        if (d->name[0] != c0 || !(p->ops_allowed & OPBIT(d->op)))
             continue;
         if (!prefix_ieq(s, n, d->name, d->len))
             continue;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,6 +251,11 @@ static int32_t total_clients(struct server *s)
 static bool ldm_enter(struct server *s, struct ldm *l)
 {
     const struct opts *o = atomic_load(&s->conf)->o;
+    /* Refuse new connections before saying so. The listening sockets stay
+     * the shards' to close; shutdown() just stops them listening, now. */
+    for (int i = 0; i < s->nshards; i++)
+        if (s->shards[i]->listen_fd >= 0)
+            shutdown(s->shards[i]->listen_fd, SHUT_RDWR);
     log_info("Entering lame duck mode, stop accepting new clients");
     l->phase = 1;
     l->next_ms = now_ms() + o->lame_duck_grace_ms;
@@ -267,6 +273,7 @@ static bool ldm_step(struct server *s, struct ldm *l)
         return false;
     const struct opts *o = atomic_load(&s->conf)->o;
     if (l->phase == 1) { /* grace period over: pace the closes */
+        log_info("Closing existing clients");
         int64_t dur = o->lame_duck_duration_ms - o->lame_duck_grace_ms;
         if (dur <= 0)
             dur = 1000;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -118,7 +119,10 @@ static void json_str(const char *key, const char *s)
 
 static void print_result(const struct params *p, const struct result *r)
 {
-    const struct cpu_snap *a = &r->w0, *b = &r->w1;
+    /* A run that failed before its window closed has no second snapshot:
+     * report zeros rather than differences against nothing. */
+    struct cpu_snap none = {0};
+    const struct cpu_snap *a = r->w1.t_ns ? &r->w0 : &none, *b = r->w1.t_ns ? &r->w1 : &none;
     double srv = (double)(b->server_ns - a->server_ns) / 1e9;
     double cli = (double)(b->self_ns - a->self_ns) / 1e9;
     double sirq = (double)(b->softirqd_ns - a->softirqd_ns) / 1e9;
@@ -138,6 +142,9 @@ static void print_result(const struct params *p, const struct result *r)
            (double)(b->server_ticks - a->server_ticks) * tick_s());
     printf("\"client_cpu_s\":%.6f,\"softirqd_s\":%.6f,\"busy_s\":%.4f,\"steal_s\":%.4f,", cli, sirq,
            busy, (double)(b->steal_ticks - a->steal_ticks) * tick_s());
+    double win = b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0.0;
+    double busy2 = win * (double)sysconf(_SC_NPROCESSORS_ONLN) - (double)(b->idle_ticks - a->idle_ticks) * tick_s();
+    printf("\"busy2_s\":%.4f,\"noise2_s\":%.4f,", busy2, busy2 - srv - cli - sirq);
     printf("\"noise_s\":%.4f,\"server_threads\":%d,", busy - srv - cli - sirq, b->server_threads);
     const struct hist *h = &r->lat;
     printf("\"lat_us\":{\"count\":%llu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"

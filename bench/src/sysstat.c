@@ -99,7 +99,7 @@ static void find_softirqd(void)
     closedir(d);
 }
 
-static int busy_ticks(uint64_t *busy, uint64_t *steal)
+static int busy_ticks(uint64_t *busy, uint64_t *steal, uint64_t *idle)
 {
     char b[256];
     ssize_t n = slurp("/proc/stat", b, sizeof b);
@@ -112,6 +112,7 @@ static int busy_ticks(uint64_t *busy, uint64_t *steal)
     /* user nice system idle iowait irq softirq steal: idle and iowait are not busy */
     *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
     *steal = v[7];
+    *idle = v[3] + v[4];
     return 0;
 }
 
@@ -129,7 +130,7 @@ int snap_take(struct cpu_snap *s, pid_t server)
         snprintf(path, sizeof path, "/proc/%d/schedstat", (int)softirqd[i]);
         s->softirqd_ns += schedstat_ns(path);
     }
-    int rc = busy_ticks(&s->busy_ticks, &s->steal_ticks);
+    int rc = busy_ticks(&s->busy_ticks, &s->steal_ticks, &s->idle_ticks);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->t_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;

@@ -27,6 +27,7 @@ struct cpu_snap {
     uint64_t softirqd_ns;    /* all ksoftirqd/N threads */
     uint64_t busy_ticks;     /* /proc/stat cpu: user+nice+system+irq+softirq+steal */
     uint64_t steal_ticks;    /* /proc/stat cpu: steal (the hypervisor took it) */
+    uint64_t idle_ticks;     /* /proc/stat cpu: idle+iowait (exact under NO_HZ, unlike busy) */
     int server_threads;      /* live threads of the server when taken */
 };
 
