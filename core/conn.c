@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "log.h"
@@ -17,6 +18,13 @@
 #include "subject.h"
 
 #define FIRST_PING_MS 2000
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 const char *close_reason_str(enum close_reason r)
 {
@@ -43,7 +51,7 @@ const char *close_reason_str(enum close_reason r)
 /* ---- sid map ---- */
 
 static uint64_t sid_hash(const char *p, size_t n) { return XXH3_64bits(p, n); }
-#define TOMB ((struct sub *)1)
+#define TOMB SIDMAP_TOMB
 
 static struct sub **sid_find(struct sidmap *m, const char *sid, size_t n)
 {
@@ -219,6 +227,7 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 
 void conn_release(struct conn *c)
 {
+    shard_record_closed(c->sh, c);
     parser_free(&c->parser);
     free(c->subs.slots);
     c->subs.slots = NULL;
@@ -250,7 +259,8 @@ void conn_start(struct conn *c)
     c->verbose = c->pedantic = c->echo = true;
     c->start_ms = c->last_in_ms = sh->now;
     c->last_ping_in_ms = 0;
-    c->rtt_ms = -1;
+    c->rtt_ns = -1;
+    c->last_activity_ms = sh->now;
     c->next_ping_ms = sh->now + (o->ping_interval_ms < FIRST_PING_MS ? o->ping_interval_ms : FIRST_PING_MS);
     if (auth_required(o))
         c->auth_deadline_ms = sh->now + o->auth_timeout_ms;
@@ -285,7 +295,7 @@ void conn_timer(struct conn *c, int64_t now)
     c->next_ping_ms = now + o->ping_interval_ms;
     /* as nats-server: recent client activity (data or its own PING) stands in
      * for a PING, except when an RTT measurement is due (first PING, then hourly) */
-    bool need_rtt = c->rtt_ms < 0 || now - c->rtt_start_ms > 3600 * 1000;
+    bool need_rtt = c->rtt_ns < 0 || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
     if (!need_rtt &&
         (now - c->last_in_ms < o->ping_interval_ms || now - c->last_ping_in_ms < o->ping_interval_ms))
         return;
@@ -294,7 +304,7 @@ void conn_timer(struct conn *c, int64_t now)
         return;
     }
     c->pings_out++;
-    c->rtt_start_ms = now;
+    c->rtt_start_ns = mono_ns();
     conn_write(c, "PING\r\n", 6);
 }
 
@@ -438,6 +448,7 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     c->pending -= need - used;
     c->out_msgs++;
     c->out_bytes += size;
+    c->last_activity_ms = sh->now;
     atomic_store_explicit(&sh->out_msgs, atomic_load_explicit(&sh->out_msgs, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&sh->out_bytes, atomic_load_explicit(&sh->out_bytes, memory_order_relaxed) + size,
@@ -484,6 +495,7 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
     struct shard *sh = c->sh;
     c->in_msgs++;
     c->in_bytes += m->size;
+    c->last_activity_ms = sh->now;
     atomic_store_explicit(&sh->in_msgs, atomic_load_explicit(&sh->in_msgs, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&sh->in_bytes, atomic_load_explicit(&sh->in_bytes, memory_order_relaxed) + m->size,
@@ -707,8 +719,8 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
         return 0;
     case OP_PONG:
         c->pings_out = 0;
-        if (c->rtt_start_ms)
-            c->rtt_ms = c->sh->now - c->rtt_start_ms;
+        if (c->rtt_start_ns)
+            c->rtt_ns = mono_ns() - c->rtt_start_ns;
         return 0;
     case OP_ERR:
         conn_close(c, CR_CLIENT_CLOSED, false);

@@ -56,7 +56,8 @@ struct oblock {
 #define OBLOCK_SIZE (32 * 1024)
 #define SEND_IOV_MAX 64
 
-/* sid -> subscription, open addressing; owner-only. */
+/* sid -> subscription, open addressing; owner-only. SIDMAP_TOMB marks a freed slot. */
+#define SIDMAP_TOMB ((struct sub *)1)
 struct sidmap {
     struct sub **slots;
     uint32_t cap, n, tomb;
@@ -103,7 +104,8 @@ struct conn {
 
     /* timers, in shard milliseconds */
     int64_t start_ms, last_in_ms, last_ping_in_ms, auth_deadline_ms, next_ping_ms, send_start_ms;
-    int64_t rtt_start_ms, rtt_ms; /* last PING sent for RTT; measured RTT (-1: not yet) */
+    int64_t rtt_start_ns, rtt_ns; /* monotonic ns of the PING sent for RTT; measured RTT (-1: not yet) */
+    int64_t last_activity_ms;  /* last message in or out (/connz last_activity) */
     int pings_out;
 
     /* counters */

@@ -52,6 +52,7 @@ static _Atomic int64_t file_bytes;      /* size of the current log file */
 static pthread_mutex_t slow = PTHREAD_MUTEX_INITIALIZER; /* open, reconfigure, reopen, rotate */
 static struct sink *retired;            /* under slow */
 static char errtext[1200];              /* control thread */
+static _Atomic int self_pid;            /* getpid() is a system call: once, at open */
 
 #define STAMP_ON 1
 #define STAMP_UTC 2
@@ -80,7 +81,8 @@ static void go_errno(int e, char *buf, size_t cap) /* Go prints errno text in lo
 /* "[pid] 2006/01/02 15:04:05.000000 [INF] " + message + "\n"; returns the length. */
 static size_t format_line(char *line, size_t cap, enum log_level lvl, const char *fmt, va_list ap)
 {
-    size_t n = (size_t)snprintf(line, cap, "[%d] ", (int)getpid());
+    int pid = atomic_load_explicit(&self_pid, memory_order_relaxed);
+    size_t n = (size_t)snprintf(line, cap, "[%d] ", pid ? pid : (int)getpid());
     int st = atomic_load_explicit(&stamp, memory_order_relaxed);
     if (st & STAMP_ON) {
         struct timespec ts;
@@ -301,6 +303,7 @@ static int configure(const struct log_config *c)
     }
     s->sock = -1;
     s->tag = strdup(c->tag ? c->tag : "gannet");
+    atomic_store_explicit(&self_pid, (int)getpid(), memory_order_relaxed);
     int rc = 0;
     pthread_mutex_lock(&slow);
     if (c->file) {
@@ -382,7 +385,7 @@ static void send_remote(const struct sink *s, enum log_level lvl, const char *ms
     else
         snprintf(ts + k, sizeof ts - k, "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
     int n = snprintf(line, sizeof line, "<%d>%s %s %s[%d]: %s\n", severity[lvl], ts, s->hostname, s->tag,
-                     (int)getpid(), msg);
+                     atomic_load_explicit(&self_pid, memory_order_relaxed), msg);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof line) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,21 @@ static int find_gannets(int *pids, int cap)
         int pid = atoi(e->d_name);
         if (pid == (int)getpid())
             continue;
-        char p[64], exe[PATH_MAX];
+        /* /proc/<pid>/stat: "pid (comm) state ..."; a zombie has exited already */
+        char p[64], exe[PATH_MAX], st[512] = "", comm[32] = "", state = 0;
+        snprintf(p, sizeof p, "/proc/%d/stat", pid);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        bool got = fgets(st, sizeof st, f) != NULL;
+        fclose(f);
+        char *open = strchr(st, '('), *close = strrchr(st, ')');
+        if (!got || !open || !close || close < open || close[1] != ' ')
+            continue;
+        snprintf(comm, sizeof comm, "%.*s", (int)(close - open - 1), open + 1);
+        state = close[2];
+        if (state == 'Z' || state == 'X')
+            continue;
         snprintf(p, sizeof p, "/proc/%d/exe", pid);
         ssize_t k = readlink(p, exe, sizeof exe - 1);
         bool match;
@@ -56,13 +71,7 @@ static int find_gannets(int *pids, int cap)
             exe[k] = 0;
             match = is_gannet_exe(exe);
         } else {
-            char comm[64] = "";
-            snprintf(p, sizeof p, "/proc/%d/comm", pid);
-            FILE *f = fopen(p, "r");
-            if (!f)
-                continue;
-            match = fgets(comm, sizeof comm, f) && strcmp(comm, PROG "\n") == 0;
-            fclose(f);
+            match = strcmp(comm, PROG) == 0;
         }
         if (match && n < cap)
             pids[n++] = pid;
@@ -80,10 +89,11 @@ static int send_signal(const char *arg)
     char *eq = strchr(cmd, '=');
     if (eq) {
         *eq = 0;
-        target = eq + 1;
-        if (strchr(target, '=')) { /* Go prints the rest of strings.Split as a slice */
+        target = eq[1] ? eq + 1 : NULL; /* "reload=": no pid, as nats-server reads it */
+        char *more = strchr(eq + 1, '=');
+        if (more) { /* Go prints the rest of strings.Split as a slice */
             fprintf(stderr, PROG ": invalid signal parameters: [");
-            for (char *p = strchr(target, '=') + 1, *q; p; p = q) {
+            for (char *p = more + 1, *q; p; p = q) {
                 q = strchr(p, '=');
                 fprintf(stderr, "%.*s%s", q ? (int)(q - p) : (int)strlen(p), p, q ? " " : "");
                 q = q ? q + 1 : NULL;
@@ -164,16 +174,25 @@ int main(int argc, char **argv)
         opts_free(&o);
         return rc;
     }
-    const char *tag = strrchr(argv[0], '/');
-    struct log_config lc = {.debug = o.debug, .trace = o.trace, .logtime = o.logtime,
-                            .logtime_utc = o.logtime_utc, .file = o.log_file, .size_limit = o.log_size_limit,
-                            .syslog = o.syslog, .remote_syslog = o.remote_syslog,
-                            .tag = tag ? tag + 1 : argv[0]};
+    struct log_config lc;
+    opts_log_config(&o, &lc);
     if (log_open(&lc) < 0) {
         fprintf(stderr, PROG ": %s\n", log_error_text());
         opts_free(&o);
         return 1;
     }
+    if (o.max_payload > 8 * 1024 * 1024) /* nats-server's start-up warning, in the log */
+        log_warn("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance");
+    /* Block the signals server_run() waits for before the listener opens:
+     * a client (or a test) that sees the port open may signal at once, and
+     * an unblocked SIGHUP or SIGUSR1 would kill the process with the default
+     * action before server_run() gets to sigwait(). Threads inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&set, sigs[i]);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct server srv;
     rc = server_init(&srv, &o);
     if (rc == 0)

@@ -822,9 +822,6 @@ static int validate(struct loader *L)
         o->max_pending = 64 * 1024 * 1024;
     if (o->max_connections == 0)
         o->max_connections = 64 * 1024;
-    if (o->max_payload > 8 * 1024 * 1024)
-        add_warning(L, "Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance",
-                    false);
     return 0;
 }
 
@@ -846,7 +843,7 @@ static void usage(FILE *f)
           "    -c, --config <file>              Configuration file\n"
           "    -t                               Test configuration and exit\n"
           "    -sl,--signal <signal>[=<pid>]    Send signal to gannet process (ldm, stop, quit, term, reopen, reload)\n"
-          "                                     pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/gannet.pid)\n"
+          "                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/gannet.pid)\n"
           "        --client_advertise <string>  Client URL to advertise to other servers (*)\n"
           "        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).\n"
           "        --shards <n>                 Shard threads (default: online CPUs; gannet only)\n"
@@ -1188,6 +1185,16 @@ int opts_load_quiet(struct opts *o, int argc, char **argv, char *err, size_t err
     flush_warnings(&L, false);
     free_warnings(&L);
     return rc < 0 ? -1 : 0;
+}
+
+void opts_log_config(const struct opts *o, struct log_config *lc)
+{
+    const char *exe = o->argv && o->argc > 0 && o->argv[0] ? o->argv[0] : PROG;
+    const char *base = strrchr(exe, '/');
+    *lc = (struct log_config){.debug = o->debug, .trace = o->trace, .logtime = o->logtime,
+                              .logtime_utc = o->logtime_utc, .file = o->log_file, .size_limit = o->log_size_limit,
+                              .syslog = o->syslog, .remote_syslog = o->remote_syslog,
+                              .tag = base ? base + 1 : exe};
 }
 
 /* ------------------------------------------------------------ reload */

@@ -100,6 +100,12 @@ void opts_free(struct opts *o);
 void ports_file_write(const struct opts *o, int client_port);
 void ports_file_remove(const struct opts *o);
 
+/* The logging settings of o, as log_open/log_reconfigure take them (the
+ * syslog tag is the program name, basename of argv[0], as nats-server's).
+ * lc's strings point into o: use lc while o lives. */
+struct log_config;
+void opts_log_config(const struct opts *o, struct log_config *lc);
+
 /* Go's time.Duration.String() of a millisecond count ("2m0s", "1.5s", "500ms"). */
 void opts_duration_str(int64_t ms, char *buf, size_t cap);
 #endif

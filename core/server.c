@@ -143,6 +143,9 @@ int server_init(struct server *s, const struct opts *o)
     s->opts = o;
     atomic_init(&s->ldm_start_ms, 0);
     s->start_ms = now_ms();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
     atomic_init(&s->next_cid, 1);
     nkey_server_id(s->server_id);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -225,10 +228,11 @@ static void reload(struct server *s)
     }
     c->gen = old->gen + 1;
     c->auth_changed = auth_differs(oo, n);
-    struct log_config lc = {.debug = n->debug, .trace = n->trace, .logtime = n->logtime,
-                            .logtime_utc = n->logtime_utc, .file = n->log_file};
-    log_reconfigure(&lc);
-    rcu_assign_pointer(s->conf, c);
+    struct log_config lc;
+    opts_log_config(n, &lc);
+    if (log_reconfigure(&lc) < 0)
+        log_error("Failed to reload logging, keeping the current destination: %s", log_error_text());
+    atomic_store_explicit(&s->conf, c, memory_order_release);
     /* every shard loads the pointer at the start of a turn and passes a
      * quiescent state at its end: after this, none holds the old one */
     synchronize_rcu();

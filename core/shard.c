@@ -478,6 +478,8 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
 {
     const struct match_result *r = match_cached(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len);
+    atomic_store_explicit(&sh->cache_lookups, sh->cache.hits + sh->cache.misses, memory_order_relaxed);
+    atomic_store_explicit(&sh->cache_hits, sh->cache.hits, memory_order_relaxed);
     uint32_t n = 0;
     bool noecho = !from->echo;
     for (uint32_t i = 0; i < r->npsubs; i++) {
@@ -715,7 +717,7 @@ static void close_listener(struct shard *sh)
 static void sync_conf(struct shard *sh)
 {
     struct server *srv = sh->srv;
-    struct srvconf *c = rcu_dereference(srv->conf);
+    struct srvconf *c = atomic_load_explicit(&srv->conf, memory_order_acquire);
     if (c != sh->conf) {
         bool recheck = c->auth_changed;
         sh->conf = c;
@@ -749,7 +751,7 @@ static void *shard_main(void *arg)
         syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     sh->now = now_ms();
     sh->next_sweep = sh->now + SWEEP_MS;
-    sh->conf = rcu_dereference(srv->conf);
+    sh->conf = atomic_load_explicit(&srv->conf, memory_order_acquire);
     arm_accept(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
@@ -769,6 +771,7 @@ static void *shard_main(void *arg)
         atomic_store(&sh->sleeping, 0);
         sh->now = now_ms();
         sync_conf(sh);
+        shard_answer_query(sh);
         process_cqes(sh);
         drain_incoming(sh);
         push_batches(sh);
@@ -836,5 +839,6 @@ void shard_destroy(struct shard *sh)
         free(b);
     }
     match_cache_free(&sh->cache);
+    shard_closed_free(sh);
     free(sh);
 }

@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "mailbox.h"
+#include "query.h"
 #include "server.h"
 #include "sublist.h"
 
@@ -62,6 +63,11 @@ struct shard {
     _Atomic int32_t close_quota; /* lame duck: clients the control thread asked us to close */
 
     struct match_cache cache;
+    _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
+
+    _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
+    struct conn_snap *closed;  /* ring of recently closed connections (owner only) */
+    uint32_t closed_cap, closed_head, closed_n;
     uint64_t rng;
     int64_t now;               /* ms, refreshed each loop turn */
     int64_t next_sweep;

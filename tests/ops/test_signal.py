@@ -126,7 +126,14 @@ def start(binary, port):
             time.sleep(0.01)
     return p
 out["none"] = sig("reload")
+z = start(gannet, port1)                    # a zombie gannet does not count
+z.terminate()
+while open("/proc/%d/stat" % z.pid).read().split(")")[1].split()[0] != "Z":
+    time.sleep(0.01)
+out["zombie"] = sig("reload")
+z.wait()
 a = start(gannet, port1)
+out["empty_target"] = sig("reopen=")        # "cmd=" with nothing after: find it, as nats-server
 out["one"] = sig("term")
 out["one_rc"] = a.wait(10)
 b = start(nats_link, port1)                 # started through the nats-server symlink
@@ -154,6 +161,8 @@ def test_signal_finds_the_single_gannet(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["none"] == [1, "gannet: no gannet processes running"]
+    assert out["zombie"] == [1, "gannet: no gannet processes running"]
+    assert out["empty_target"] == [0, ""]
     assert out["one"] == [0, ""] and out["one_rc"] == 0          # SIGTERM: clean exit
     assert out["link"] == [0, ""] and out["link_rc"] == 0        # SIGINT: clean exit
     rc, msg = out["two"]

@@ -1,0 +1,206 @@
+/* Shard queries and server-wide counters: see query.h. */
+#include "query.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shard.h"
+
+int64_t server_unix_ns(const struct server *s, int64_t mono_ms)
+{
+    return s->start_unix_ns + (mono_ms - s->start_ms) * 1000000;
+}
+
+int server_query(struct server *s, struct query *q, int timeout_ms)
+{
+    atomic_store(&q->pending, s->nshards);
+    for (int i = 0; i < s->nshards; i++)
+        atomic_store_explicit(&s->shards[i]->query, q, memory_order_release);
+    /* Shards wake at least every 100 ms; poll gently until all answered. A
+     * query must not outlive the wait (shards write into it), so after the
+     * timeout keep waiting for stragglers that already took it. */
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+    int64_t deadline = now_ms() + timeout_ms;
+    while (atomic_load_explicit(&q->pending, memory_order_acquire) > 0) {
+        if (now_ms() > deadline) {
+            for (int i = 0; i < s->nshards; i++) {
+                struct query *expect = q;
+                if (atomic_compare_exchange_strong(&s->shards[i]->query, &expect, NULL))
+                    atomic_fetch_sub(&q->pending, 1); /* never taken: withdraw it */
+            }
+            if (atomic_load(&q->pending) == 0)
+                return -ETIMEDOUT;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+void conn_snap_free(struct conn_snap *c)
+{
+    free(c->name);
+    free(c->lang);
+    free(c->version);
+    free(c->user);
+    for (uint32_t i = 0; i < c->nsubs_list; i++) {
+        free(c->subs[i].subject);
+        free(c->subs[i].queue);
+        free(c->subs[i].sid);
+    }
+    free(c->subs);
+    memset(c, 0, sizeof *c);
+}
+
+void query_free(struct query *q)
+{
+    for (int i = 0; i < MAX_SHARDS; i++) {
+        for (uint32_t k = 0; q->snaps[i] && k < q->count[i]; k++)
+            conn_snap_free(&q->snaps[i][k]);
+        free(q->snaps[i]);
+        q->snaps[i] = NULL;
+        q->count[i] = 0;
+    }
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void snap_subs(struct conn *c, struct conn_snap *o)
+{
+    o->subs = calloc(c->subs.n ? c->subs.n : 1, sizeof *o->subs);
+    if (!o->subs)
+        return;
+    for (uint32_t i = 0; i < c->subs.cap; i++) {
+        struct sub *s = c->subs.slots[i];
+        if (!s || s == SIDMAP_TOMB || o->nsubs_list == c->subs.n)
+            continue;
+        struct sub_snap *d = &o->subs[o->nsubs_list++];
+        d->subject = strndup(s->subject, s->subj_len);
+        d->queue = s->qlen ? strndup(s->queue, s->qlen) : NULL;
+        d->sid = strndup(s->sid, s->sid_len);
+        d->msgs = s->delivered;
+        d->max = s->max;
+    }
+}
+
+static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, bool subs)
+{
+    struct server *srv = sh->srv;
+    memset(o, 0, sizeof *o);
+    o->cid = c->cid;
+    memcpy(o->ip, c->ip, sizeof o->ip);
+    o->port = c->port;
+    o->start_ns = server_unix_ns(srv, c->start_ms);
+    o->last_activity_ns = server_unix_ns(srv, c->last_activity_ms);
+    o->rtt_ns = c->rtt_ns;
+    o->pending = c->pending;
+    o->in_msgs = c->in_msgs;
+    o->out_msgs = c->out_msgs;
+    o->in_bytes = c->in_bytes;
+    o->out_bytes = c->out_bytes;
+    o->nsubs = c->subs.n;
+    o->name = dup_or_null(c->name);
+    o->lang = dup_or_null(c->lang);
+    o->version = dup_or_null(c->version);
+    if (opts_auth_configured(sh->conf->o))
+        o->user = dup_or_null(c->cred_user);
+    if (subs)
+        snap_subs(c, o);
+}
+
+void shard_answer_query(struct shard *sh)
+{
+    struct query *q = atomic_exchange_explicit(&sh->query, NULL, memory_order_acquire);
+    if (!q)
+        return;
+    int i = sh->id;
+    if (q->kind == Q_OPEN_CONNS) {
+        uint32_t n = 0;
+        for (struct conn *c = sh->conns; c; c = c->next)
+            n += !c->closing;
+        q->snaps[i] = calloc(n ? n : 1, sizeof(struct conn_snap));
+        if (q->snaps[i])
+            for (struct conn *c = sh->conns; c; c = c->next)
+                if (!c->closing)
+                    snap_conn(sh, c, &q->snaps[i][q->count[i]++], q->want_subs);
+    } else {
+        q->snaps[i] = calloc(sh->closed_n ? sh->closed_n : 1, sizeof(struct conn_snap));
+        for (uint32_t k = 0; q->snaps[i] && k < sh->closed_n; k++) {
+            /* oldest first */
+            const struct conn_snap *src = &sh->closed[(sh->closed_head + sh->closed_cap - sh->closed_n + k) %
+                                                      sh->closed_cap];
+            struct conn_snap *d = &q->snaps[i][q->count[i]++];
+            *d = *src;
+            d->name = dup_or_null(src->name);
+            d->lang = dup_or_null(src->lang);
+            d->version = dup_or_null(src->version);
+            d->user = dup_or_null(src->user);
+            d->subs = NULL;
+            d->nsubs_list = 0;
+            if (q->want_subs && src->nsubs_list) {
+                d->subs = calloc(src->nsubs_list, sizeof *d->subs);
+                for (uint32_t j = 0; d->subs && j < src->nsubs_list; j++) {
+                    d->subs[j] = src->subs[j];
+                    d->subs[j].subject = dup_or_null(src->subs[j].subject);
+                    d->subs[j].queue = dup_or_null(src->subs[j].queue);
+                    d->subs[j].sid = dup_or_null(src->subs[j].sid);
+                    d->nsubs_list++;
+                }
+            }
+        }
+    }
+    atomic_fetch_sub_explicit(&q->pending, 1, memory_order_release);
+}
+
+void shard_record_closed(struct shard *sh, struct conn *c)
+{
+    if (!sh->closed_cap) {
+        int64_t total = MAX_CLOSED_CLIENTS;
+        sh->closed_cap = (uint32_t)((total + sh->srv->nshards - 1) / sh->srv->nshards);
+        sh->closed = calloc(sh->closed_cap, sizeof *sh->closed);
+        if (!sh->closed) {
+            sh->closed_cap = 0;
+            return;
+        }
+    }
+    struct conn_snap *o = &sh->closed[sh->closed_head];
+    conn_snap_free(o);
+    snap_conn(sh, c, o, true); /* nats-server keeps the subscriptions of closed clients */
+    o->nsubs = o->nsubs_list;
+    o->stop_ns = server_unix_ns(sh->srv, sh->now);
+    strncpy(o->reason, close_reason_str(c->reason), sizeof o->reason - 1);
+    sh->closed_head = (sh->closed_head + 1) % sh->closed_cap;
+    if (sh->closed_n < sh->closed_cap)
+        sh->closed_n++;
+}
+
+void shard_closed_free(struct shard *sh)
+{
+    for (uint32_t i = 0; i < sh->closed_cap; i++)
+        conn_snap_free(&sh->closed[i]);
+    free(sh->closed);
+    sh->closed = NULL;
+    sh->closed_cap = sh->closed_n = 0;
+}
+
+void server_stats(struct server *s, struct server_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < s->nshards; i++) {
+        struct shard *sh = s->shards[i];
+        st->in_msgs += atomic_load_explicit(&sh->in_msgs, memory_order_relaxed);
+        st->out_msgs += atomic_load_explicit(&sh->out_msgs, memory_order_relaxed);
+        st->in_bytes += atomic_load_explicit(&sh->in_bytes, memory_order_relaxed);
+        st->out_bytes += atomic_load_explicit(&sh->out_bytes, memory_order_relaxed);
+        st->slow_consumers += atomic_load_explicit(&sh->slow_consumers, memory_order_relaxed);
+        st->sl_matches += atomic_load_explicit(&sh->cache_lookups, memory_order_relaxed);
+        st->sl_cache_hits += atomic_load_explicit(&sh->cache_hits, memory_order_relaxed);
+    }
+    int32_t nc = atomic_load_explicit(&s->nclients, memory_order_relaxed);
+    st->connections = nc > 0 ? (uint64_t)nc : 0;
+    st->total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed);
+    st->subscriptions = atomic_load_explicit(&s->gsl.count, memory_order_relaxed);
+    st->sl_inserts = atomic_load_explicit(&s->gsl.inserts, memory_order_relaxed);
+    st->sl_removes = atomic_load_explicit(&s->gsl.removes, memory_order_relaxed);
+}
