@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monitor.h"
 #include "shard.h"
 
 struct ldm {
@@ -342,6 +343,13 @@ int server_run(struct server *s)
         }
     }
     log_info("Listening for client connections on %s:%d", o->host, s->port);
+    int mrc = monitor_start(s);
+    if (mrc < 0) {
+        atomic_store(&s->stopping, 1);
+        for (int i = 0; i < s->nshards; i++)
+            shard_join(s->shards[i]);
+        return mrc;
+    }
     log_info("Server is ready");
     struct ldm ldm = {0};
     for (;;) {
@@ -372,6 +380,7 @@ int server_run(struct server *s)
         }
     }
     log_info("Initiating Shutdown...");
+    monitor_stop(s);
     atomic_store(&s->stopping, 1);
     for (int i = 0; i < s->nshards; i++)
         shard_join(s->shards[i]);

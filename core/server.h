@@ -44,7 +44,8 @@ struct server {
     _Atomic int stopping;
     _Atomic int64_t ldm_start_ms;  /* lame duck mode entered at (0 = no) */
     int64_t start_ms;          /* monotonic ms at start */
-    int64_t start_unix_ns;     /* wall clock at start: shard ms clocks convert through it */
+    int64_t start_unix_ns;
+    void *monitor;             /* the monitoring server, owned by monitor/monitor.c */     /* wall clock at start: shard ms clocks convert through it */
 };
 
 int server_init(struct server *s, const struct opts *o);
