@@ -532,8 +532,12 @@ static void push_batches(struct shard *sh)
         }
         bool pushed = false;
         struct spsc *q = &srv->mbox[sh->id * srv->nshards + d];
-        while (sh->waiting[d] && spsc_push(q, sh->waiting[d])) {
-            sh->waiting[d] = sh->waiting[d]->next;
+        struct xbatch *b;
+        while ((b = sh->waiting[d])) {
+            struct xbatch *next = b->next; /* once pushed, b is the receiver's (it may free it at once) */
+            if (!spsc_push(q, b))
+                break;
+            sh->waiting[d] = next;
             pushed = true;
         }
         if (pushed)
