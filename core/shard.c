@@ -478,8 +478,6 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
 {
     const struct match_result *r = match_cached(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len);
-    atomic_store_explicit(&sh->cache_lookups, sh->cache.hits + sh->cache.misses, memory_order_relaxed);
-    atomic_store_explicit(&sh->cache_hits, sh->cache.hits, memory_order_relaxed);
     uint32_t n = 0;
     bool noecho = !from->echo;
     for (uint32_t i = 0; i < r->npsubs; i++) {
@@ -779,6 +777,9 @@ static void *shard_main(void *arg)
         process_cqes(sh);
         drain_incoming(sh);
         push_batches(sh);
+        /* match-cache figures for /subsz, published once per turn */
+        atomic_store_explicit(&sh->cache_lookups, sh->cache.hits + sh->cache.misses, memory_order_relaxed);
+        atomic_store_explicit(&sh->cache_hits, sh->cache.hits, memory_order_relaxed);
         flush_all(sh);
         if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)
             arm_accept(sh);

@@ -38,7 +38,7 @@ if make -s asan >"$R/asan-build.log" 2>&1; then
     record asan-build ok
     pytest_phase asan "GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan
         GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress
+        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients
 else
     cat "$R/asan-build.log"
     record asan-build fail

@@ -144,3 +144,21 @@ def test_sigterm_in_lame_duck_is_ignored(make_server):
     c.expect_nothing()  # still served during the grace period
     expect_eof_after_pings(c)
     assert s.proc.wait(timeout=15) == 0
+
+
+def test_reload_changing_one_password_keeps_other_users(make_server):
+    """Changing one user's password drops only that user's clients."""
+    two = 'authorization { users: [{user: a, password: a1}, {user: b, password: %s}] }\n'
+    s = make_server(conf=two % "b1")
+    ca = proto_client(s, user="a", password="a1")
+    cb = proto_client(s, user="b", password="b1")
+    ca.send(b"SUB foo 1\r\n")
+    ca.expect_nothing()
+    rewrite(s, two % "b2")
+    s.proc.send_signal(signal.SIGHUP)
+    wait_log(s, "Reloaded server configuration")
+    cb.expect_close("Authorization Violation")
+    p = proto_client(s, user="b", password="b2")
+    p.send(b"PUB foo 2\r\nhi\r\n")
+    p.expect_nothing()
+    assert [f.raw for f in ca.flush()] == [msg("foo", 1, b"hi")]
