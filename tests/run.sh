@@ -4,8 +4,8 @@
 #   main  — every pytest test: unit binaries, protocol conformance (each test
 #           against gannet AND Debian's nats-server), real clients, stress,
 #           config grammar
-#   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol
-#           and stress tests against that build
+#   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
+#           stress and real-client tests against that build
 #   tsan  — ThreadSanitizer build; the stress test and the concurrent unit tests
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
 # Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
