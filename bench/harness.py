@@ -21,6 +21,7 @@ import fnmatch
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -35,6 +36,7 @@ GANNET = os.path.join(ROOT, "build/gannet")
 NATS = "/usr/sbin/nats-server"
 SIZES = [16, 128, 1024, 16384]
 SERVERS = ("gannet", "nats")
+CLIENT_BOUND = 85.0  # % of its core above which a pinned client may be the bottleneck
 LABEL = {"gannet": "gannet", "nats": "nats-server"}
 
 # --------------------------------------------------------------------------
@@ -153,7 +155,7 @@ class Server:
             return ""
 
     def stop(self):
-        """SIGTERM; returns the exit code (None if it had to be killed)."""
+        """SIGTERM (SIGKILL after 3 s); returns the exit code."""
         if not self.proc:
             return 0
         TRACK.reap(self.proc)
@@ -180,7 +182,7 @@ def layouts():
 def specs(layout, quick):
     """(name, kind, title, client args, sizes) for one layout."""
     q = quick
-    n_rr, n_ow, rate = (3000, 4000, 20000) if q else (20000, 40000, 20000)
+    n_rr, n_ow, rate = (3000, 3000, 10000) if q else (20000, 20000, 10000)
     conns = 2000 if q else 10000
     if layout == "pinned":
         s = [
@@ -210,7 +212,7 @@ def specs(layout, quick):
                     "reqrep": [128], "oneway": [128], "conns": [128], "nats-pubsub": [128]}
             s = [(n, k, t, a, pick[n]) for (n, k, t, a, _) in s if n in pick]
         return s
-    two = ["--pubs", "2", "--threads", "2"]
+    two = ["--pubs", "2"]
     s = [
         ("pub", "tput", "publish only, 2 publishers", ["--scenario", "pub"] + two, SIZES),
         ("pubsub", "tput", "2 × 1:1 pairs", ["--scenario", "pubsub"] + two, SIZES),
@@ -276,9 +278,9 @@ def run_client(srv, layout, args, size, opts):
 
 
 def noise_limit(d, opts):
-    """CPU seconds others may use in the window: a share of one core, plus
-    two /proc/stat ticks per CPU for its 10 ms granularity."""
-    return opts.noise / 100 * (d.get("window_s") or 0) + 0.02 * os.cpu_count()
+    """CPU seconds other processes may use in the window: a share of one
+    core, plus 20 ms for the 10 ms granularity of /proc/PID/stat."""
+    return opts.noise / 100 * (d.get("window_s") or 0) + 0.02
 
 
 # --------------------------------------------------------------------------
@@ -289,7 +291,8 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
     name, kind, title, args, _ = spec
     case = {"layout": layout_name, "name": name, "kind": kind, "title": title, "size": size,
             "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
-            "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None}
+            "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None,
+            "repro": {s: None for s in SERVERS}}
     servers = {s: Server(s, layout, logdir) for s in SERVERS}
     t0 = time.time()
     try:
@@ -303,8 +306,17 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
             todo = [s for s in SERVERS if not case["failed"][s] and len(case["runs"][s]) < want]
             if not todo or time.time() - t0 > opts.case_cap:
                 break
+            if attempts >= want and time.time() > opts.budget_end:
+                break  # quick mode's minute is up: no more repeats for noise
             attempts += 1
             for s in todo:  # alternate: gannet, nats-server, gannet, ...
+                if kind == "conns" and attempts > 1:
+                    # RSS per connection needs a server that never had them:
+                    # memory freed by the last run is not given back at once
+                    stop_checked(case, servers[s], s)
+                    if case["failed"][s]:
+                        continue
+                    servers[s].start()
                 one_run(case, servers[s], s, layout, args, size, kind, opts, log)
         for s in SERVERS:
             if servers[s].alive():
@@ -315,18 +327,26 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
                 case["failed"][s] = str(e)
     finally:
         for s in SERVERS:
-            rc = servers[s].stop()
-            # gannet promises exit 0 on SIGTERM; nats-server dies of the signal
-            ok = (0,) if s == "gannet" else (0, 1, -signal.SIGTERM)
-            if rc not in ok and not case["failed"][s]:
-                case["failed"][s] = f"server exit code {rc} on SIGTERM: {servers[s].log_tail(300)}"
+            stop_checked(case, servers[s], s)
     case["seconds"] = time.time() - t0
     return case
+
+
+def stop_checked(case, srv, s):
+    """Stops srv; an unclean exit fails the server for this case."""
+    was_running = srv.alive()
+    rc = srv.stop()
+    # gannet promises exit 0 on SIGTERM; nats-server exits 1
+    ok = (0,) if s == "gannet" else (0, 1, -signal.SIGTERM)
+    if was_running and rc not in ok and not case["failed"][s]:
+        case["failed"][s] = f"server exit code {rc} on SIGTERM: {srv.log_tail(300)}"
 
 
 def one_run(case, srv, s, layout, args, size, kind, opts, log):
     d, argv = run_client(srv, layout, args, size, opts)
     case["argv"] = argv[argv.index(CLIENT):]
+    case["repro"][s] = [" ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a for a in x)
+                        for x in (srv.argv(), argv)]
     if not srv.alive():
         case["failed"][s] = f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
         log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
@@ -356,10 +376,10 @@ def busy_now():
     return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
 
 
-def wait_quiet(opts, most=20.0):
+def wait_quiet(opts):
     """After a noisy run: wait (bounded) until the machine is near idle."""
     hz = os.sysconf("SC_CLK_TCK")
-    end = time.time() + (2.0 if opts.quick else most)
+    end = time.time() + (1.0 if opts.quick else 5.0)
     while time.time() < end:
         b0 = busy_now()
         time.sleep(0.5)
@@ -386,8 +406,11 @@ def summarize(case):
             runs = sorted(case["discarded"][s], key=lambda d: d["noise_s"])[:3]
             noisy = True
         keys = runs[0]["derived"].keys() if runs else []
-        out[s] = {"n": len(runs), "noisy": noisy, "failed": case["failed"][s],
-                  **{k: med(runs, k) for k in keys}}
+        out[s] = {"n": len(runs), "clean": len(case["runs"][s]), "noisy": noisy,
+                  "failed": case["failed"][s], **{k: med(runs, k) for k in keys}}
+        # the client's core nearly full: what limits msgs/s may be the client
+        out[s]["client_bound"] = bool(runs) and case["kind"] != "lat" and \
+            case["layout"] == "pinned" and out[s]["cli_pct"] >= CLIENT_BOUND
     return out
 
 
@@ -409,12 +432,15 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
-def cell(m, key, unit=""):
+def cell(m, key, unit="", rate=False):
+    """One figure with its marks: † from noisy runs, ‡ (rates only) when
+    the client was near a full core."""
     if m["failed"]:
         return "FAILED"
     if m["n"] == 0:
         return "–"
-    return fmt_num(m.get(key), unit) + ("†" if m["noisy"] else "")
+    return (fmt_num(m.get(key), unit) + ("†" if m["noisy"] else "")
+            + ("‡" if rate and m["client_bound"] else ""))
 
 
 def both_ok(ms):
@@ -431,12 +457,12 @@ def table_tput(cases):
         g, n = m["gannet"], m["nats"]
         ok = both_ok(m)
         rows.append(
-            f"| {size_label(c['size'])} | {cell(g, 'msgs_s', 'int')} | {cell(n, 'msgs_s', 'int')} "
+            f"| {size_label(c['size'])} | {cell(g, 'msgs_s', 'int', True)} | {cell(n, 'msgs_s', 'int', True)} "
             f"| {ratio(g.get('msgs_s'), n.get('msgs_s')) if ok else '–'} | {cell(g, 'mb_s')} "
             f"| {cell(n, 'mb_s')} | {cell(g, 'cpu_per_m')} | {cell(n, 'cpu_per_m')} "
             f"| {ratio(g.get('cpu_per_m'), n.get('cpu_per_m')) if ok else '–'} "
             f"| {cell(g, 'srv_pct')} / {cell(n, 'srv_pct')} | {cell(g, 'cli_pct')} / {cell(n, 'cli_pct')} "
-            f"| {g['n']} / {n['n']} |")
+            f"| {g['clean']} / {n['clean']} |")
     return rows
 
 
@@ -451,7 +477,7 @@ def table_lat(cases):
             x = m[s]
             rows.append(f"| {size_label(c['size'])} | {LABEL[s]} | "
                         + " | ".join(cell(x, k, "int" if k == "msgs_s" else "") for k in keys)
-                        + f" | {cell(x, 'srv_pct')} | {cell(x, 'cli_pct')} | {x['n']} |")
+                        + f" | {cell(x, 'srv_pct')} | {cell(x, 'cli_pct')} | {x['clean']} |")
         if both_ok(m):
             rows.append(f"| {size_label(c['size'])} | **ratio** | "
                         + " | ".join(ratio(m["gannet"].get(k), m["nats"].get(k)) for k in keys)
@@ -467,13 +493,13 @@ def table_conns(cases):
         m = summarize(c)
         for s in SERVERS:
             x, runs = m[s], c["runs"][s] or c["discarded"][s]
-            before = statistics.median([r["rss_before_kb"] / 1024 for r in runs]) if runs else None
-            after = statistics.median([r["rss_after_kb"] / 1024 for r in runs]) if runs else None
+            before = statistics.median([r.get("rss_before_kb", 0) / 1024 for r in runs]) if runs else None
+            after = statistics.median([r.get("rss_after_kb", 0) / 1024 for r in runs]) if runs else None
             per = x.get("rss_conn_b")
             rows.append(f"| {conns_of(c)} | {LABEL[s]} | {fmt_num(before)} | {fmt_num(after)} "
                         f"| {cell(x, 'rss_conn_b') if x['failed'] else fmt_num(per / 1024 if per else None)} "
-                        f"| {cell(x, 'conn_s', 'int')} | {cell(x, 'msgs_s', 'int')} "
-                        f"| {cell(x, 'cpu_per_m')} | {x['n']} |")
+                        f"| {cell(x, 'conn_s', 'int')} | {cell(x, 'msgs_s', 'int', True)} "
+                        f"| {cell(x, 'cpu_per_m')} | {x['clean']} |")
         if both_ok(m):
             rows.append(f"| {conns_of(c)} | **ratio** | | | {ratio(m['gannet'].get('rss_conn_b'), m['nats'].get('rss_conn_b'))} "
                         f"| {ratio(m['gannet'].get('conn_s'), m['nats'].get('conn_s'))} "
@@ -497,9 +523,12 @@ def failures(cases):
         for s in SERVERS:
             if c["failed"][s]:
                 out.append(f"- **{LABEL[s]} FAILED** in {c['layout']}/{c['name']} "
-                           f"{size_label(c['size'])}: {c['failed'][s]}  \n"
-                           f"  reproduce: start the server as in this layout, then "
-                           f"`{' '.join(c['argv'] or [])}` (with its port and PID)")
+                           f"{size_label(c['size'])}: {c['failed'][s]}")
+                if c["repro"][s]:
+                    env = "GOMAXPROCS=1 " if s == "nats" and c["layout"] == "pinned" else ""
+                    out.append(f"  - reproduce: `{env}{c['repro'][s][0]} &` then "
+                               f"`{c['repro'][s][1]}` "
+                               f"(--server-pid: the server's PID)")
     return out
 
 
@@ -517,7 +546,9 @@ def summary_table(groups):
             m = summarize(c)
             g, n = m["gannet"], m["nats"]
             st = "; ".join(f"{LABEL[s]} FAILED" for s in SERVERS if m[s]["failed"]) or \
-                ("noisy†" if g["noisy"] or n["noisy"] else "ok")
+                ", ".join(x for x, on in (("noisy†", g["noisy"] or n["noisy"]),
+                                          ("client-bound‡", g["client_bound"] or n["client_bound"])) if on) \
+                or "ok"
             ok = both_ok(m)
             lat = c["kind"] == "lat"
             rows.append(
@@ -549,7 +580,18 @@ def client_headroom(groups):
                 worst = max(m[s]["cli_pct"] for s in SERVERS)
                 verdict = (" — client has headroom" if worst < 85 else
                            " — **client near a full core: these numbers may be client-bound**")
-            lines.append(f"- {size_label(c['size'])}: " + "; ".join(parts) + verdict)
+            lines.append(f"- {size_label(c['size'])}: " + ("; ".join(parts) or "no clean run") + verdict)
+    bound = []
+    for (lay, name), cases in groups:
+        for c in cases:
+            m = summarize(c)
+            who = [f"{LABEL[s]} run {m[s]['cli_pct']:.0f}%" for s in SERVERS
+                   if lay == "pinned" and m[s]["client_bound"]]
+            if who:
+                bound.append(f"{name} {size_label(c['size'])} ({', '.join(who)})")
+    if bound:
+        lines.append(f"- client near a full core (≥ {CLIENT_BOUND:.0f}%), so msgs/s there may be the "
+                     "client's limit: " + "; ".join(bound))
     return lines
 
 
@@ -622,12 +664,16 @@ def plot(groups, outpng, title, tmp):
         cases = by.get(key)
         if not cases:
             return None
-        path = os.path.join(tmp, fname)
+        path, rows = os.path.join(tmp, fname), []
+        for c in cases:
+            m = summarize(c)
+            rows.append((c["size"], [m[s].get("msgs_s") if not m[s]["failed"] and m[s]["n"] else None
+                                     for s in SERVERS]))
+        if all(x is None for _, v in rows for x in v):
+            return None
         with open(path, "w") as f:
-            for c in cases:
-                m = summarize(c)
-                v = [m[s].get("msgs_s") if not m[s]["failed"] and m[s]["n"] else None for s in SERVERS]
-                f.write(f"{c['size']} " + " ".join("NaN" if x is None else f"{x:.1f}" for x in v) + "\n")
+            for size, v in rows:
+                f.write(f"{size} " + " ".join("NaN" if x is None else f"{x:.1f}" for x in v) + "\n")
         return path
 
     def lat_file(key, fname):
@@ -635,12 +681,15 @@ def plot(groups, outpng, title, tmp):
         if not cases:
             return None
         m = summarize(cases[0])
+        if not any(m[s]["n"] and not m[s]["failed"] for s in SERVERS):
+            return None
+        noisy = " (noisy runs†)" if any(m[s]["noisy"] for s in SERVERS) else ""
         path = os.path.join(tmp, fname)
         with open(path, "w") as f:
             for k, lab in (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")):
                 v = [m[s].get(k) if not m[s]["failed"] and m[s]["n"] else None for s in SERVERS]
                 f.write(f'"{lab}" ' + " ".join("NaN" if x is None else f"{x:.2f}" for x in v) + "\n")
-        return path, size_label(cases[0]["size"])
+        return path, size_label(cases[0]["size"]) + noisy
 
     series = []
     for name, lab in (("pubsub", "1:1"), ("pub", "pub-only"), ("nats-pubsub", "libnats 1:1")):
@@ -680,19 +729,21 @@ def plot(groups, outpng, title, tmp):
 
 def tput_panel(title, series):
     lines = [f"set title '{title}'", "set logscale xy", "set xlabel 'payload bytes'",
-             "set ylabel 'messages/s'", "set format y '%.0s%c'", "set key bottom left",
+             "set ylabel 'messages/s'", "set format y '%.0s%c'", "set key top right",
              "set xtics ('16' 16, '128' 128, '1K' 1024, '16K' 16384)", "set xrange [10:26000]"]
     plots = []
+    # colour tells the server, point and dash the scenario
     for i, (path, lab) in enumerate(series):
-        plots.append(f"'{path}' u 1:2 w lp lw 2 pt 7 dt {i + 1} lc rgb '#1f77b4' t 'gannet {lab}'")
-        plots.append(f"'{path}' u 1:3 w lp lw 2 pt 5 dt {i + 1} lc rgb '#d62728' t 'nats-server {lab}'")
+        pt = (7, 9, 13)[i % 3]
+        plots.append(f"'{path}' u 1:2 w lp lw 2 ps 1.3 pt {pt} dt {i + 1} lc rgb '#1f77b4' t 'gannet {lab}'")
+        plots.append(f"'{path}' u 1:3 w lp lw 2 ps 1.3 pt {pt - 1} dt {i + 1} lc rgb '#d62728' t 'nats-server {lab}'")
     return lines + ["plot " + ", ".join(plots)]
 
 
 def lat_panel(title, path):
     return [f"set title '{title}'", "set style data histograms",
             "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
-            "set logscale y", "set ylabel 'µs (log)'", "set key top left", "set yrange [1:*]",
+            "set logscale y", "set ylabel 'µs (log)'", "set key top left", "set yrange [10:*]",
             f"plot '{path}' u 2:xtic(1) lc rgb '#1f77b4' t 'gannet', '' u 3 lc rgb '#d62728' t 'nats-server'"]
 
 
@@ -713,6 +764,7 @@ def parse_args():
     ap.add_argument("--cap", type=float, help="time cap of one client run, s (30; quick 10)")
     ap.add_argument("--out", help="results folder (bench/results; quick: build/bench/results)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--replot", metavar="JSON", help="write the report and plot again from a run's .json")
     o = ap.parse_args()
     q = o.quick
     o.reps = o.reps or (1 if q else 3)
@@ -720,7 +772,8 @@ def parse_args():
     o.warmup = o.warmup if o.warmup is not None else (0.1 if q else 0.2)
     o.cap = o.cap or (10.0 if q else 30.0)
     o.extra = 2 if q else 2 * o.reps
-    o.case_cap = 40.0 if q else 240.0
+    o.case_cap = 20.0 if q else 90.0
+    o.budget_end = time.time() + (40.0 if q else 1e9)
     o.out = o.out or os.path.join(ROOT, "build/bench/results" if q else "bench/results")
     return o
 
@@ -742,8 +795,28 @@ def selected(o):
     return out
 
 
+def replot(path):
+    """Report and plot again from the runs a .json file kept."""
+    with open(path) as f:
+        saved = json.load(f)
+    o = argparse.Namespace(**saved["options"])
+    o.out = os.path.dirname(os.path.abspath(path))
+    groups = []
+    for c in saved["cases"]:
+        key = (c["layout"], c["name"])
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        groups[-1][1].append(c)
+    stamp = os.path.basename(path)[:-len(".json")]
+    seconds = saved.get("seconds") or sum(c.get("seconds", 0) for c in saved["cases"])
+    report(o, groups, stamp, tempfile.mkdtemp(prefix="gannet-bench-"), seconds, 0, saved.get("meta"))
+    return 0
+
+
 def main():
     o = parse_args()
+    if o.replot:
+        return replot(o.replot)
     sel = selected(o)
     if o.list or not sel:
         for lay, _, sp, sz in sel:
@@ -775,6 +848,10 @@ def main():
         TRACK.kill_all()
     if groups:
         report(o, groups, stamp, tmp, time.time() - t_start, status)
+    if status == 0:
+        shutil.rmtree(tmp, ignore_errors=True)  # server logs are kept only when something failed
+    else:
+        print(f"server logs: {tmp}")
     return status
 
 
@@ -795,25 +872,60 @@ def run_all(o, sel, tmp, groups):
     return 1 if any(c["failed"][s] for _, cs in groups for c in cs for s in SERVERS) else 0
 
 
-def report(o, groups, stamp, tmp, seconds, status):
+KEEP = ("ok", "error", "client_cpus", "published", "delivered", "elapsed_s", "window_s",
+        "server_cpu_s", "client_cpu_s", "softirqd_s", "steal_s", "noise_s", "noise_limit_s",
+        "lat_us", "members", "conns", "rss_before_kb", "rss_after_kb", "connect_s", "conns_ok",
+        "derived")
+
+
+def rounded(x):
+    """Floats to 7 significant digits, through lists and dicts."""
+    if isinstance(x, float):
+        return float(f"{x:.7g}")
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
+
+
+def slim(case):
+    """The record of a case without what every run repeats (parameters are
+    in argv) or what only served to cross-check the noise measure."""
+    def keep(r, fields):
+        return rounded({f: r[f] for f in fields if r.get(f) not in (None, 0, "", [])
+                        and not (f == "lat_us" and not r[f].get("count"))})
+    c = dict(case)
+    c["runs"] = {s: [keep(r, KEEP) for r in case["runs"][s]] for s in SERVERS}
+    # a discarded run only ever stands in for a missing clean one
+    c["discarded"] = {s: [keep(r, ("noise_s", "noise_limit_s", "derived", "rss_before_kb",
+                                   "rss_after_kb", "client_cpus")) for r in case["discarded"][s]]
+                      for s in SERVERS}
+    return c
+
+
+def report(o, groups, stamp, tmp, seconds, status, meta=None):
     md = os.path.join(o.out, stamp + ".md")
     png = os.path.join(o.out, stamp + ".png")
-    title = f"gannet vs nats-server, {stamp.replace('_', ' ')}"
+    title = f"gannet vs nats-server, {stamp[:10]} {stamp[11:13]}:{stamp[13:15]}"
     have_png = plot(groups, png, title, tmp)
     L = layouts()
     out = [f"# {title}{' (quick)' if o.quick else ''}", ""]
-    out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in machine()]
+    meta = meta or dict(machine())
+    out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in meta.items()]
     out += [f"| run | {seconds:.0f} s, {o.reps} clean repetition(s) per server, {o.duration} s publishing "
             f"+ {o.warmup} s warm-up per throughput run, noise limit {o.noise:.0f}% of a core"
             f"{', interrupted' if status == 130 else ''} |", ""]
     out += ["## Ratios gannet / nats-server", "",
             "msgs/s: above 1 is gannet faster. CPU/msg and latency: below 1 is gannet cheaper or "
-            "faster. † medians of noisy runs (no clean one could be had). FAILED: the run lost, "
-            "duplicated or garbled messages, or the server died; see below.", ""]
+            "faster. † medians of noisy runs (no clean one could be had). ‡ the client used "
+            f"≥ {CLIENT_BOUND:.0f}% of its core: msgs/s may be the client's limit (CPU/msg is "
+            "still the server's own). FAILED: the run lost, duplicated or garbled messages, "
+            "was refused, or the server died; see below.", ""]
     out += summary_table(groups) + [""]
     if have_png:
         out += [f"![throughput and latency]({os.path.basename(png)})", ""]
-    out += ["## Client headroom (pinned, raw 1:1)", ""] + (client_headroom(groups) or ["- not run"]) + [""]
+    out += ["## Client headroom (pinned layout)", ""] + (client_headroom(groups) or ["- not run"]) + [""]
     out += ["## Layouts and CPU placement", ""]
     for lay in dict.fromkeys(l for (l, _), _ in groups):
         pl = next((c["placement"] for (l, _), cs in groups if l == lay for c in cs if c["placement"]), {})
@@ -836,10 +948,11 @@ def report(o, groups, stamp, tmp, seconds, status):
     with open(md, "w") as f:
         f.write("\n".join(out))
     with open(os.path.join(o.out, stamp + ".json"), "w") as f:
-        json.dump({"meta": dict(machine()), "options": vars(o), "cases": [c for _, cs in groups for c in cs]},
-                  f, indent=None, default=str)
+        json.dump({"meta": meta, "options": vars(o), "seconds": seconds,
+                   "cases": [slim(c) for _, cs in groups for c in cs]}, f, separators=(",", ":"),
+                  default=str)
     print("\n" + "\n".join(summary_table(groups)))
-    print("\n" + "\n".join(["Client headroom (pinned raw 1:1):"] + client_headroom(groups)))
+    print("\n" + "\n".join(["Client headroom (pinned):"] + client_headroom(groups)))
     print(f"\nresults: {md}" + (f"\nplot:    {png}" if have_png else "") + f"\ntotal:   {seconds:.0f} s")
 
 

@@ -34,6 +34,26 @@ int listener_open(const char *host, int port, int *bound_port)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bound_port && port > 0) {
+        /* The first listener of a server: SO_REUSEPORT would let it join a
+         * port that another process (say, a second gannet) already listens
+         * on, and the kernel would split clients between two servers. Bind
+         * plainly first to find out, as nats-server would fail here. */
+        if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+            rc = -errno;
+            close(fd);
+            freeaddrinfo(res);
+            return rc;
+        }
+        close(fd);
+        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            rc = -errno;
+            freeaddrinfo(res);
+            return rc;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
         rc = -errno;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "hist.h"
@@ -88,8 +89,21 @@ void nats_throughput(const struct params *p, struct result *r);
 void nats_reqrep(const struct params *p, struct result *r);
 void nats_oneway(const struct params *p, struct result *r);
 
-/* Payload prefix helpers: every payload starts with these 16 bytes. */
-void pfx_put(unsigned char *dst, uint32_t pub, uint32_t seq, uint64_t t_ns);
-void pfx_get(const unsigned char *src, uint32_t *pub, uint32_t *seq, uint64_t *t_ns);
+/* Payload prefix: every payload starts with publisher, sequence, send time.
+ * Native byte order: the same process writes and reads it. Inline: at 16 B
+ * the subscriber runs these 15 million times a second. */
+static inline void pfx_put(unsigned char *dst, uint32_t pub, uint32_t seq, uint64_t t_ns)
+{
+    memcpy(dst, &pub, 4);
+    memcpy(dst + 4, &seq, 4);
+    memcpy(dst + 8, &t_ns, 8);
+}
+
+static inline void pfx_get(const unsigned char *src, uint32_t *pub, uint32_t *seq, uint64_t *t_ns)
+{
+    memcpy(pub, src, 4);
+    memcpy(seq, src + 4, 4);
+    memcpy(t_ns, src + 8, 8);
+}
 
 #endif

@@ -1,4 +1,4 @@
-/* common.c — failure recording, clock, timed window, payload prefix. */
+/* common.c — failure recording, clock, timed window, flow window. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,12 +32,12 @@ uint64_t now_ns(void)
 
 void window_begin(const struct params *p, struct result *r)
 {
-    snap_take(&r->w0, p->server_pid);
+    snap_take(&r->w0, p->server_pid, 0);
 }
 
 void window_end(const struct params *p, struct result *r)
 {
-    snap_take(&r->w1, p->server_pid);
+    snap_take(&r->w1, p->server_pid, 1);
 }
 
 uint64_t flow_window(const struct params *p)
@@ -53,34 +53,4 @@ uint64_t flow_window(const struct params *p)
     if (w > 65536)
         w = 65536;
     return w;
-}
-
-/* Little-endian by hand: the prefix is read back by this same binary, but
- * byte order should not depend on where it was built. */
-static void put_le(unsigned char *d, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        d[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *s, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)s[i] << (8 * i);
-    return v;
-}
-
-void pfx_put(unsigned char *dst, uint32_t pub, uint32_t seq, uint64_t t_ns)
-{
-    put_le(dst, pub, 4);
-    put_le(dst + 4, seq, 4);
-    put_le(dst + 8, t_ns, 8);
-}
-
-void pfx_get(const unsigned char *src, uint32_t *pub, uint32_t *seq, uint64_t *t_ns)
-{
-    *pub = (uint32_t)get_le(src, 4);
-    *seq = (uint32_t)get_le(src + 4, 4);
-    *t_ns = get_le(src + 8, 8);
 }

@@ -39,6 +39,8 @@ struct lat {
     int record;         /* add latencies to r->lat */
 };
 
+static void rr_responder(struct rconn *c);
+
 static int lat_conn(struct lat *L, struct rconn *c, const char *sub, void (*fn)(struct rconn *))
 {
     if (rconn_dial(c, L->p->host, L->p->port, LAT_RBUF) < 0 ||
@@ -48,6 +50,7 @@ static int lat_conn(struct lat *L, struct rconn *c, const char *sub, void (*fn)(
     }
     c->ctx = L;
     c->on_msg = fn;
+    c->want_reply = fn == rr_responder;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (rconn_set_nonblock(c) < 0 || epoll_ctl(L->ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
         fail(L->r, "epoll: %s", strerror(errno));

@@ -217,7 +217,12 @@ static int pub_step(struct tput *tp, struct pubc *pc)
         } else if (w < 0 && errno == EAGAIN) {
             pc->writable = 0;
         } else if (!(w < 0 && errno == EINTR)) {
-            fail(tp->r, "publisher %d: write: %s", pc->c.idx, w < 0 ? strerror(errno) : "closed");
+            int e = w < 0 ? errno : EPIPE;
+            /* The server may have said why before it closed: read it. */
+            rconn_read(&pc->c, NULL);
+            if (pc->c.failed && strncmp(pc->c.err, "server said", 11) == 0)
+                fail(tp->r, "publisher %d: %s", pc->c.idx, pc->c.err);
+            fail(tp->r, "publisher %d: write: %s", pc->c.idx, strerror(e));
             atomic_store(&tp->done, 1);
             return 0;
         }

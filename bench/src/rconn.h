@@ -37,7 +37,8 @@ struct rconn {
     size_t plen;            /* payload length of the current MSG */
     size_t pfx_have;        /* prefix bytes of the current payload kept so far */
     unsigned char pfx[PFX_LEN];
-    uint32_t sid;           /* sid of the current MSG */
+    uint32_t sid;           /* sid of the current MSG (only parsed when want_reply) */
+    int want_reply;         /* parse every token (responders); else only the size */
     char reply[128];        /* reply subject of the current MSG, copied: it may be overwritten */
     size_t reply_len;
     uint64_t msgs;          /* MSGs fully received */

@@ -65,21 +65,117 @@ static uint64_t proc_cpu_ns(pid_t pid, int *nthreads)
     return sum;
 }
 
-/* utime+stime of the whole thread group, exited threads included. */
-static uint64_t proc_stat_ticks(pid_t pid)
+struct proc_ent {
+    pid_t pid, ppid;
+    uint64_t own;   /* utime+stime, exited threads included (ticks) */
+    uint64_t ch;    /* cutime+cstime: children that exited and were reaped */
+};
+
+/* Reads /proc/PID/stat; returns 0 or -1 if the process is gone. */
+static int read_ent(pid_t pid, struct proc_ent *e)
 {
     char path[64], b[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     if (slurp(path, b, sizeof b) <= 0)
-        return 0;
+        return -1;
     char *p = strrchr(b, ')'); /* comm may hold spaces: count fields after it */
     if (!p)
-        return 0;
+        return -1;
+    int ppid = 0;
     unsigned long long ut = 0, st = 0;
-    /* after ")": state(3) ... utime is field 14, stime 15 */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    long long cut = 0, cst = 0;
+    /* after ")": state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17) */
+    if (sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &ppid, &ut,
+               &st, &cut, &cst) != 5)
+        return -1;
+    *e = (struct proc_ent){.pid = pid, .ppid = (pid_t)ppid, .own = ut + st, .ch = (uint64_t)(cut + cst)};
+    return 0;
+}
+
+static uint64_t proc_stat_ticks(pid_t pid)
+{
+    struct proc_ent e;
+    return read_ent(pid, &e) == 0 ? e.own : 0;
+}
+
+static int excluded(pid_t pid, pid_t server)
+{
+    if (pid == server || pid == getpid())
+        return 1;
+    for (int i = 0; i < nsoftirqd; i++)
+        if (pid == softirqd[i])
+            return 1;
+    return 0;
+}
+
+static int by_pid(const void *a, const void *b)
+{
+    pid_t x = ((const struct proc_ent *)a)->pid, y = ((const struct proc_ent *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* Every process but ours, sorted by PID. */
+static int read_procs(pid_t server, struct proc_ent **out)
+{
+    DIR *d = opendir("/proc");
+    int n = 0, cap = 0;
+    struct proc_ent *v = NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (excluded(pid, server))
+            continue;
+        if (n == cap) {
+            struct proc_ent *nv = realloc(v, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        if (read_ent(pid, &v[n]) == 0)
+            n++;
+    }
+    if (d)
+        closedir(d);
+    if (v)
+        qsort(v, (size_t)n, sizeof *v, by_pid);
+    *out = v;
+    return n;
+}
+
+static const struct proc_ent *find(const struct proc_ent *v, int n, pid_t pid)
+{
+    struct proc_ent k = {.pid = pid};
+    return n ? bsearch(&k, v, (size_t)n, sizeof *v, by_pid) : NULL;
+}
+
+uint64_t others_delta(const struct cpu_snap *a, const struct cpu_snap *b)
+{
+    int64_t *chd = calloc((size_t)b->nprocs + 1, sizeof *chd);
+    uint64_t sum = 0;
+    if (!chd)
         return 0;
-    return ut + st;
+    for (int i = 0; i < b->nprocs; i++) {
+        const struct proc_ent *e = &b->procs[i], *s = find(a->procs, a->nprocs, e->pid);
+        sum += s ? (e->own > s->own ? e->own - s->own : 0) : e->own;
+        chd[i] = (int64_t)e->ch - (s ? (int64_t)s->ch : 0);
+    }
+    /* A child that ended in the window and was reaped moved all its time,
+     * from before the window too, into its parent's cutime: take back the
+     * part its start snapshot already had. */
+    for (int i = 0; i < a->nprocs; i++) {
+        const struct proc_ent *s = &a->procs[i];
+        if (find(b->procs, b->nprocs, s->pid))
+            continue;
+        const struct proc_ent *p = find(b->procs, b->nprocs, s->ppid);
+        if (p)
+            chd[p - b->procs] -= (int64_t)(s->own + s->ch);
+    }
+    for (int i = 0; i < b->nprocs; i++)
+        sum += chd[i] > 0 ? (uint64_t)chd[i] : 0;
+    free(chd);
+    return sum;
 }
 
 static void find_softirqd(void)
@@ -116,10 +212,15 @@ static int busy_ticks(uint64_t *busy, uint64_t *steal, uint64_t *idle)
     return 0;
 }
 
-int snap_take(struct cpu_snap *s, pid_t server)
+int snap_take(struct cpu_snap *s, pid_t server, int at_end)
 {
     pthread_once(&softirqd_once, find_softirqd);
+    free(s->procs);
     memset(s, 0, sizeof *s);
+    /* The scan of every process takes a few ms: before the window's own
+     * readings at its start, after them at its end, so that it stays out. */
+    if (!at_end)
+        s->nprocs = read_procs(server, &s->procs);
     if (server > 0) {
         s->server_ns = proc_cpu_ns(server, &s->server_threads);
         s->server_ticks = proc_stat_ticks(server);
@@ -134,6 +235,8 @@ int snap_take(struct cpu_snap *s, pid_t server)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->t_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (at_end)
+        s->nprocs = read_procs(server, &s->procs);
     return rc;
 }
 

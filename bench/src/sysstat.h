@@ -6,9 +6,17 @@
  * that sum, so /proc/PID/stat utime+stime (clock ticks, but counting exited
  * threads too) is read as a cross-check.
  *
- * Noise: /proc/stat busy time of all CPUs minus the server, this client and
- * the ksoftirqd threads (which run the loopback's deferred network work the
- * benchmark itself causes) is CPU that something else used in the window.
+ * Noise is the CPU time every other process used in the window, counted
+ * directly: the sum over /proc/PID/stat of utime+stime+cutime+cstime of
+ * all processes but the server, this client and ksoftirqd (which runs the
+ * loopback's deferred network work the benchmark itself causes). cutime
+ * and cstime hold the time of children that exited and were reaped, so a
+ * compiler that ran and ended inside the window is still counted; steal
+ * time (the hypervisor running someone else) is added. The /proc/stat
+ * totals are kept for reference only: their busy time is sampled at ticks
+ * and misses much of a task that sleeps and wakes 20,000 times a second,
+ * and their idle time counts as busy the interrupt and VM-exit cost of
+ * those wake-ups, which no process owns; both would misjudge latency runs.
  *
  * Any thread may call these; they keep no state besides a cached list of
  * ksoftirqd PIDs filled once.
@@ -19,6 +27,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct proc_ent;
+
 struct cpu_snap {
     uint64_t t_ns;           /* CLOCK_MONOTONIC when taken */
     uint64_t server_ns;      /* server threads' schedstat run time */
@@ -27,12 +37,19 @@ struct cpu_snap {
     uint64_t softirqd_ns;    /* all ksoftirqd/N threads */
     uint64_t busy_ticks;     /* /proc/stat cpu: user+nice+system+irq+softirq+steal */
     uint64_t steal_ticks;    /* /proc/stat cpu: steal (the hypervisor took it) */
-    uint64_t idle_ticks;     /* /proc/stat cpu: idle+iowait (exact under NO_HZ, unlike busy) */
+    uint64_t idle_ticks;     /* /proc/stat cpu: idle+iowait */
+    struct proc_ent *procs;  /* every other process (see others_delta), by PID */
+    int nprocs;
     int server_threads;      /* live threads of the server when taken */
 };
 
-/* Fills s; server may be 0 (not measured). Returns 0 or -errno. */
-int snap_take(struct cpu_snap *s, pid_t server);
+/* Fills s; server may be 0 (not measured); at_end orders the readings for
+ * the end of a window. Returns 0 or -errno. */
+int snap_take(struct cpu_snap *s, pid_t server, int at_end);
+/* CPU ticks all other processes used between a and b: per process, the
+ * growth of utime+stime and of cutime+cstime, less what reaped children
+ * had before a (it moved into their parent's cutime). */
+uint64_t others_delta(const struct cpu_snap *a, const struct cpu_snap *b);
 /* Seconds per /proc/stat tick (USER_HZ). */
 double tick_s(void);
 /* VmRSS of pid in KiB, or -1. */
