@@ -198,6 +198,7 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
     struct server *srv = c->sh->srv;
     atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
+    shard_record_closed(c->sh, c); /* for /connz?state=closed, with its subscriptions */
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct sub *s = c->subs.slots[i];
         if (s && s != TOMB)
@@ -227,7 +228,6 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 
 void conn_release(struct conn *c)
 {
-    shard_record_closed(c->sh, c);
     parser_free(&c->parser);
     free(c->subs.slots);
     c->subs.slots = NULL;

@@ -75,6 +75,8 @@ void opts_free(struct opts *o)
     free(o->remote_syslog);
     free(o->ports_file_dir);
     free(o->signal_cmd);
+    free(o->http_host);
+    free(o->http_base_path);
     for (int i = 0; i < o->nusers; i++) {
         free(o->users[i].name);
         free(o->users[i].pass);
@@ -414,7 +416,7 @@ static const struct unsupported {
                               "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
     {"subject mappings", {"mappings", "maps"}},
     {"TLS", {"tls", "ocsp", "allow_non_tls"}},
-    {"monitoring HTTP", {"http", "https", "http_port", "monitor_port", "https_port", "http_base_path"}},
+    {"monitoring HTTPS", {"https", "https_port"}},
     {"profiling", {"prof_port"}},
     {"JetStream", {"jetstream", "store_dir", "storedir", "default_js_domain"}},
     {"WebSocket", {"websocket", "ws"}},
@@ -627,6 +629,39 @@ static int key_listen(struct loader *L, const struct conf_node *n)
     return 0;
 }
 
+/* `http: port` or `http: "host:port"` (nats-server's parseListen, as `listen`). */
+static int key_http(struct loader *L, const struct conf_node *n)
+{
+    struct opts *o = L->o;
+    if (n->kind == CONF_INT) {
+        if (n->i < INT32_MIN || n->i > INT32_MAX)
+            return node_err(L, n, false, "value for \"%s\" out of range", n->key);
+        o->http_port = (int)n->i;
+        return 0;
+    }
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "expected port or host:port, got %s", conf_kind_name(n->kind));
+    const char *v = n->str, *colon = strrchr(v, ':');
+    if (!colon)
+        return node_err(L, n, false, "could not parse address string \"%s\"", v);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (colon[1] == 0 || *end || port < INT32_MIN || port > INT32_MAX)
+        return node_err(L, n, false, "could not parse port \"%s\"", colon + 1);
+    char *h = strndup(v, (size_t)(colon - v));
+    if (!h)
+        return errf(L, "out of memory");
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        memmove(h, h + 1, hl - 2);
+        h[hl - 2] = 0;
+    }
+    free(o->http_host);
+    o->http_host = h;
+    o->http_port = (int)port;
+    return 0;
+}
+
 static int key_server_name(struct loader *L, const struct conf_node *n)
 {
     if (rd_str(L, n, &L->o->server_name) < 0)
@@ -739,6 +774,10 @@ static const struct keydef {
     F("ports_file_dir", T_STR, ports_file_dir),
     FN("lame_duck_duration", key_lame_duck_duration),
     FN("lame_duck_grace_period", key_lame_duck_grace),
+    FN("http", key_http),
+    F("http_port", T_INT, http_port),
+    F("monitor_port", T_INT, http_port),
+    F("http_base_path", T_STR, http_base_path),
     F("shards", T_INT, shards), /* gannet's own: shard threads */
     FN("cluster", key_cluster),
     FN("gateway", key_gateway),
@@ -822,6 +861,8 @@ static int validate(struct loader *L)
         o->max_pending = 64 * 1024 * 1024;
     if (o->max_connections == 0)
         o->max_connections = 64 * 1024;
+    if (!o->http_host) /* the monitor binds where clients do unless told otherwise */
+        set_str(&o->http_host, o->host);
     return 0;
 }
 
@@ -838,7 +879,7 @@ static void usage(FILE *f)
           "    -n, --name\n"
           "        --server_name <server_name>  Server name (default: auto)\n"
           "    -P, --pid <file>                 File to store PID\n"
-          "    -m, --http_port <port>           Use port for http monitoring (*)\n"
+          "    -m, --http_port <port>           Use port for http monitoring\n"
           "    -ms,--https_port <port>          Use port for https monitoring (*)\n"
           "    -c, --config <file>              Configuration file\n"
           "    -t                               Test configuration and exit\n"
@@ -923,8 +964,8 @@ static const struct flagdef {
     FA("VV", FK_BOOL, A_VV), FA("DV", FK_BOOL, A_DV), FA("DVV", FK_BOOL, A_DVV),
     FL("T", FK_BOOL, logtime), FL("logtime", FK_BOOL, logtime), FL("logtime_utc", FK_BOOL, logtime_utc),
     FL("user", FK_STR, user), FL("pass", FK_STR, pass), FL("auth", FK_STR, token),
-    FU("m", FK_INT, "monitoring HTTP"), FU("http_port", FK_INT, "monitoring HTTP"),
-    FU("ms", FK_INT, "monitoring HTTP"), FU("https_port", FK_INT, "monitoring HTTP"),
+    FL("m", FK_INT, http_port), FL("http_port", FK_INT, http_port),
+    FU("ms", FK_INT, "monitoring HTTPS"), FU("https_port", FK_INT, "monitoring HTTPS"),
     FA("c", FK_STR, A_CONFIG), FA("config", FK_STR, A_CONFIG),
     FA("t", FK_BOOL, A_TEST),
     FA("sl", FK_STR, A_SIGNAL), FA("signal", FK_STR, A_SIGNAL),
@@ -1199,9 +1240,10 @@ void opts_log_config(const struct opts *o, struct log_config *lc)
 
 /* ------------------------------------------------------------ reload */
 
+/* nats-server's options hold "" where gannet's hold NULL: the same value */
 static bool str_eq(const char *a, const char *b)
 {
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
 int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen)
@@ -1224,6 +1266,9 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
     STR("ServerName", server_name)
     STR("Host", host)
     INT("Port", port)
+    STR("HTTPHost", http_host)
+    INT("HTTPPort", http_port)
+    STR("HTTPBasePath", http_base_path)
     STR("PidFile", pid_file)
     STR("PortsFileDir", ports_file_dir)
     INT("Shards", shards)
@@ -1254,9 +1299,9 @@ static const char *go_errno(int e, char *buf, size_t cap)
     return buf;
 }
 
-/* Appends "nats://addr:port" for every interface address, interface by
+/* Appends "<scheme>://addr:port" for every interface address, interface by
  * interface (IPv4 then IPv6 within one), as Go's net.InterfaceAddrs lists them. */
-static size_t append_all_addrs(char *buf, size_t cap, size_t n, int port)
+static size_t append_all_addrs(char *buf, size_t cap, size_t n, const char *scheme, int port)
 {
     struct ifaddrs *ifa0, *ifa;
     if (getifaddrs(&ifa0) < 0)
@@ -1275,8 +1320,8 @@ static size_t append_all_addrs(char *buf, size_t cap, size_t n, int port)
                     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)ifa->ifa_addr)->sin6_addr, a, sizeof a);
                 else
                     continue;
-                int k = snprintf(buf + n, cap - n, fam ? "%s\"nats://[%s]:%d\"" : "%s\"nats://%s:%d\"",
-                                 count++ ? "," : "", a, port);
+                int k = snprintf(buf + n, cap - n, fam ? "%s\"%s://[%s]:%d\"" : "%s\"%s://%s:%d\"",
+                                 count++ ? "," : "", scheme, a, port);
                 if (k > 0 && (size_t)k < cap - n)
                     n += (size_t)k;
             }
@@ -1288,22 +1333,40 @@ static size_t append_all_addrs(char *buf, size_t cap, size_t n, int port)
     return n;
 }
 
-void ports_file_write(const struct opts *o, int client_port)
+/* `"key":["<scheme>://host:port",...]` for a listener on host (formatURL in nats-server) */
+static size_t append_urls(char *buf, size_t cap, size_t n, const char *key, const char *scheme, const char *host,
+                          int port)
 {
-    char path[4096], json[8192], eb[128];
-    if (!o->ports_file_dir || ports_file_path(o, path, sizeof path) < 0)
-        return;
-    size_t n = (size_t)snprintf(json, sizeof json, "{\"nats\":[");
-    const char *h = o->host && *o->host ? o->host : "0.0.0.0";
+    if (n >= cap)
+        return n;
+    n += (size_t)snprintf(buf + n, cap - n, "\"%s\":[", key);
+    const char *h = host && *host ? host : "0.0.0.0";
+    if (n >= cap)
+        return n;
     if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]")) {
-        n = append_all_addrs(json, sizeof json, n, client_port);
+        n = append_all_addrs(buf, cap, n, scheme, port);
     } else {
         bool v6 = strchr(h, ':') != NULL;
-        n += (size_t)snprintf(json + n, sizeof json - n, v6 ? "\"nats://[%s]:%d\"" : "\"nats://%s:%d\"", h,
-                              client_port);
+        n += (size_t)snprintf(buf + n, cap - n, v6 ? "\"%s://[%s]:%d\"" : "\"%s://%s:%d\"", scheme, h, port);
+    }
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, "]");
+    return n;
+}
+
+static void write_ports(const struct opts *o, int client_port, const char *http_addr, int http_port)
+{
+    char path[4096], json[16384], eb[128];
+    if (!o->ports_file_dir || ports_file_path(o, path, sizeof path) < 0)
+        return;
+    size_t n = (size_t)snprintf(json, sizeof json, "{");
+    n = append_urls(json, sizeof json, n, "nats", "nats", o->host, client_port);
+    if (http_port > 0 && n < sizeof json) {
+        n += (size_t)snprintf(json + n, sizeof json - n, ",");
+        n = append_urls(json, sizeof json, n, "monitoring", "http", http_addr, http_port);
     }
     if (n < sizeof json)
-        n += (size_t)snprintf(json + n, sizeof json - n, "]}");
+        n += (size_t)snprintf(json + n, sizeof json - n, "}");
     if (n >= sizeof json)
         n = sizeof json - 1;
     FILE *f = fopen(path, "w");
@@ -1317,11 +1380,25 @@ void ports_file_write(const struct opts *o, int client_port)
         log_error("Error writing ports file (%s): write %s: %s", path, path, go_errno(errno, eb, sizeof eb));
 }
 
+void ports_file_write(const struct opts *o, int client_port)
+{
+    if (o->http_port != 0)
+        return; /* the monitor writes it once its port is bound (opts.h) */
+    write_ports(o, client_port, NULL, 0);
+}
+
+void ports_file_write_http(const struct opts *o, int client_port, const char *http_addr, int http_port)
+{
+    write_ports(o, client_port, http_addr, http_port);
+}
+
 void ports_file_remove(const struct opts *o)
 {
     char path[4096], eb[128];
     if (!o->ports_file_dir || ports_file_path(o, path, sizeof path) < 0)
         return;
-    if (unlink(path) < 0)
+    /* with monitoring, the file is written once the monitor listens: a
+     * server that failed before that has none to remove */
+    if (unlink(path) < 0 && !(errno == ENOENT && o->http_port != 0))
         log_error("Error cleaning up ports file %s: remove %s: %s", path, path, go_errno(errno, eb, sizeof eb));
 }

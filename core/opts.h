@@ -60,6 +60,11 @@ struct opts {
     int64_t lame_duck_duration_ms; /* 2m, at least 30s: clients are closed over this span */
     int64_t lame_duck_grace_ms;    /* 10s: wait before closing the first client */
 
+    /* monitoring HTTP (monitor/): `http`, `http_port`/`monitor_port`, -m */
+    char *http_host;         /* default: host (set by the loader, as nats-server's baseline) */
+    int http_port;           /* 0 = no monitoring; -1 = a random port */
+    char *http_base_path;    /* as configured ("" / NULL = "/"); the monitor normalizes it */
+
     /* the command line, kept so that a reload re-applies the same flags; not
      * owned: points at main()'s argv, which lives as long as the process */
     char **argv;
@@ -94,10 +99,18 @@ bool opts_auth_configured(const struct opts *o);
 void opts_free(struct opts *o);
 
 /* nats-server's ports file: <ports_file_dir>/<basename argv[0]>_<pid>.ports
- * holding {"nats":["nats://host:port",...]} (every interface address when
- * listening on 0.0.0.0 or ::). No-op without ports_file_dir; errors are
- * logged with nats-server's wording. Control thread. */
+ * holding {"nats":["nats://host:port",...],"monitoring":["http://host:port",...]}
+ * (every interface address when listening on 0.0.0.0 or ::). No-op without
+ * ports_file_dir; errors are logged with nats-server's wording. Control
+ * thread.
+ *
+ * ports_file_write() is what the server calls once the client port is bound:
+ * with monitoring configured (http_port != 0) it writes nothing, because the
+ * monitor's port is not known yet (-1: random) and a reader must never see a
+ * file without it; monitor_start() then calls ports_file_write_http() with
+ * the monitor listener's bound address and port. */
 void ports_file_write(const struct opts *o, int client_port);
+void ports_file_write_http(const struct opts *o, int client_port, const char *http_addr, int http_port);
 void ports_file_remove(const struct opts *o);
 
 /* The logging settings of o, as log_open/log_reconfigure take them (the

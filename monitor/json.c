@@ -50,32 +50,82 @@ static void newline(struct jw *w)
         put(w, "  ", 2);
 }
 
-static void quote(struct jw *w, const char *s, size_t n)
+/* Length of the valid UTF-8 sequence at s[i] (Go's utf8.DecodeRune
+ * rules: no overlongs, surrogates or code points past U+10FFFF), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t i, size_t n)
 {
+    unsigned char c = s[i];
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (i + need >= n)
+        return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (size_t k = 2; k <= need; k++)
+        if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+            return 0;
+    return need + 1;
+}
+
+/* Go's encodeState.string with escapeHTML: invalid UTF-8 becomes \ufffd */
+static void quote(struct jw *w, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
     put(w, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\', esc[1] = (char)c;
-            put(w, esc, 2);
-        } else if (c == '\n') {
-            put(w, "\\n", 2);
-        } else if (c == '\r') {
-            put(w, "\\r", 2);
-        } else if (c == '\t') {
-            put(w, "\\t", 2);
-        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(w, esc, 6);
-        } else if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-                   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
-            put(w, (unsigned char)s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-            i += 2;
+    size_t run = 0; /* start of the bytes copied as they are */
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        const char *esc = NULL;
+        char u[8];
+        size_t adv = 1;
+        if (c < 0x80) {
+            if (c == '"')
+                esc = "\\\"";
+            else if (c == '\\')
+                esc = "\\\\";
+            else if (c == '\n')
+                esc = "\\n";
+            else if (c == '\r')
+                esc = "\\r";
+            else if (c == '\t')
+                esc = "\\t";
+            else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+                snprintf(u, sizeof u, "\\u%04x", c);
+                esc = u;
+            }
         } else {
-            put(w, (const char *)&s[i], 1);
+            adv = utf8_len(s, i, n);
+            if (adv == 0) {
+                esc = "\\ufffd";
+                adv = 1;
+            } else if (adv == 3 && c == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
+                esc = s[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
+            }
         }
+        if (esc) {
+            put(w, str + run, i - run);
+            puts_(w, esc);
+            run = i + adv;
+        }
+        i += adv;
     }
+    put(w, str + run, n - run);
     put(w, "\"", 1);
 }
 
@@ -162,6 +212,10 @@ void jw_double(struct jw *w, const char *key, double v)
                 break;
         }
     }
+    /* Go writes "1e-07" as "1e-7" (and keeps "1e+21") */
+    char *e = strstr(b, "e-0");
+    if (e)
+        memmove(e + 2, e + 3, strlen(e + 3) + 1);
     puts_(w, b);
 }
 

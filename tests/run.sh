@@ -5,7 +5,7 @@
 #           against gannet AND Debian's nats-server), real clients, stress,
 #           config grammar
 #   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
-#           stress and real-client tests against that build
+#           stress, real-client and monitoring tests against that build
 #   tsan  — ThreadSanitizer build; the stress test and the concurrent unit tests
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
 # Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
@@ -38,7 +38,7 @@ if make -s asan >"$R/asan-build.log" 2>&1; then
     record asan-build ok
     pytest_phase asan "GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan
         GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients
+        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients tests/monitor
 else
     cat "$R/asan-build.log"
     record asan-build fail

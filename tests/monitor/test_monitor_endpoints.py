@@ -78,7 +78,8 @@ def test_varz_fields_types_and_values(make_server):
     # (the harness's port probe may count in total_connections)
     assert (v["connections"], v["routes"], v["remotes"], v["leafnodes"]) == (0, 0, 0, 0)
     assert (v["in_msgs"], v["out_msgs"], v["in_bytes"], v["out_bytes"], v["slow_consumers"]) == (0, 0, 0, 0, 0)
-    assert v["http_req_stats"] == {"/varz": 1}
+    assert v["http_req_stats"]["/varz"] == 1
+    assert set(v["http_req_stats"]) <= {"/varz", "/connz"}  # start() polled /connz
 
 
 def test_varz_options_from_config(make_server):
@@ -96,7 +97,7 @@ def test_varz_options_from_config(make_server):
 def test_varz_counters_after_scenario(make_server):
     s = start(make_server)
     base = varz(s)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     v = varz(s)
     assert (v["connections"], v["total_connections"] - base["total_connections"]) == (3, 4)
     assert (v["in_msgs"], v["in_bytes"], v["out_msgs"], v["out_bytes"]) == (2, 7, 3, 12)
@@ -108,12 +109,15 @@ def test_http_req_stats_counting(make_server):
     """Which requests nats-server counts, under which key: a handler counts
     before decoding its parameters (/connz and /routez after)."""
     s = start(make_server)
+    base = varz(s)["http_req_stats"]  # start() polled /connz
     for p in ["/", "/varz", "/connz", "/connz?auth=x", "/connz?sort=bogus", "/routez", "/routez?subs=x",
               "/gatewayz", "/gatewayz?accs=x", "/leafz", "/subsz", "/subscriptionsz", "/subsz?subs=x", "/accountz",
               "/accstatz", "/jsz", "/jsz?accounts=x", "/healthz", "/healthz?js-enabled=x", "/stacksz",
               "/ipqueuesz", "/nope", "/varz/"]:
         http(s.mport, p)
-    assert varz(s)["http_req_stats"] == {
+    got = varz(s)["http_req_stats"]
+    assert list(got) == sorted(got)  # Go prints a map sorted by key
+    assert {k: v - base.get(k, 0) for k, v in got.items()} == {
         "/": 1, "/accountz": 1, "/accstatz": 1, "/connz": 2, "/gatewayz": 2, "/healthz": 2, "/jsz": 2,
         "/leafz": 1, "/routez": 1, "/subsz": 3, "/varz": 2}
 
@@ -122,7 +126,7 @@ def test_http_req_stats_counting(make_server):
 
 def test_connz_scenario(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     cz = get_json(s.mport, "/connz")
     assert list(cz) == CONNZ_KEYS
     assert cz["server_id"] == varz(s)["server_id"] and RFC3339.match(cz["now"])
@@ -148,7 +152,7 @@ def test_connz_scenario(make_server):
 
 def test_connz_subs_list_and_detail(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     conns = by_name(get_json(s.mport, "/connz?subs=1"))
     assert sorted(conns["alpha"]["subscriptions_list"]) == ["bar.*", "foo"]
     assert conns["beta"]["subscriptions_list"] == ["foo"]
@@ -170,46 +174,42 @@ def test_connz_subs_list_and_detail(make_server):
 
 def test_connz_closed_with_reason(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841
     cz = get_json(s.mport, "/connz?state=closed")
-    assert (cz["num_connections"], cz["total"]) == (1, 1)
-    (g,) = cz["connections"]
+    n = cz["total"]  # gamma, and maybe the harness's port probe
+    assert cz["num_connections"] == n and n >= 1
+    g = by_name(cz)["gamma"]
     assert list(g) == conn_keys(g, closed=True)
-    assert (g["name"], g["reason"]) == ("gamma", "Client Closed")
+    assert g["reason"] == "Client Closed"
     assert RFC3339.match(g["stop"]) and ts(g["start"]) <= ts(g["stop"])
-    assert get_json(s.mport, "/connz?state=CLOSED")["total"] == 1  # any case
+    for c in cz["connections"]:
+        assert list(c) == conn_keys(c, closed=True) and c["reason"]
+    assert get_json(s.mport, "/connz?state=CLOSED")["total"] == n  # any case
     for st in ("all", "any"):
         cz = get_json(s.mport, "/connz?state=" + st)
-        assert (cz["num_connections"], cz["total"]) == (4, 4)
-        assert [c["name"] for c in cz["connections"]] == ["alpha", "beta", "pub", "gamma"]
-        assert ["stop" in c for c in cz["connections"]] == [False, False, False, True]
+        assert (cz["num_connections"], cz["total"]) == (3 + n, 3 + n)
+        named = [c for c in cz["connections"] if c.get("name")]
+        assert [c["name"] for c in named] == ["alpha", "beta", "pub", "gamma"]
+        assert ["stop" in c for c in named] == [False, False, False, True]
     assert get_json(s.mport, "/connz?state=open")["total"] == 3
 
 
-@pytest.fixture
-def closed_subs_xfail(request, server_bin):
-    if os.path.realpath(server_bin) != os.path.realpath(REFERENCE_BIN):
-        request.node.add_marker(pytest.mark.xfail(
-            strict=True, reason="core: conn_close() unsubscribes before shard_record_closed() snapshots the "
-                                "connection, so closed connections keep no subscriptions (see README)"))
-
-
-def test_closed_connection_keeps_its_subscriptions(make_server, closed_subs_xfail):
+def test_closed_connection_keeps_its_subscriptions(make_server):
     s = start(make_server)
-    Scenario(s)
-    (g,) = get_json(s.mport, "/connz?state=closed&subs=1")["connections"]
-    assert (g["subscriptions"], g["subscriptions_list"]) == (1, ["zzz"])
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
+    g = by_name(get_json(s.mport, "/connz?state=closed&subs=1"))["gamma"]
+    assert (g["subscriptions"], g.get("subscriptions_list")) == (1, ["zzz"])
 
 
 def test_connz_cid(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     conns = by_name(get_json(s.mport, "/connz"))
     cid = conns["beta"]["cid"]
     cz = get_json(s.mport, "/connz?cid=%d" % cid)
     assert (cz["num_connections"], cz["total"], cz["limit"]) == (1, 3, 1)
     assert cz["connections"][0]["name"] == "beta"
-    gcid = get_json(s.mport, "/connz?state=closed")["connections"][0]["cid"]
+    gcid = by_name(get_json(s.mport, "/connz?state=closed"))["gamma"]["cid"]
     # 2.9.10: with state closed or all, a cid is looked for among the closed ones only
     assert [c["name"] for c in get_json(s.mport, "/connz?state=all&cid=%d" % gcid)["connections"]] == ["gamma"]
     assert get_json(s.mport, "/connz?state=all&cid=%d" % cid)["connections"] == []
@@ -243,7 +243,7 @@ def sort_scenario(s):
     for i, c in enumerate(cs, 1):
         for k in range(5 - i):
             cs[0].send("PUB s%d.0 1\r\nx\r\n" % i)
-        cs[0].expect_nothing()
+        cs[0].flush()
     for i, c in enumerate(cs, 1):
         if i > 1:
             c.send(("PUB nowhere %d\r\n" % i + "y" * i + "\r\n") * i)
@@ -254,7 +254,7 @@ def sort_scenario(s):
 @pytest.mark.parametrize("opt", sorted(SORTS))
 def test_connz_sort(make_server, opt):
     s = start(make_server)
-    sort_scenario(s)
+    cs = sort_scenario(s)  # noqa: F841
     cz = get_json(s.mport, "/connz?sort=" + opt)
     assert cz["num_connections"] == 5
     key, desc = SORTS[opt]
@@ -265,7 +265,7 @@ def test_connz_sort(make_server, opt):
 def test_connz_sort_idle_is_last_minus_start(make_server):
     """2.9.10's byIdle compares last_activity - start, descending."""
     s = start(make_server)
-    sort_scenario(s)
+    cs = sort_scenario(s)  # noqa: F841
     cz = get_json(s.mport, "/connz?sort=idle")
     assert cz["num_connections"] == 5
     got = [ts(c["last_activity"]) - ts(c["start"]) for c in cz["connections"]]
@@ -277,12 +277,13 @@ def test_connz_sort_closed_only_options(make_server):
     cs = sort_scenario(s)
     for c in cs[:3]:
         c.close()
-    wait_for(lambda: get_json(s.mport, "/connz?state=closed")["total"] == 3)
+    wait_for(lambda: {"c1", "c2", "c3"} <= set(by_name(get_json(s.mport, "/connz?state=closed"))))
     cz = get_json(s.mport, "/connz?state=closed&sort=stop")
     stops = [ts(c["stop"]) for c in cz["connections"]]
-    assert len(stops) == 3 and stops == sorted(stops, reverse=True)
+    assert len(stops) >= 3 and stops == sorted(stops, reverse=True)
     cz = get_json(s.mport, "/connz?state=closed&sort=reason")
-    assert [c["reason"] for c in cz["connections"]] == ["Client Closed"] * 3
+    reasons = [c["reason"] for c in cz["connections"]]
+    assert reasons == sorted(reasons) and reasons.count("Client Closed") >= 3
 
 
 @pytest.mark.parametrize("query,text", [
@@ -313,7 +314,7 @@ def test_connz_bad_parameters(make_server, query, text):
 
 def test_connz_limit_offset(make_server):
     s = start(make_server)
-    sort_scenario(s)
+    cs = sort_scenario(s)  # noqa: F841
     cids = [c["cid"] for c in get_json(s.mport, "/connz")["connections"]]
     cz = get_json(s.mport, "/connz?limit=2&offset=1")
     assert (cz["num_connections"], cz["total"], cz["offset"], cz["limit"]) == (2, 5, 1, 2)
@@ -330,7 +331,7 @@ def test_connz_limit_offset(make_server):
 
 def test_connz_account_and_user_filters(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     assert get_json(s.mport, "/connz?acc=%24G")["num_connections"] == 3
     cz = get_json(s.mport, "/connz?acc=nope")  # lookupAccount fails: no id, no list
     assert list(cz) == CONNZ_KEYS
@@ -341,8 +342,8 @@ def test_connz_account_and_user_filters(make_server):
 
 def test_connz_auth_user(make_server):
     s = start(make_server, conf="authorization { users: [ {user: alice, password: pw}, {user: bob, password: pw} ] }\n")
-    named_client(s, "a", user="alice", **{"pass": "pw"})
-    named_client(s, "b", user="bob", **{"pass": "pw"})
+    a = named_client(s, "a", user="alice", **{"pass": "pw"})  # noqa: F841
+    b = named_client(s, "b", user="bob", **{"pass": "pw"})  # noqa: F841
     conns = by_name(get_json(s.mport, "/connz?auth=1"))
     assert (conns["a"]["authorized_user"], conns["b"]["authorized_user"]) == ("alice", "bob")
     assert list(conns["a"]) == conn_keys(conns["a"])
@@ -357,7 +358,7 @@ def test_subsz_stats_only(make_server):
     s = start(make_server)
     base = get_json(s.mport, "/subsz")
     assert list(base) == STATS_KEYS
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     st = get_json(s.mport, "/subsz")
     assert list(st) == STATS_KEYS
     assert st["num_subscriptions"] - base["num_subscriptions"] == 3
@@ -369,7 +370,7 @@ def test_subsz_stats_only(make_server):
 
 def test_subsz_list_and_test_subject(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     cz = by_name(get_json(s.mport, "/connz"))
     a, b = cz["alpha"]["cid"], cz["beta"]["cid"]
     sz = get_json(s.mport, "/subsz?subs=1")
@@ -402,7 +403,7 @@ def test_subsz_bad_parameters(make_server, query, text):
 
 def test_subsz_other_account_is_empty(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     assert get_json(s.mport, "/subsz?acc=nope") == dict.fromkeys(STATS_KEYS, 0)
 
 
@@ -458,7 +459,7 @@ def test_jsz_disabled(make_server):
 
 def test_accountz(make_server):
     s = start(make_server)
-    Scenario(s)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     a = get_json(s.mport, "/accountz")
     assert keys(a) == ["server_id", "now", "accounts"]
     assert "$G" in a["accounts"]
@@ -479,8 +480,8 @@ def test_accountz(make_server):
 def test_accstatz(make_server):
     s = start(make_server)
     a = get_json(s.mport, "/accstatz")
-    assert list(a) == ["server_id", "now", "account_statz"] and a["account_statz"] == []
-    Scenario(s)
+    assert list(a) == ["server_id", "now", "account_statz"] and isinstance(a["account_statz"], list)
+    sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     a = get_json(s.mport, "/accstatz")
     (g,) = a["account_statz"]
     assert list(g) == ["acc", "conns", "leafnodes", "total_conns", "sent", "received", "slow_consumers"]
@@ -531,8 +532,29 @@ def test_slow_consumer_counted_and_closed(make_server):
         pub.send(b"PUB data 60000\r\n" + payload + b"\r\n")
         if varz(s)["slow_consumers"]:
             break
-    wait_for(lambda: varz(s)["slow_consumers"] == 1)
-    cz = wait_for(lambda: get_json(s.mport, "/connz?state=closed")["connections"])
-    (c,) = cz
-    assert (c["name"], c["reason"]) == ("slow", "Slow Consumer (Pending Bytes)")
-    assert get_json(s.mport, "/accstatz")["account_statz"][0]["slow_consumers"] == 1
+    # nats-server 2.9.10 may count the same consumer twice: at max_pending,
+    # then again when the stuck write passes write_deadline
+    wait_for(lambda: varz(s)["slow_consumers"] >= 1)
+    c = wait_for(lambda: by_name(get_json(s.mport, "/connz?state=closed")).get("slow"))
+    assert c["reason"] == "Slow Consumer (Pending Bytes)"
+    assert get_json(s.mport, "/accstatz")["account_statz"][0]["slow_consumers"] >= 1
+
+
+def test_connz_many_clients(make_server):
+    """Snapshots from every shard, merged: all there, in cid order, paged."""
+    s = start(make_server)
+    cs = [named_client(s, "m%03d" % i) for i in range(150)]
+    for i, c in enumerate(cs):
+        c.send("SUB many.%d 1\r\n" % i)
+    for c in cs:
+        c.expect_nothing()
+    cz = get_json(s.mport, "/connz?subs=1")
+    assert (cz["num_connections"], cz["total"]) == (150, 150)
+    cids = [c["cid"] for c in cz["connections"]]
+    assert cids == sorted(cids) and len(set(cids)) == 150
+    assert sorted(c["name"] for c in cz["connections"]) == ["m%03d" % i for i in range(150)]
+    assert all(c["subscriptions_list"] == ["many.%d" % int(c["name"][1:])] for c in cz["connections"])
+    page = get_json(s.mport, "/connz?limit=50&offset=100")
+    assert [c["cid"] for c in page["connections"]] == cids[100:150]
+    sz = get_json(s.mport, "/subsz?subs=1&test=many.77")
+    assert [d["subject"] for d in sz["subscriptions_list"]] == ["many.77"]

@@ -30,6 +30,7 @@ static void dump(const struct opts *o)
     I(debug); I(trace); I(logtime); I(logtime_utc); S(log_file); S(pid_file);
     I(log_size_limit); I(syslog); S(remote_syslog); S(ports_file_dir);
     I(lame_duck_duration_ms); I(lame_duck_grace_ms); I(argc);
+    S(http_host); I(http_port); S(http_base_path);
 #undef S
 #undef I
     for (int i = 0; i < o->nusers; i++)

@@ -71,6 +71,10 @@ IMPLEMENTED = {
     "write_deadline": [("write_deadline_ms", "5000")],
     "lame_duck_duration": [("lame_duck_duration_ms", "45000")],
     "lame_duck_grace_period": [("lame_duck_grace_ms", "5000")],
+    "http": [("http_port", "8222"), ("http_host", "0.0.0.0")],
+    "http_port": [("http_port", "8222")],
+    "monitor_port": [("http_port", "8222")],
+    "http_base_path": [("http_base_path", "/x")],
 }
 SPECIAL = {  # keys that need a companion to be valid on their own
     "no_auth_user": "authorization { users: [ { user: u, password: p } ] }\n",

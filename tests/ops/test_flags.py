@@ -20,7 +20,7 @@ NATS_FLAGS = ["a", "addr", "net", "p", "port", "n", "name", "server_name", "P", 
               "version", "help_tls"]
 
 UNSUPPORTED = {  # flag: an argument (None: boolean)
-    "m": "8222", "http_port": "8222", "ms": "8222", "https_port": "8222", "client_advertise": "h:1",
+    "ms": "8222", "https_port": "8222", "client_advertise": "h:1",
     "max_traced_msg_len": "10", "js": None, "jetstream": None, "sd": "/tmp/js", "store_dir": "/tmp/js",
     "tls": None, "tlscert": "c.pem", "tlskey": "k.pem", "tlsverify": None, "tlscacert": "ca.pem",
     "routes": "nats://a:6222", "cluster": "nats://0.0.0.0:6222", "cluster_name": "c", "no_advertise": None,
@@ -48,6 +48,8 @@ EFFECTS = [
     (["--log_size_limit", "1000000"], {"log_size_limit": "1000000"}),
     (["--user", "u", "--pass", "p"], {"user": "u", "pass": "p"}), (["--auth", "tok"], {"token": "tok"}),
     (["--shards", "3"], {"shards": "3"}),
+    (["-m", "8222"], {"http_port": "8222", "http_host": "0.0.0.0"}), (["--http_port=-1"], {"http_port": "-1"}),
+    (["-a", "127.0.0.1", "-m", "1"], {"http_host": "127.0.0.1"}),
     (["-p", "4333", "--", "-p", "5"], {"port": "4333"}),
 ]
 

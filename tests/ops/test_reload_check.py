@@ -40,6 +40,10 @@ def test_reloadable(probe, tmp_path, change):
     (BASE + "shards: 3\n", "config reload not supported for Shards: old=0, new=3"),
     (BASE + 'pid_file: "/tmp/a.pid"\n', "config reload not supported for PidFile: old=, new=/tmp/a.pid"),
     (BASE + 'ports_file_dir: "/tmp"\n', "config reload not supported for PortsFileDir: old=, new=/tmp"),
+    (BASE + "http_port: 8222\n", "config reload not supported for HTTPPort: old=0, new=8222"),
+    (BASE + 'http: "127.0.0.2:0"\n', "config reload not supported for HTTPHost: old=0.0.0.0, new=127.0.0.2"),
+    (BASE + 'http_base_path: "/x"\n', "config reload not supported for HTTPBasePath: old=, new=/x"),
+    (BASE.replace("port: 4222", "port: 4223") + "http_port: 1\n", "config reload not supported for Port: old=4222, new=4223"),
     # the first difference in nats-server's field order is the one named
     ("port: 5\nserver_name: b\n", "config reload not supported for ServerName: old=a, new=b"),
 ])
@@ -49,11 +53,11 @@ def test_not_reloadable(probe, tmp_path, change, msg):
 
 
 def test_quiet_load_reports_errors_without_printing(probe, tmp_path):
-    (tmp_path / "c.conf").write_text("foo: 1\nport: x\nhttp: 8222\n")
+    (tmp_path / "c.conf").write_text("foo: 1\nport: x\nprof_port: 6060\n")
     r = subprocess.run([probe, "load", "-c", "c.conf"], cwd=str(tmp_path), capture_output=True, text=True)
     assert r.stderr == ""
     assert 'err=c.conf:1:1: unknown field "foo" || c.conf:2:7: ' in r.stdout
-    assert '|| c.conf:3:1: "http" is not supported yet by gannet' in r.stdout
+    assert '|| c.conf:3:1: "prof_port" is not supported yet by gannet' in r.stdout
     assert "rc=-1" in r.stdout
 
 
