@@ -70,6 +70,9 @@ struct shard {
     uint32_t closed_cap, closed_head, closed_n;
     uint64_t rng;
     int64_t now;               /* ms, refreshed each loop turn */
+    bool busy;                 /* the last turn handled completions: spin briefly before sleeping */
+    int spin_credit;           /* recent spins that found work, minus failures */
+    uint32_t spin_probe;       /* spin every 16th time even without credit */
     int64_t next_sweep;
 
     /* counters */
