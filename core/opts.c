@@ -599,44 +599,14 @@ static int key_gateway(struct loader *L, const struct conf_node *m)
 
 /* ------------------------------------------------------------ top-level keys */
 
-static int key_listen(struct loader *L, const struct conf_node *n)
+/* `port` or `"host:port"` (nats-server's parseListen), for `listen` and `http`:
+ * sets *port, and *host when one is given. */
+static int parse_listen(struct loader *L, const struct conf_node *n, char **host, int *port)
 {
-    struct opts *o = L->o;
-    if (n->kind == CONF_INT) {
-        o->port = (int)n->i;
-        return 0;
-    }
-    if (n->kind != CONF_STRING)
-        return node_err(L, n, false, "expected port or host:port, got %s", conf_kind_name(n->kind));
-    const char *v = n->str, *colon = strrchr(v, ':');
-    if (!colon)
-        return node_err(L, n, false, "could not parse address string \"%s\"", v);
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (colon[1] == 0 || *end)
-        return node_err(L, n, false, "could not parse port \"%s\"", colon + 1);
-    char *h = strndup(v, (size_t)(colon - v));
-    if (!h)
-        return errf(L, "out of memory");
-    size_t hl = strlen(h);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        memmove(h, h + 1, hl - 2);
-        h[hl - 2] = 0;
-    }
-    free(o->host);
-    o->host = h;
-    o->port = (int)port;
-    return 0;
-}
-
-/* `http: port` or `http: "host:port"` (nats-server's parseListen, as `listen`). */
-static int key_http(struct loader *L, const struct conf_node *n)
-{
-    struct opts *o = L->o;
     if (n->kind == CONF_INT) {
         if (n->i < INT32_MIN || n->i > INT32_MAX)
             return node_err(L, n, false, "value for \"%s\" out of range", n->key);
-        o->http_port = (int)n->i;
+        *port = (int)n->i;
         return 0;
     }
     if (n->kind != CONF_STRING)
@@ -645,8 +615,8 @@ static int key_http(struct loader *L, const struct conf_node *n)
     if (!colon)
         return node_err(L, n, false, "could not parse address string \"%s\"", v);
     char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (colon[1] == 0 || *end || port < INT32_MIN || port > INT32_MAX)
+    long p = strtol(colon + 1, &end, 10);
+    if (colon[1] == 0 || *end || p < INT32_MIN || p > INT32_MAX)
         return node_err(L, n, false, "could not parse port \"%s\"", colon + 1);
     char *h = strndup(v, (size_t)(colon - v));
     if (!h)
@@ -656,10 +626,21 @@ static int key_http(struct loader *L, const struct conf_node *n)
         memmove(h, h + 1, hl - 2);
         h[hl - 2] = 0;
     }
-    free(o->http_host);
-    o->http_host = h;
-    o->http_port = (int)port;
+    free(*host);
+    *host = h;
+    *port = (int)p;
     return 0;
+}
+
+static int key_listen(struct loader *L, const struct conf_node *n)
+{
+    return parse_listen(L, n, &L->o->host, &L->o->port);
+}
+
+/* `http: port` or `http: "host:port"`, as `listen`. */
+static int key_http(struct loader *L, const struct conf_node *n)
+{
+    return parse_listen(L, n, &L->o->http_host, &L->o->http_port);
 }
 
 static int key_server_name(struct loader *L, const struct conf_node *n)
