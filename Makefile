@@ -61,7 +61,7 @@ unit: $(UNIT_BIN) $(TOOL_BIN) $(CLIENT_BIN)
 
 run: deps
 	$(MAKE) all
-	./$(B)/gannet -c etc/gannet.conf
+	./$(B)/gannet -c etc/gannet.conf -m 8222
 
 test: test-deps
 	$(MAKE) all unit
