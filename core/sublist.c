@@ -7,6 +7,12 @@
 #include <urcu/rculfhash.h>
 #include <xxhash.h>
 
+/* Publication of RCU-protected pointers: release stores and acquire loads
+ * (free on x86, and visible to ThreadSanitizer, which does not model
+ * liburcu's own barrier macros). Reclamation is still liburcu's call_rcu. */
+#define PUBLISH(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define READ_PUBLISHED(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+
 struct subarr {
     uint32_t n;
     struct rcu_head rcu;
@@ -143,7 +149,7 @@ static struct snode *walk(struct sublist *sl, const char *subj, size_t len, bool
             if (!c && create) {
                 if (!(c = node_new(n, tok, 1)))
                     return NULL;
-                rcu_assign_pointer(*slot, c);
+                PUBLISH(*slot, c);
             }
         } else {
             c = edge_lookup(sl, n, tok, tl);
@@ -170,7 +176,7 @@ static int add_to_node(struct snode *n, struct sub *s)
         struct subarr *old = n->psubs, *a = subarr_with(old, s, NULL);
         if (!a)
             return -ENOMEM;
-        rcu_assign_pointer(n->psubs, a);
+        PUBLISH(n->psubs, a);
         if (old)
             call_rcu(&old->rcu, free_subarr);
         return 0;
@@ -198,7 +204,7 @@ static int add_to_node(struct snode *n, struct sub *s)
         q->n++;
     }
     q->g[gi].members = m;
-    rcu_assign_pointer(n->qsubs, q);
+    PUBLISH(n->qsubs, q);
     if (old)
         call_rcu(&old->rcu, free_qarr);
     if (oldm)
@@ -218,7 +224,7 @@ static int del_from_node(struct snode *n, struct sub *s)
         struct subarr *a = old->n > 1 ? subarr_with(old, NULL, s) : NULL;
         if (old->n > 1 && !a)
             return -ENOMEM;
-        rcu_assign_pointer(n->psubs, a);
+        PUBLISH(n->psubs, a);
         call_rcu(&old->rcu, free_subarr);
         return 0;
     }
@@ -255,7 +261,7 @@ static int del_from_node(struct snode *n, struct sub *s)
             }
         }
     }
-    rcu_assign_pointer(n->qsubs, q);
+    PUBLISH(n->qsubs, q);
     call_rcu(&old->rcu, free_qarr);
     call_rcu(&oldm->rcu, free_subarr);
     return 0;
@@ -286,9 +292,9 @@ static void prune(struct sublist *sl, struct snode *n)
     while (n != sl->root && node_empty(n)) {
         struct snode *p = n->parent;
         if (p->pwc == n)
-            rcu_assign_pointer(p->pwc, NULL);
+            PUBLISH(p->pwc, NULL);
         else if (p->fwc == n)
-            rcu_assign_pointer(p->fwc, NULL);
+            PUBLISH(p->fwc, NULL);
         else {
             cds_lfht_del(sl->edges, &n->edge);
             p->nchildren--;
@@ -331,18 +337,18 @@ static void *grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
 
 static void collect(struct snode *n, struct match_result *r)
 {
-    struct subarr *ps = rcu_dereference(n->psubs);
+    struct subarr *ps = READ_PUBLISHED(n->psubs);
     if (ps) {
         r->psubs = grow(r->psubs, &r->pcap, r->npsubs + ps->n, sizeof *r->psubs);
         memcpy(r->psubs + r->npsubs, ps->v, ps->n * sizeof *r->psubs);
         r->npsubs += ps->n;
     }
-    struct qarr *qs = rcu_dereference(n->qsubs);
+    struct qarr *qs = READ_PUBLISHED(n->qsubs);
     if (!qs)
         return;
     for (uint32_t i = 0; i < qs->n; i++) {
         const struct qgroup *g = &qs->g[i];
-        struct subarr *m = rcu_dereference(g->members);
+        struct subarr *m = READ_PUBLISHED(g->members);
         uint32_t k;
         for (k = 0; k < r->ngroups; k++)
             if (r->groups[k].nlen == g->nlen && memcmp(r->groups[k].name, g->name, g->nlen) == 0)
@@ -369,10 +375,10 @@ static void match_level(struct sublist *sl, struct snode *n, const char *const *
             collect(n, r);
             return;
         }
-        struct snode *f = rcu_dereference(n->fwc);
+        struct snode *f = READ_PUBLISHED(n->fwc);
         if (f)
             collect(f, r);
-        struct snode *w = rcu_dereference(n->pwc);
+        struct snode *w = READ_PUBLISHED(n->pwc);
         if (w)
             match_level(sl, w, tok, tl, i + 1, nt, r);
         n = edge_lookup(sl, n, tok[i], tl[i]);
