@@ -32,6 +32,9 @@ $(B)/obj/%.o: %.c $(wildcard core/*.h net/*.h monitor/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the dashboard page is compiled in (.incbin in monitor/metrics.c)
+$(B)/obj/monitor/metrics.o: monitor/dashboard.html
+
 $(B)/libgannet.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

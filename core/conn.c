@@ -19,13 +19,6 @@
 
 #define FIRST_PING_MS 2000
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 const char *close_reason_str(enum close_reason r)
 {
     static const char *const s[] = {
@@ -304,7 +297,7 @@ void conn_timer(struct conn *c, int64_t now)
         return;
     }
     c->pings_out++;
-    c->rtt_start_ns = mono_ns();
+    c->rtt_start_ns = now_ns();
     conn_write(c, "PING\r\n", 6);
 }
 
@@ -319,6 +312,7 @@ static void unsubscribe(struct conn *c, struct sub *s)
         c->subs.tomb++;
     }
     sublist_remove(&c->sh->srv->gsl, s);
+    STAT_ADD(c->sh, nsubs, -1);
     shard_retire_sub(c->sh, s);
 }
 
@@ -352,6 +346,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         free(s);
         return -1;
     }
+    STAT_ADD(c->sh, nsubs, 1);
     send_ok(c);
     return 0;
 }
@@ -449,10 +444,8 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     c->out_msgs++;
     c->out_bytes += size;
     c->last_activity_ms = sh->now;
-    atomic_store_explicit(&sh->out_msgs, atomic_load_explicit(&sh->out_msgs, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&sh->out_bytes, atomic_load_explicit(&sh->out_bytes, memory_order_relaxed) + size,
-                          memory_order_relaxed);
+    STAT_ADD(sh, out_msgs, 1);
+    STAT_ADD(sh, out_bytes, size);
     conn_mark_flush(c);
     s->delivered++;
     if (s->max && s->delivered >= s->max)
@@ -496,10 +489,8 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
     c->in_msgs++;
     c->in_bytes += m->size;
     c->last_activity_ms = sh->now;
-    atomic_store_explicit(&sh->in_msgs, atomic_load_explicit(&sh->in_msgs, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    atomic_store_explicit(&sh->in_bytes, atomic_load_explicit(&sh->in_bytes, memory_order_relaxed) + m->size,
-                          memory_order_relaxed);
+    STAT_ADD(sh, in_msgs, 1);
+    STAT_ADD(sh, in_bytes, m->size);
     if (c->pedantic && !subject_valid_literal(subj.p, subj.n))
         send_err(c, "Invalid Publish Subject");
     char err[600];
@@ -720,7 +711,7 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
     case OP_PONG:
         c->pings_out = 0;
         if (c->rtt_start_ns)
-            c->rtt_ns = mono_ns() - c->rtt_start_ns;
+            c->rtt_ns = now_ns() - c->rtt_start_ns;
         return 0;
     case OP_ERR:
         conn_close(c, CR_CLIENT_CLOSED, false);

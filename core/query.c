@@ -8,6 +8,8 @@
 
 #include "shard.h"
 
+#define NO_RTT_PING_BEFORE_FIRST_PONG_MS 2000 /* nats-server's maxNoRTTPingBeforeFirstPong */
+
 int64_t server_unix_ns(const struct server *s, int64_t mono_ms)
 {
     return s->start_unix_ns + (mono_ms - s->start_ms) * 1000000;
@@ -58,8 +60,14 @@ void query_free(struct query *q)
     for (int i = 0; i < MAX_SHARDS; i++) {
         for (uint32_t k = 0; q->snaps[i] && k < q->count[i]; k++)
             conn_snap_free(&q->snaps[i][k]);
+        for (uint32_t k = 0; q->top[i] && k < q->count[i]; k++)
+            free(q->top[i][k].subject);
         free(q->snaps[i]);
+        free(q->cache[i]);
+        free(q->top[i]);
         q->snaps[i] = NULL;
+        q->cache[i] = NULL;
+        q->top[i] = NULL;
         q->count[i] = 0;
     }
 }
@@ -109,21 +117,71 @@ static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, boo
         snap_subs(c, o);
 }
 
+static void answer_cache(struct shard *sh, struct query *q)
+{
+    int i = sh->id;
+    uint64_t gen = atomic_load_explicit(&sh->srv->gsl.gen, memory_order_acquire);
+    q->cache[i] = calloc(MATCH_CACHE_SLOTS, sizeof *q->cache[i]);
+    for (int k = 0; q->cache[i] && k < MATCH_CACHE_SLOTS; k++) {
+        const struct match_cache_entry *e = &sh->cache.e[k];
+        if (e->valid && e->gen == gen)
+            q->cache[i][q->count[i]++] = (struct cache_snap){e->hash, e->res.npsubs + e->res.ngroups};
+    }
+}
+
+static void answer_top(struct shard *sh, struct query *q)
+{
+    int i = sh->id;
+    const struct topz *z = &sh->topz;
+    q->top[i] = calloc(2 * TOPZ_CAP, sizeof *q->top[i]);
+    q->top_since_ms[i] = z->w[z->cur ^ 1].start_ms;
+    for (int w = 0; q->top[i] && w < 2; w++) {
+        for (uint32_t k = 0; k < z->w[w].n; k++) {
+            const struct topz_ent *e = &z->w[w].e[k];
+            char *subj = strndup(e->subj, e->len);
+            if (!subj)
+                continue;
+            q->top[i][q->count[i]++] =
+                (struct top_snap){e->hash, subj, e->truncated, e->msgs, e->bytes, e->deliveries};
+        }
+    }
+}
+
+/* nats-server's getRTT: asked about a client whose RTT is unknown, send it
+ * a PING now, if it is a real client (gave a lang) that has had our first
+ * PONG or connected more than 2 s ago (sendRTTPingLocked). */
+static void ask_rtt(struct shard *sh, struct conn *c)
+{
+    if (c->rtt_ns >= 0 || !c->lang || !*c->lang || c->closing)
+        return;
+    if (!c->pong_sent && sh->now - c->start_ms <= NO_RTT_PING_BEFORE_FIRST_PONG_MS)
+        return;
+    c->pings_out++;
+    c->rtt_start_ns = now_ns();
+    conn_write(c, "PING\r\n", 6);
+}
+
 void shard_answer_query(struct shard *sh)
 {
     struct query *q = atomic_exchange_explicit(&sh->query, NULL, memory_order_acquire);
     if (!q)
         return;
     int i = sh->id;
-    if (q->kind == Q_OPEN_CONNS) {
+    if (q->kind == Q_CACHE) {
+        answer_cache(sh, q);
+    } else if (q->kind == Q_TOP) {
+        answer_top(sh, q);
+    } else if (q->kind == Q_OPEN_CONNS) {
         uint32_t n = 0;
         for (struct conn *c = sh->conns; c; c = c->next)
             n += !c->closing;
         q->snaps[i] = calloc(n ? n : 1, sizeof(struct conn_snap));
         if (q->snaps[i])
             for (struct conn *c = sh->conns; c; c = c->next)
-                if (!c->closing)
+                if (!c->closing) {
                     snap_conn(sh, c, &q->snaps[i][q->count[i]++], q->want_subs);
+                    ask_rtt(sh, c);
+                }
     } else {
         q->snaps[i] = calloc(sh->closed_n ? sh->closed_n : 1, sizeof(struct conn_snap));
         for (uint32_t k = 0; q->snaps[i] && k < sh->closed_n; k++) {

@@ -34,7 +34,27 @@ struct conn_snap {
     uint32_t nsubs_list;
 };
 
-enum query_kind { Q_OPEN_CONNS, Q_CLOSED_CONNS };
+/* A valid match-cache entry (/subsz num_cache, max_fanout, avg_fanout):
+ * nats-server counts plain subscriptions plus queue groups. */
+struct cache_snap {
+    uint64_t hash;             /* of the subject: the same subject on two shards counts once */
+    uint32_t fanout;
+};
+
+/* A subject of the sampled traffic (/topz), as the shard's two windows hold it. */
+struct top_snap {
+    uint64_t hash;
+    char *subject;             /* malloc'd; the first TOPZ_SUBJ_MAX bytes when truncated */
+    bool truncated;
+    uint64_t msgs, bytes, deliveries;
+};
+
+enum query_kind {
+    Q_OPEN_CONNS,              /* snaps: open clients (asks for an RTT as nats-server's getRTT does) */
+    Q_CLOSED_CONNS,            /* snaps: the ring of closed clients */
+    Q_CACHE,                   /* cache: the valid match-cache entries */
+    Q_TOP,                     /* top, top_since_ms: the sampled subjects of both windows */
+};
 
 #define MAX_CLOSED_CLIENTS 10000 /* nats-server's default ring of closed connections, over all shards */
 
@@ -42,7 +62,11 @@ struct query {
     enum query_kind kind;
     bool want_subs;
     _Atomic int pending;                  /* shards that have not answered yet */
-    struct conn_snap *snaps[MAX_SHARDS];  /* per shard, allocated by the shard */
+    /* answers per shard, allocated by the shard; count[] entries in the one asked for */
+    struct conn_snap *snaps[MAX_SHARDS];
+    struct cache_snap *cache[MAX_SHARDS];
+    struct top_snap *top[MAX_SHARDS];
+    int64_t top_since_ms[MAX_SHARDS];     /* start of the older window (monotonic ms) */
     uint32_t count[MAX_SHARDS];
 };
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "shard.h"
+#include "topz.h"
 
 struct ldm {
     int phase;           /* 0 off, 1 grace period, 2 closing clients */
@@ -30,6 +31,13 @@ int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static uint16_t crc16(const uint8_t *p, size_t n)
@@ -149,6 +157,16 @@ int server_init(struct server *s, const struct opts *o)
     s->start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
     atomic_init(&s->next_cid, 1);
     nkey_server_id(s->server_id);
+    s->topz_one_in = TOPZ_DEFAULT_ONE_IN;
+    const char *ts = getenv("GANNET_TOPZ_SAMPLE"); /* a tuning knob for benchmarks, not an option */
+    if (ts && *ts) {
+        char *end;
+        unsigned long v = strtoul(ts, &end, 10);
+        if (*end || v > 1000000)
+            log_warn("GANNET_TOPZ_SAMPLE=%s is not a number from 0 to 1000000: using %d", ts, TOPZ_DEFAULT_ONE_IN);
+        else
+            s->topz_one_in = (uint32_t)v;
+    }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->nshards = o->shards > 0 ? o->shards : (int)(ncpu > 0 ? ncpu : 1);
     if (s->nshards > MAX_SHARDS)

@@ -44,13 +44,15 @@ struct server {
     _Atomic int stopping;
     _Atomic int64_t ldm_start_ms;  /* lame duck mode entered at (0 = no) */
     int64_t start_ms;          /* monotonic ms at start */
-    int64_t start_unix_ns;
-    void *monitor;             /* the monitoring server, owned by monitor/monitor.c */     /* wall clock at start: shard ms clocks convert through it */
+    int64_t start_unix_ns;     /* wall clock at start: shard ms clocks convert through it */
+    void *monitor;             /* the monitoring server, owned by monitor/monitor.c */
+    uint32_t topz_one_in;      /* /topz sampling: one published message in this many (0: off) */
 };
 
 int server_init(struct server *s, const struct opts *o);
 int server_run(struct server *s);   /* start shards, wait for a stop signal, shut down */
 void server_free(struct server *s);
 int64_t now_ms(void);               /* CLOCK_MONOTONIC milliseconds */
+int64_t now_ns(void);               /* CLOCK_MONOTONIC nanoseconds */
 void nkey_server_id(char out[57]);  /* random server id in nkey public-key form */
 #endif

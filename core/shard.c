@@ -104,6 +104,7 @@ int shard_create(struct server *srv, int id, struct shard **out)
     sh->srv = srv;
     sh->listen_fd = -1;
     sh->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)now_ms() << 16) ^ (uint64_t)id;
+    topz_init(&sh->topz, srv->topz_one_in, now_ms(), sh->rng * 31 + 7);
     int n = srv->nshards;
     sh->open = calloc((size_t)n, sizeof *sh->open);
     sh->waiting = calloc((size_t)n, sizeof *sh->waiting);
@@ -439,6 +440,7 @@ static void emit_record(struct shard *sh, int d, const struct msgview *m)
     memcpy(p, m->payload, m->size);
     b->len += (uint32_t)need;
     t->n = 0;
+    STAT_ADD(sh, mbox_sent, 1);
 }
 
 static void process_batch(struct shard *sh, struct xbatch *b)
@@ -456,6 +458,7 @@ static void process_batch(struct shard *sh, struct xbatch *b)
         for (uint32_t i = 0; i < r->nsubs; i++)
             deliver_local(sh, subs[i], &m);
         off += r->total;
+        STAT_ADD(sh, mbox_received, 1);
     }
 }
 
@@ -506,6 +509,7 @@ void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m,
                 emit_record(sh, d, m);
         sh->remote_targets = 0;
     }
+    topz_count(&sh->topz, m->subj, m->subj_len, m->size, n);
     *ndeliv = n;
 }
 
@@ -515,6 +519,7 @@ static void doorbell(struct shard *sh, int d)
     atomic_thread_fence(memory_order_seq_cst);
     if (!atomic_exchange(&t->sleeping, 0))
         return;
+    STAT_ADD(sh, doorbells, 1);
     struct io_uring_sqe *sqe = get_sqe(sh);
     io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD(UD_DOORBELL, 0, 0), 0);
     io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
@@ -673,6 +678,7 @@ static void process_cqes(struct shard *sh)
 {
     unsigned n = cqe_pass(sh, false, UINT_MAX);
     sh->busy = n > 0;
+    STAT_ADD(sh, completions, n);
     drain_incoming(sh);
     cqe_pass(sh, true, n);
     io_uring_cq_advance(&sh->ring, n);
@@ -789,19 +795,26 @@ static void *shard_main(void *arg)
         atomic_thread_fence(memory_order_seq_cst);
         bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed);
         rcu_thread_offline();
+        int64_t idle_from = idle ? now_ns() : 0;
         if (idle && sh->busy && (sh->spin_credit > 0 || (++sh->spin_probe & 15) == 0)) {
             bool found = spin_for_work(sh);
             sh->spin_credit = found ? (sh->spin_credit < 8 ? sh->spin_credit + 1 : 8)
                                     : (sh->spin_credit > -8 ? sh->spin_credit - 2 : -8);
             idle = !found;
         }
-        if (idle)
+        if (idle) {
             io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
-        else
+            STAT_ADD(sh, sleeps, 1);
+        } else {
             io_uring_submit(&sh->ring);
+        }
         rcu_thread_online();
         atomic_store(&sh->sleeping, 0);
-        sh->now = now_ms();
+        int64_t t = now_ns();
+        if (idle_from)
+            STAT_ADD(sh, idle_ns, (uint64_t)(t - idle_from));
+        STAT_ADD(sh, loop_turns, 1);
+        sh->now = t / 1000000;
         sync_conf(sh);
         shard_answer_query(sh);
         process_cqes(sh);
@@ -815,6 +828,7 @@ static void *shard_main(void *arg)
             arm_accept(sh);
         if (sh->now >= sh->next_sweep) {
             sweep(sh);
+            topz_tick(&sh->topz, sh->now);
             sh->next_sweep = sh->now + SWEEP_MS;
             flush_all(sh);
         }

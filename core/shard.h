@@ -14,6 +14,7 @@
 #include "query.h"
 #include "server.h"
 #include "sublist.h"
+#include "topz.h"
 
 /* user_data: | gen:32 | slot:24 | op:8 | */
 enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE };
@@ -75,9 +76,21 @@ struct shard {
     uint32_t spin_probe;       /* spin every 16th time even without credit */
     int64_t next_sweep;
 
-    /* counters */
+    struct topz topz;          /* sampled per-subject traffic (/topz) */
+
+    /* counters (/varz, /shardz, /metrics): owner stores with STAT_ADD */
     _Atomic uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers;
+    _Atomic int64_t nsubs;     /* subscriptions of its clients */
+    _Atomic uint64_t loop_turns, sleeps, completions; /* loop turns; turns that blocked; CQEs handled */
+    _Atomic uint64_t mbox_sent, mbox_received, doorbells; /* cross-shard records out/in; MSG_RING wake-ups */
+    _Atomic uint64_t idle_ns;  /* time spent spinning or blocked for lack of work */
 };
+
+/* A counter only its owner shard writes: a plain add, published for
+ * relaxed readers (no locked instruction on the hot path). */
+#define STAT_ADD(sh, field, v)                                                                              \
+    atomic_store_explicit(&(sh)->field, atomic_load_explicit(&(sh)->field, memory_order_relaxed) + (v),     \
+                          memory_order_relaxed)
 
 int shard_create(struct server *srv, int id, struct shard **out);
 int shard_start(struct shard *sh);

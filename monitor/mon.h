@@ -28,8 +28,11 @@ enum stat_key {
 /* The endpoints, by path (nats-server's startMonitoring registers these). */
 enum mon_path {
     MP_ROOT, MP_VARZ, MP_CONNZ, MP_ROUTEZ, MP_GATEWAYZ, MP_LEAFZ, MP_SUBSZ, MP_SUBSCRIPTIONSZ,
-    MP_STACKSZ, MP_ACCOUNTZ, MP_ACCSTATZ, MP_JSZ, MP_HEALTHZ, MP_IPQUEUESZ, MP_COUNT
+    MP_STACKSZ, MP_ACCOUNTZ, MP_ACCSTATZ, MP_JSZ, MP_HEALTHZ, MP_IPQUEUESZ,
+    /* gannet's own (README "Monitoring"): not in nats-server's http_req_stats */
+    MP_METRICS, MP_SHARDZ, MP_TOPZ, MP_DASHBOARD, MP_COUNT
 };
+#define MP_FIRST_EXT MP_METRICS
 
 struct mconn;
 
@@ -52,6 +55,7 @@ struct monitor {
     int cores;                 /* CPUs this process may run on (Go's runtime.NumCPU) */
 
     uint64_t stats[ST_COUNT];  /* http_req_stats */
+    uint64_t ext_stats[MP_COUNT - MP_FIRST_EXT]; /* requests of gannet's own endpoints */
 
     /* cpu: sampled every second from /proc/self/stat, as nats-server's pse */
     int64_t cpu_sample_ms;
@@ -76,13 +80,16 @@ enum reply_kind {
     R_JSON,                    /* through nats-server's ResponseHandler: ?callback= applies */
     R_ERROR,                   /* a handler's 400: plain text, content type sniffed */
     R_HTML,                    /* the index page */
+    R_TYPED,                   /* gannet's own pages (/metrics, /dashboard): ctype given */
 };
 
 struct reply {
     int status;
     enum reply_kind kind;
-    char *body;                /* malloc'd */
+    char *body;                /* malloc'd, unless static_body */
     size_t len;
+    const char *ctype;         /* R_TYPED: the Content-Type */
+    bool static_body;          /* body points at constant data: not freed */
 };
 
 /* ---- endpoints.c ---- */
@@ -98,6 +105,11 @@ void ep_accstatz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_jsz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_healthz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_ipqueuesz(struct monitor *m, const struct mreq *q, struct reply *r);
+/* ---- metrics.c ---- */
+void ep_metrics(struct monitor *m, const struct mreq *q, struct reply *r);
+void ep_shardz(struct monitor *m, const struct mreq *q, struct reply *r);
+void ep_topz(struct monitor *m, const struct mreq *q, struct reply *r);
+void ep_dashboard(struct monitor *m, const struct mreq *q, struct reply *r);
 /* ---- connz.c ---- */
 void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r);
@@ -118,6 +130,8 @@ int q_uint64(const struct mreq *q, const char *key, uint64_t *v, struct reply *r
 /* decodeSubs: subs=detail, or a boolean */
 int q_subs(const struct mreq *q, bool *subs, bool *detail, struct reply *r);
 int64_t wall_ns(void);
+int64_t rss_bytes(void);
+const struct opts *cur_opts(struct monitor *m);
 /* nats-server's SublistStats of the global account, in its field order */
 void write_sublist_stats(struct monitor *m, struct jw *w, bool zero);
 /* Called every second by the monitor thread: cpu and config_load_time. */

@@ -391,6 +391,10 @@ static const struct route {
     [MP_JSZ] = {"/jsz", ep_jsz},
     [MP_HEALTHZ] = {"/healthz", ep_healthz},
     [MP_IPQUEUESZ] = {"/ipqueuesz", ep_ipqueuesz},
+    [MP_METRICS] = {"/metrics", ep_metrics},
+    [MP_SHARDZ] = {"/shardz", ep_shardz},
+    [MP_TOPZ] = {"/topz", ep_topz},
+    [MP_DASHBOARD] = {"/dashboard", ep_dashboard},
 };
 
 /* path.Clean of a rooted path, without ServeMux's kept trailing slash */
@@ -422,7 +426,7 @@ static void run_handler(struct monitor *m, struct mconn *c, const struct http_re
         r.status = 400;
     }
     struct resp p = {.status = r.status ? r.status : 200, .body = r.body ? r.body : "", .len = r.len};
-    char *wrapped = NULL;
+    char *wrapped = NULL, ctype[128];
     if (r.kind == R_JSON) { /* nats-server's ResponseHandler: JSONP when ?callback= */
         size_t cn;
         char *cb = q_get(&q, "callback", &cn);
@@ -441,12 +445,16 @@ static void run_handler(struct monitor *m, struct mconn *c, const struct http_re
             p.hdrs = "Content-Type: application/json\r\n";
         }
         free(cb);
+    } else if (r.kind == R_TYPED) {
+        snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", r.ctype);
+        p.hdrs = ctype;
     } else {
         p.sniff = true;
     }
     respond(c, rq, &p);
     free(wrapped);
-    free(r.body);
+    if (!r.static_body)
+        free(r.body);
 }
 
 static void handle(struct monitor *m, struct mconn *c, const struct http_req *rq)
