@@ -481,7 +481,8 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
 {
-    const struct match_result *r = match_cached(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len);
+    const struct match_result *r =
+        match_cached_hint(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len, &from->match_hint);
     uint32_t n = 0;
     bool noecho = !from->echo;
     for (uint32_t i = 0; i < r->npsubs; i++) {

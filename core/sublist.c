@@ -443,9 +443,25 @@ void sublist_match(struct sublist *sl, const char *subj, size_t len, struct matc
 
 const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len)
 {
+    struct match_cache_entry *none = NULL;
+    return match_cached_hint(sl, c, subj, len, &none);
+}
+
+const struct match_result *match_cached_hint(struct sublist *sl, struct match_cache *c, const char *subj, size_t len,
+                                             struct match_cache_entry **hint)
+{
     uint64_t gen = atomic_load_explicit(&sl->gen, memory_order_acquire);
+    /* A publisher usually repeats its subject: try the entry it used last
+     * before hashing. The entry may since hold another subject (same
+     * slot) or be stale; the checks are those of a hit below. */
+    struct match_cache_entry *last = *hint;
+    if (last && last->valid && last->gen == gen && last->len == len && memcmp(last->subj, subj, len) == 0) {
+        c->hits++;
+        return &last->res;
+    }
     uint64_t h = XXH3_64bits(subj, len);
     struct match_cache_entry *e = &c->e[h & (MATCH_CACHE_SLOTS - 1)];
+    *hint = e;
     if (e->valid && e->gen == gen && e->hash == h && e->len == len && memcmp(e->subj, subj, len) == 0) {
         c->hits++;
         return &e->res;

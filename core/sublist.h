@@ -97,6 +97,11 @@ struct match_cache {
 };
 /* The result stays valid until the caller's next quiescent state. */
 const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len);
+/* The same, trying *hint (the entry this caller used last, or NULL) before
+ * hashing; *hint is set to the entry used. Entries live as long as the
+ * cache, so a hint never dangles; a stale one just misses. */
+const struct match_result *match_cached_hint(struct sublist *sl, struct match_cache *c, const char *subj, size_t len,
+                                             struct match_cache_entry **hint);
 void match_cache_free(struct match_cache *c);
 
 /* Build a subscription object (subject/queue/sid copied). */

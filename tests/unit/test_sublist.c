@@ -595,6 +595,53 @@ TEST(sublist_match_cached_collision)
     free_subs(v, 3);
 }
 
+/* A caller's hint (its last entry) is used only while it still holds the
+ * same subject in the current generation; a colliding subject that took
+ * the slot, or any index change, sends the lookup through the hash again. */
+TEST(sublist_match_cached_hint)
+{
+    struct sublist sl;
+    CHECK_EQ_INT(sublist_init(&sl), 0);
+    struct match_cache *c = calloc(1, sizeof *c);
+    char s1[32] = "h.0", s2[32];
+    uint64_t slot = XXH3_64bits(s1, strlen(s1)) & (MATCH_CACHE_SLOTS - 1);
+    int found = 0;
+    for (int i = 1; i < 1000000 && !found; i++) {
+        snprintf(s2, sizeof s2, "h.%d", i);
+        found = (XXH3_64bits(s2, strlen(s2)) & (MATCH_CACHE_SLOTS - 1)) == slot;
+    }
+    CHECK(found);
+    struct sub *a = mk(s1, NULL), *b = mk(s2, NULL);
+    ins(&sl, a);
+    struct match_cache_entry *hint = NULL, *other = NULL;
+    const struct match_result *r = match_cached_hint(&sl, c, s1, strlen(s1), &hint);
+    CHECK(hint != NULL && r->npsubs == 1 && has_psub(r, a));
+    uint64_t hits = c->hits;
+    r = match_cached_hint(&sl, c, s1, strlen(s1), &hint);
+    CHECK_EQ_INT(c->hits, hits + 1);
+    CHECK(r->npsubs == 1 && has_psub(r, a));
+    /* another caller puts s2 in the same slot: the first caller's hint now
+     * names an entry holding s2 and must not answer for s1 */
+    ins(&sl, b);
+    r = match_cached_hint(&sl, c, s2, strlen(s2), &other);
+    CHECK(other == hint && r->npsubs == 1 && has_psub(r, b));
+    r = match_cached_hint(&sl, c, s1, strlen(s1), &hint);
+    CHECK(r->npsubs == 1 && has_psub(r, a));
+    /* an index change makes the hinted entry stale */
+    rm(&sl, a);
+    r = match_cached_hint(&sl, c, s1, strlen(s1), &hint);
+    CHECK_EQ_INT(total(r), 0);
+    /* a different subject of the same length through the hint */
+    r = match_cached_hint(&sl, c, "h.x", 3, &hint);
+    CHECK_EQ_INT(total(r), 0);
+    rm(&sl, b);
+    match_cache_free(c);
+    free(c);
+    sublist_destroy(&sl);
+    struct sub *v[] = {a, b};
+    free_subs(v, 2);
+}
+
 TEST(sublist_sub_new)
 {
     struct sub *s = sub_new("foo.bar", 7, "q1", 2, "42", 2);
@@ -809,6 +856,7 @@ int main(void)
     RUN(sublist_many_tokens);
     RUN(sublist_match_cached);
     RUN(sublist_match_cached_collision);
+    RUN(sublist_match_cached_hint);
     RUN(sublist_sub_new);
     RUN(sublist_concurrent_readers);
     rcu_thread_offline();
