@@ -146,6 +146,22 @@ static bool auth_differs(const struct opts *a, const struct opts *b)
     return false;
 }
 
+/* An unsigned number from the environment, or def when unset or bad. */
+static long env_knob(const char *name, long def, long max)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*end || errno || n > (unsigned long)max || *v == '-') {
+        log_warn("%s=%s is not a number from 0 to %ld: using %ld", name, v, max, def);
+        return def;
+    }
+    return (long)n;
+}
+
 int server_init(struct server *s, const struct opts *o)
 {
     memset(s, 0, sizeof *s);
@@ -157,16 +173,9 @@ int server_init(struct server *s, const struct opts *o)
     s->start_unix_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
     atomic_init(&s->next_cid, 1);
     nkey_server_id(s->server_id);
-    s->topz_one_in = TOPZ_DEFAULT_ONE_IN;
-    const char *ts = getenv("GANNET_TOPZ_SAMPLE"); /* a tuning knob for benchmarks, not an option */
-    if (ts && *ts) {
-        char *end;
-        unsigned long v = strtoul(ts, &end, 10);
-        if (*end || v > 1000000)
-            log_warn("GANNET_TOPZ_SAMPLE=%s is not a number from 0 to 1000000: using %d", ts, TOPZ_DEFAULT_ONE_IN);
-        else
-            s->topz_one_in = (uint32_t)v;
-    }
+    /* tuning knobs for benchmarks, not options (README "Performance") */
+    s->topz_one_in = (uint32_t)env_knob("GANNET_TOPZ_SAMPLE", TOPZ_DEFAULT_ONE_IN, 1000000);
+    s->spin_ns = env_knob("GANNET_SPIN_US", SPIN_DEFAULT_US, 1000) * 1000;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->nshards = o->shards > 0 ? o->shards : (int)(ncpu > 0 ? ncpu : 1);
     if (s->nshards > MAX_SHARDS)

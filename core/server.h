@@ -47,6 +47,7 @@ struct server {
     int64_t start_unix_ns;     /* wall clock at start: shard ms clocks convert through it */
     void *monitor;             /* the monitoring server, owned by monitor/monitor.c */
     uint32_t topz_one_in;      /* /topz sampling: one published message in this many (0: off) */
+    int64_t spin_ns;           /* longest poll for more work before a shard sleeps (0: never spin) */
 };
 
 int server_init(struct server *s, const struct opts *o);

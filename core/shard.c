@@ -759,7 +759,6 @@ static void sync_conf(struct shard *sh)
  * Go runtime's spinning threads do the same for nats-server. Adaptive: a
  * shard whose spins keep finding nothing (steady low-rate traffic) stops
  * spinning and only probes now and then, so it does not burn a core. */
-#define SPIN_NS 50000
 static bool spin_for_work(struct shard *sh)
 {
     struct timespec t0, t;
@@ -769,7 +768,7 @@ static bool spin_for_work(struct shard *sh)
         if (io_uring_cq_ready(&sh->ring) || !mailboxes_empty(sh))
             return true;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > sh->srv->spin_ns)
             return false;
         io_uring_get_events(&sh->ring); /* DEFER_TASKRUN: completions appear only when asked */
     }
@@ -797,7 +796,7 @@ static void *shard_main(void *arg)
         bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed);
         rcu_thread_offline();
         int64_t idle_from = idle ? now_ns() : 0;
-        if (idle && sh->busy && (sh->spin_credit > 0 || (++sh->spin_probe & 15) == 0)) {
+        if (idle && sh->busy && sh->srv->spin_ns > 0 && (sh->spin_credit > 0 || (++sh->spin_probe & 15) == 0)) {
             bool found = spin_for_work(sh);
             sh->spin_credit = found ? (sh->spin_credit < 8 ? sh->spin_credit + 1 : 8)
                                     : (sh->spin_credit > -8 ? sh->spin_credit - 2 : -8);

@@ -92,6 +92,8 @@ struct shard {
     atomic_store_explicit(&(sh)->field, atomic_load_explicit(&(sh)->field, memory_order_relaxed) + (v),     \
                           memory_order_relaxed)
 
+#define SPIN_DEFAULT_US 50     /* see spin_for_work() */
+
 int shard_create(struct server *srv, int id, struct shard **out);
 int shard_start(struct shard *sh);
 void shard_join(struct shard *sh);
