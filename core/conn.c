@@ -251,6 +251,7 @@ void conn_start(struct conn *c)
     int32_t nc = atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed) + 1;
     c->verbose = c->pedantic = c->echo = true;
     c->start_ms = c->last_in_ms = sh->now;
+    c->start_ns = now_ns();
     c->last_ping_in_ms = 0;
     c->rtt_ns = -1;
     c->last_activity_ms = sh->now;
@@ -287,8 +288,9 @@ void conn_timer(struct conn *c, int64_t now)
         return;
     c->next_ping_ms = now + o->ping_interval_ms;
     /* as nats-server: recent client activity (data or its own PING) stands in
-     * for a PING, except when an RTT measurement is due (first PING, then hourly) */
-    bool need_rtt = c->rtt_ns < 0 || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
+     * for a PING, except when an RTT measurement is due (never measured by a
+     * PING yet, then hourly) */
+    bool need_rtt = c->rtt_ns < 0 || !c->rtt_start_ns || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
     if (!need_rtt &&
         (now - c->last_in_ms < o->ping_interval_ms || now - c->last_ping_in_ms < o->ping_interval_ms))
         return;
@@ -640,6 +642,10 @@ static bool connect_types_ok(json_t *j)
 
 static int process_connect(struct conn *c, const struct proto_msg *m)
 {
+    /* as nats-server: a first estimate of the RTT is the time from accept
+     * to CONNECT (never 0); the first keepalive PING measures it */
+    int64_t since = now_ns() - c->start_ns;
+    c->rtt_ns = since > 0 ? since : 1;
     json_error_t jerr;
     json_t *j = json_loadb(m->rest.p, m->rest.n, JSON_DECODE_ANY, &jerr);
     if (!j || !json_is_object(j) || !connect_types_ok(j)) {

@@ -103,6 +103,7 @@ struct conn {
     struct iovec iov[SEND_IOV_MAX];
 
     /* timers, in shard milliseconds */
+    int64_t start_ns;          /* accepted at (monotonic ns): the first RTT estimate */
     int64_t start_ms, last_in_ms, last_ping_in_ms, auth_deadline_ms, next_ping_ms, send_start_ms;
     struct match_cache_entry *match_hint; /* the shard's cache entry its last PUB used */
     int64_t rtt_start_ns, rtt_ns; /* monotonic ns of the PING sent for RTT; measured RTT (-1: not yet) */

@@ -8,7 +8,6 @@
 
 #include "shard.h"
 
-#define NO_RTT_PING_BEFORE_FIRST_PONG_MS 2000 /* nats-server's maxNoRTTPingBeforeFirstPong */
 
 int64_t server_unix_ns(const struct server *s, int64_t mono_ms)
 {
@@ -18,9 +17,12 @@ int64_t server_unix_ns(const struct server *s, int64_t mono_ms)
 int server_query(struct server *s, struct query *q, int timeout_ms)
 {
     atomic_store(&q->pending, s->nshards);
-    for (int i = 0; i < s->nshards; i++)
+    for (int i = 0; i < s->nshards; i++) {
         atomic_store_explicit(&s->shards[i]->query, q, memory_order_release);
-    /* Shards wake at least every 100 ms; poll gently until all answered. A
+        shard_wake_for_query(s->shards[i]);
+    }
+    /* The wake-up makes a sleeping shard answer within microseconds (and
+     * shards wake every 100 ms anyway); poll gently until all answered. A
      * query must not outlive the wait (shards write into it), so after the
      * timeout keep waiting for stragglers that already took it. */
     struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
@@ -147,20 +149,6 @@ static void answer_top(struct shard *sh, struct query *q)
     }
 }
 
-/* nats-server's getRTT: asked about a client whose RTT is unknown, send it
- * a PING now, if it is a real client (gave a lang) that has had our first
- * PONG or connected more than 2 s ago (sendRTTPingLocked). */
-static void ask_rtt(struct shard *sh, struct conn *c)
-{
-    if (c->rtt_ns >= 0 || !c->lang || !*c->lang || c->closing)
-        return;
-    if (!c->pong_sent && sh->now - c->start_ms <= NO_RTT_PING_BEFORE_FIRST_PONG_MS)
-        return;
-    c->pings_out++;
-    c->rtt_start_ns = now_ns();
-    conn_write(c, "PING\r\n", 6);
-}
-
 void shard_answer_query(struct shard *sh)
 {
     struct query *q = atomic_exchange_explicit(&sh->query, NULL, memory_order_acquire);
@@ -178,10 +166,8 @@ void shard_answer_query(struct shard *sh)
         q->snaps[i] = calloc(n ? n : 1, sizeof(struct conn_snap));
         if (q->snaps[i])
             for (struct conn *c = sh->conns; c; c = c->next)
-                if (!c->closing) {
+                if (!c->closing)
                     snap_conn(sh, c, &q->snaps[i][q->count[i]++], q->want_subs);
-                    ask_rtt(sh, c);
-                }
     } else {
         q->snaps[i] = calloc(sh->closed_n ? sh->closed_n : 1, sizeof(struct conn_snap));
         for (uint32_t k = 0; q->snaps[i] && k < sh->closed_n; k++) {

@@ -176,6 +176,7 @@ int server_init(struct server *s, const struct opts *o)
     /* tuning knobs for benchmarks, not options (README "Performance") */
     s->topz_one_in = (uint32_t)env_knob("GANNET_TOPZ_SAMPLE", TOPZ_DEFAULT_ONE_IN, 1000000);
     s->spin_ns = env_knob("GANNET_SPIN_US", SPIN_DEFAULT_US, 1000) * 1000;
+    s->spin_pct = env_knob("GANNET_SPIN_PCT", SPIN_DEFAULT_PCT, 100000);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->nshards = o->shards > 0 ? o->shards : (int)(ncpu > 0 ? ncpu : 1);
     if (s->nshards > MAX_SHARDS)

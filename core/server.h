@@ -48,6 +48,7 @@ struct server {
     void *monitor;             /* the monitoring server, owned by monitor/monitor.c */
     uint32_t topz_one_in;      /* /topz sampling: one published message in this many (0: off) */
     int64_t spin_ns;           /* longest poll for more work before a shard sleeps (0: never spin) */
+    int64_t spin_pct;          /* spin budget: % of the shard's busy time */
 };
 
 int server_init(struct server *s, const struct opts *o);

@@ -21,6 +21,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -103,13 +104,14 @@ int shard_create(struct server *srv, int id, struct shard **out)
     sh->id = id;
     sh->srv = srv;
     sh->listen_fd = -1;
+    sh->query_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     sh->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)now_ms() << 16) ^ (uint64_t)id;
     topz_init(&sh->topz, srv->topz_one_in, now_ms(), sh->rng * 31 + 7);
     int n = srv->nshards;
     sh->open = calloc((size_t)n, sizeof *sh->open);
     sh->waiting = calloc((size_t)n, sizeof *sh->waiting);
     sh->tgt = calloc((size_t)n, sizeof *sh->tgt);
-    if (!sh->open || !sh->waiting || !sh->tgt) {
+    if (!sh->open || !sh->waiting || !sh->tgt || sh->query_fd < 0) {
         shard_destroy(sh);
         return -ENOMEM;
     }
@@ -224,6 +226,23 @@ static struct conn *conn_lookup(struct shard *sh, uint64_t ud)
 }
 
 /* ---- io ---- */
+
+/* A read on query_fd: its completion wakes the shard for a monitor query. */
+static void arm_query_wake(struct shard *sh)
+{
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    io_uring_prep_read(sqe, sh->query_fd, &sh->query_buf, sizeof sh->query_buf, 0);
+    io_uring_sqe_set_data64(sqe, UD(UD_QUERY_WAKE, 0, 0));
+}
+
+void shard_wake_for_query(struct shard *sh)
+{
+    uint64_t one = 1;
+    /* always written (queries are rare): no race with the shard going to sleep */
+    if (write(sh->query_fd, &one, sizeof one) < 0) {
+        /* EAGAIN only if the counter is full, which means a wake is pending anyway */
+    }
+}
 
 static void arm_accept(struct shard *sh)
 {
@@ -645,6 +664,10 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     case UD_SEND:
         on_send(sh, cqe);
         break;
+    case UD_QUERY_WAKE: /* the query itself is answered at the start of the next turn */
+        if (!atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed))
+            arm_query_wake(sh);
+        break;
     default: /* doorbells and cancels carry no work of their own */
         break;
     }
@@ -756,23 +779,54 @@ static void sync_conf(struct shard *sh)
 /* After a turn that had work, poll for more for a few microseconds before
  * sleeping: a request/reply exchange usually continues within that time, and
  * being awake saves the wake-up (an IPI, tens of microseconds on a VM). The
- * Go runtime's spinning threads do the same for nats-server. Adaptive: a
- * shard whose spins keep finding nothing (steady low-rate traffic) stops
- * spinning and only probes now and then, so it does not burn a core. */
-static bool spin_for_work(struct shard *sh)
+ * Go runtime's spinning threads do the same for nats-server.
+ *
+ * Spinning is paid from a budget earned by work (docs/design.md §8): each
+ * turn's busy time adds spin_pct % of itself to spin_tokens, a spin spends
+ * what it lasted, and a shard without tokens sleeps at once. So spinning
+ * never costs more than spin_pct % of the CPU the traffic itself needs: a
+ * shard under steady low-rate traffic, whose spins mostly find nothing,
+ * stops burning a core. While spinning the shard says it is awake, so other
+ * shards do not ring its doorbell. */
+static bool spin_for_work(struct shard *sh, int64_t limit_ns, int64_t *spent)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = now_ns(), t;
+    bool found = false;
+    atomic_store(&sh->sleeping, 0);
     io_uring_submit_and_get_events(&sh->ring);
     for (;;) {
-        if (io_uring_cq_ready(&sh->ring) || !mailboxes_empty(sh))
-            return true;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > sh->srv->spin_ns)
-            return false;
+        if (io_uring_cq_ready(&sh->ring) || !mailboxes_empty(sh)) {
+            found = true;
+            t = now_ns();
+            break;
+        }
+        t = now_ns();
+        if (t - t0 > limit_ns)
+            break;
         io_uring_get_events(&sh->ring); /* DEFER_TASKRUN: completions appear only when asked */
     }
+    *spent = t - t0;
+    if (!found) { /* going to sleep: say so, then look once more (see doorbell()) */
+        atomic_store(&sh->sleeping, 1);
+        atomic_thread_fence(memory_order_seq_cst);
+        found = !mailboxes_empty(sh);
+    }
+    return found;
 }
+
+/* Earn spin budget for the work done since the last wake-up. */
+static void earn_spin(struct shard *sh, int64_t t)
+{
+    int64_t worked = t - sh->woke_ns;
+    if (worked <= 0 || !sh->woke_ns)
+        return;
+    sh->spin_tokens += worked * sh->srv->spin_pct / 100;
+    int64_t cap = 4 * sh->srv->spin_ns;
+    if (sh->spin_tokens > cap)
+        sh->spin_tokens = cap;
+}
+
+#define SPIN_MIN_NS 2000 /* a budget shorter than this is not worth a spin */
 
 static void *shard_main(void *arg)
 {
@@ -785,6 +839,7 @@ static void *shard_main(void *arg)
     sh->next_sweep = sh->now + SWEEP_MS;
     sh->conf = atomic_load_explicit(&srv->conf, memory_order_acquire);
     arm_accept(sh);
+    arm_query_wake(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
         int64_t wait = sh->next_sweep - sh->now;
@@ -795,12 +850,13 @@ static void *shard_main(void *arg)
         atomic_thread_fence(memory_order_seq_cst);
         bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed);
         rcu_thread_offline();
-        int64_t idle_from = idle ? now_ns() : 0;
-        if (idle && sh->busy && sh->srv->spin_ns > 0 && (sh->spin_credit > 0 || (++sh->spin_probe & 15) == 0)) {
-            bool found = spin_for_work(sh);
-            sh->spin_credit = found ? (sh->spin_credit < 8 ? sh->spin_credit + 1 : 8)
-                                    : (sh->spin_credit > -8 ? sh->spin_credit - 2 : -8);
-            idle = !found;
+        int64_t t_idle = now_ns(), idle_from = idle ? t_idle : 0;
+        earn_spin(sh, t_idle);
+        if (idle && sh->busy && sh->srv->spin_ns > 0 && sh->spin_tokens >= SPIN_MIN_NS) {
+            int64_t spent;
+            idle = !spin_for_work(sh, sh->spin_tokens < sh->srv->spin_ns ? sh->spin_tokens : sh->srv->spin_ns,
+                                  &spent);
+            sh->spin_tokens -= spent;
         }
         if (idle) {
             io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
@@ -811,6 +867,7 @@ static void *shard_main(void *arg)
         rcu_thread_online();
         atomic_store(&sh->sleeping, 0);
         int64_t t = now_ns();
+        sh->woke_ns = t;
         if (idle_from)
             STAT_ADD(sh, idle_ns, (uint64_t)(t - idle_from));
         STAT_ADD(sh, loop_turns, 1);
@@ -855,6 +912,8 @@ void shard_destroy(struct shard *sh)
 {
     if (!sh)
         return;
+    if (sh->query_fd >= 0)
+        close(sh->query_fd);
     if (sh->ring.ring_fd > 0)
         io_uring_queue_exit(&sh->ring);
     if (sh->br && sh->br != MAP_FAILED)

@@ -17,7 +17,7 @@
 #include "topz.h"
 
 /* user_data: | gen:32 | slot:24 | op:8 | */
-enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE };
+enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE };
 #define UD(op, slot, gen) (((uint64_t)(gen) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
 
 struct target_list {           /* remote subscriptions of one message, per shard */
@@ -67,13 +67,15 @@ struct shard {
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
+    int query_fd;              /* eventfd the asker writes so that a sleeping shard answers at once */
+    uint64_t query_buf;
     struct conn_snap *closed;  /* ring of recently closed connections (owner only) */
     uint32_t closed_cap, closed_head, closed_n;
     uint64_t rng;
     int64_t now;               /* ms, refreshed each loop turn */
     bool busy;                 /* the last turn handled completions: spin briefly before sleeping */
-    int spin_credit;           /* recent spins that found work, minus failures */
-    uint32_t spin_probe;       /* spin every 16th time even without credit */
+    int64_t spin_tokens;       /* ns of spinning earned by work and not yet spent (spin_for_work) */
+    int64_t woke_ns;           /* when the current turn began */
     int64_t next_sweep;
 
     struct topz topz;          /* sampled per-subject traffic (/topz) */
@@ -92,13 +94,15 @@ struct shard {
     atomic_store_explicit(&(sh)->field, atomic_load_explicit(&(sh)->field, memory_order_relaxed) + (v),     \
                           memory_order_relaxed)
 
-#define SPIN_DEFAULT_US 50     /* see spin_for_work() */
+#define SPIN_DEFAULT_US 50     /* longest spin; see spin_for_work() */
+#define SPIN_DEFAULT_PCT 300   /* spinning may cost up to this % of the busy time */
 
 int shard_create(struct server *srv, int id, struct shard **out);
 int shard_start(struct shard *sh);
 void shard_join(struct shard *sh);
 void shard_destroy(struct shard *sh);
 int listener_open(const char *host, int port, int *bound_port); /* SO_REUSEPORT listener; fd or -errno */
+void shard_wake_for_query(struct shard *sh); /* any thread, after posting sh->query */
 
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);

@@ -363,6 +363,33 @@ void write_sublist_stats(struct monitor *m, struct jw *w, bool zero)
     jw_double(w, "avg_fanout", avg_fanout);
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(((const struct path_count *)a)->path, ((const struct path_count *)b)->path);
+}
+
+size_t http_req_counts(const struct monitor *m, struct path_count *out)
+{
+    static const char *const keys[ST_COUNT] = {
+        [ST_ROOT] = "/", [ST_ACCOUNTZ] = "/accountz", [ST_ACCSTATZ] = "/accstatz", [ST_CONNZ] = "/connz",
+        [ST_GATEWAYZ] = "/gatewayz", [ST_HEALTHZ] = "/healthz", [ST_JSZ] = "/jsz", [ST_LEAFZ] = "/leafz",
+        [ST_ROUTEZ] = "/routez", [ST_SUBSZ] = "/subsz", [ST_VARZ] = "/varz",
+    };
+    static const char *const ext[MP_COUNT - MP_FIRST_EXT] = {
+        [MP_METRICS - MP_FIRST_EXT] = "/metrics", [MP_SHARDZ - MP_FIRST_EXT] = "/shardz",
+        [MP_TOPZ - MP_FIRST_EXT] = "/topz", [MP_DASHBOARD - MP_FIRST_EXT] = "/dashboard",
+    };
+    size_t n = 0;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (m->stats[i])
+            out[n++] = (struct path_count){keys[i], m->stats[i]};
+    for (int i = 0; i < MP_COUNT - MP_FIRST_EXT; i++)
+        if (m->ext_stats[i])
+            out[n++] = (struct path_count){ext[i], m->ext_stats[i]};
+    qsort(out, n, sizeof *out, cmp_path); /* Go prints a map's keys sorted */
+    return n;
+}
+
 /* ------------------------------------------------------------ / */
 
 
@@ -471,15 +498,11 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_uint(&w, "out_bytes", st.out_bytes);
     jw_uint(&w, "slow_consumers", st.slow_consumers);
     jw_uint(&w, "subscriptions", st.subscriptions);
-    static const char *const keys[ST_COUNT] = {
-        [ST_ROOT] = "/", [ST_ACCOUNTZ] = "/accountz", [ST_ACCSTATZ] = "/accstatz", [ST_CONNZ] = "/connz",
-        [ST_GATEWAYZ] = "/gatewayz", [ST_HEALTHZ] = "/healthz", [ST_JSZ] = "/jsz", [ST_LEAFZ] = "/leafz",
-        [ST_ROUTEZ] = "/routez", [ST_SUBSZ] = "/subsz", [ST_VARZ] = "/varz",
-    };
+    struct path_count pc[ST_COUNT + MP_COUNT];
+    size_t npc = http_req_counts(m, pc);
     jw_obj_begin(&w, "http_req_stats");
-    for (int i = 0; i < ST_COUNT; i++)
-        if (m->stats[i])
-            jw_uint(&w, keys[i], m->stats[i]);
+    for (size_t i = 0; i < npc; i++)
+        jw_uint(&w, pc[i].path, pc[i].count);
     jw_obj_end(&w);
     jw_time(&w, "config_load_time", m->config_load_ns);
     jw_obj_end(&w);

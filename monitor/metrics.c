@@ -411,21 +411,11 @@ void ep_metrics(struct monitor *m, const struct mreq *q, struct reply *r)
     metric_u(f, "gannet_subject_index_cache_hits_total", "counter", "Lookups answered by a shard's match cache.",
              st.sl_cache_hits);
 
-    family(f, "gannet_http_requests_total", "counter", "Monitoring requests by endpoint.");
-    static const char *const stat_paths[ST_COUNT] = {
-        [ST_ROOT] = "/", [ST_ACCOUNTZ] = "/accountz", [ST_ACCSTATZ] = "/accstatz", [ST_CONNZ] = "/connz",
-        [ST_GATEWAYZ] = "/gatewayz", [ST_HEALTHZ] = "/healthz", [ST_JSZ] = "/jsz", [ST_LEAFZ] = "/leafz",
-        [ST_ROUTEZ] = "/routez", [ST_SUBSZ] = "/subsz", [ST_VARZ] = "/varz",
-    };
-    static const char *const ext_paths[MP_COUNT - MP_FIRST_EXT] = {
-        [MP_METRICS - MP_FIRST_EXT] = "/metrics", [MP_SHARDZ - MP_FIRST_EXT] = "/shardz",
-        [MP_TOPZ - MP_FIRST_EXT] = "/topz", [MP_DASHBOARD - MP_FIRST_EXT] = "/dashboard",
-    };
-    for (int i = 0; i < ST_COUNT; i++)
-        fprintf(f, "gannet_http_requests_total{path=\"%s\"} %llu\n", stat_paths[i], (unsigned long long)m->stats[i]);
-    for (int i = 0; i < MP_COUNT - MP_FIRST_EXT; i++)
-        fprintf(f, "gannet_http_requests_total{path=\"%s\"} %llu\n", ext_paths[i],
-                (unsigned long long)m->ext_stats[i]);
+    family(f, "gannet_http_requests_total", "counter", "Monitoring requests by endpoint (varz http_req_stats).");
+    struct path_count pc[ST_COUNT + MP_COUNT];
+    size_t npc = http_req_counts(m, pc);
+    for (size_t i = 0; i < npc; i++)
+        fprintf(f, "gannet_http_requests_total{path=\"%s\"} %llu\n", pc[i].path, (unsigned long long)pc[i].count);
 
     shard_metrics(f, s);
     process_metrics(f, s);

@@ -131,6 +131,14 @@ int q_uint64(const struct mreq *q, const char *key, uint64_t *v, struct reply *r
 int q_subs(const struct mreq *q, bool *subs, bool *detail, struct reply *r);
 int64_t wall_ns(void);
 int64_t rss_bytes(void);
+/* http_req_stats: the endpoints requested so far (nats-server's and
+ * gannet's own), by path in Go's sorted map order; out has room for
+ * ST_COUNT + MP_COUNT. */
+struct path_count {
+    const char *path;
+    uint64_t count;
+};
+size_t http_req_counts(const struct monitor *m, struct path_count *out);
 const struct opts *cur_opts(struct monitor *m);
 /* nats-server's SublistStats of the global account, in its field order */
 void write_sublist_stats(struct monitor *m, struct jw *w, bool zero);
