@@ -781,13 +781,15 @@ static void sync_conf(struct shard *sh)
  * being awake saves the wake-up (an IPI, tens of microseconds on a VM). The
  * Go runtime's spinning threads do the same for nats-server.
  *
- * Spinning is paid from a budget earned by work (docs/design.md §8): each
- * turn's busy time adds spin_pct % of itself to spin_tokens, a spin spends
- * what it lasted, and a shard without tokens sleeps at once. So spinning
- * never costs more than spin_pct % of the CPU the traffic itself needs: a
- * shard under steady low-rate traffic, whose spins mostly find nothing,
- * stops burning a core. While spinning the shard says it is awake, so other
- * shards do not ring its doorbell. */
+ * Spins that find nothing are paid from a budget earned by work
+ * (docs/design.md §8): each turn's busy time adds spin_pct % of itself to
+ * spin_tokens, a fruitless spin spends what it lasted, and a shard without
+ * tokens sleeps at once. A spin that finds work costs nothing: it saved a
+ * sleep and a wake-up, which cost the CPU about as much. So request/reply
+ * traffic, whose spins find the next message, keeps spinning, while a shard
+ * under steady low-rate traffic, whose spins mostly find nothing, wastes at
+ * most spin_pct % of the CPU the traffic needs. While spinning the shard
+ * says it is awake, so other shards do not ring its doorbell. */
 static bool spin_for_work(struct shard *sh, int64_t limit_ns, int64_t *spent)
 {
     int64_t t0 = now_ns(), t;
@@ -856,7 +858,8 @@ static void *shard_main(void *arg)
             int64_t spent;
             idle = !spin_for_work(sh, sh->spin_tokens < sh->srv->spin_ns ? sh->spin_tokens : sh->srv->spin_ns,
                                   &spent);
-            sh->spin_tokens -= spent;
+            if (idle) /* a spin that found work saved a wake-up, which costs about as much: only misses are paid */
+                sh->spin_tokens -= spent;
         }
         if (idle) {
             io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
