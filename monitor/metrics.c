@@ -197,7 +197,7 @@ void ep_topz(struct monitor *m, const struct mreq *q, struct reply *r)
     else if (sort && sn && !strcmp(sort, "deliveries"))
         by = T_DELIVERIES;
     else if (sort && sn && strcmp(sort, "msgs") != 0) {
-        reply_error_val(r, "Invalid sorting option: ", sort, sn, "");
+        reply_error_val(r, "invalid sorting option: ", sort, sn, ""); /* as /connz says it */
         free(sort);
         return;
     }

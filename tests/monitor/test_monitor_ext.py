@@ -605,6 +605,9 @@ def test_topz_bad_parameters(make_server, query):
     r = http(s.mport, "/topz?" + query)
     assert r.status == 400, (query, r)
     assert r.body, r
+    bad_sort = {"sort=bogus": "bogus", "sort=MSGS": "MSGS", "limit=5&sort=nope": "nope"}.get(query)
+    if bad_sort:  # the same text as /connz's
+        assert r.body.decode() == "invalid sorting option: " + bad_sort, r
 
 
 @GANNET_ONLY
