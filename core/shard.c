@@ -33,8 +33,9 @@
 #define BGID 1
 /* Provided receive buffers: 64 KiB each, so one completion carries ~450
  * 128-byte PUBs and a 16 KiB message rarely straddles two buffers.
- * Against 1024 x 16 KiB, bench measured publish-only 128 B 8.7-9.7 -> 11-14 M msgs/s and 1:1 1 KiB
- * 1.4-1.6 -> 1.8-2.0 M msgs/s; memory per idle connection did not change
+ * Against 1024 x 16 KiB, bench measured publish-only 128 B 8.7-9.7 ->
+ * 11-14 M msgs/s and 1:1 1 KiB 1.4-1.6 -> 1.8-2.0 M msgs/s (bench/NOTES.md);
+ * memory per idle connection did not change
  * (pages are touched only as data arrives). */
 #define NBUFS 512
 #define BUFSZ (64 * 1024)
