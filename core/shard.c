@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -812,6 +813,7 @@ static bool spin_for_work(struct shard *sh, int64_t limit_ns, int64_t *spent)
         if (t - t0 > limit_ns)
             break;
         io_uring_get_events(&sh->ring); /* DEFER_TASKRUN: completions appear only when asked */
+        sched_yield(); /* a thread waiting for this core (a client, another shard) goes first */
     }
     *spent = t - t0;
     if (!found) { /* going to sleep: say so, then look once more (see doorbell()) */
