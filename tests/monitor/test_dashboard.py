@@ -24,7 +24,7 @@ import time
 import pytest
 
 from monhelp import get_json, http, named_client, wait_for
-from servers import GANNET_BIN, ROOT, Server, free_port, wait_port
+from servers import GANNET_BIN, ROOT, free_port, wait_port
 
 JS_DIR = os.path.join(ROOT, "tests", "clients", "js")
 SCRIPT = os.path.join(JS_DIR, "dashboard_test.mjs")
@@ -36,32 +36,23 @@ SUBJECT = "dash.load"
 
 
 @pytest.fixture
-def gannet(request):
-    """Factory: gannet(conf=None, args=()) starts gannet monitoring on a free
-    port (s.mport); every server is stopped at teardown, and its log printed
-    when the test failed."""
-    started = []
+def server_bin():
+    """gannet only: overrides conftest's fixture (gannet and nats-server), so
+    make_server's teardown, log printing and sanitizer checks still apply."""
+    return GANNET_BIN
 
+
+@pytest.fixture
+def gannet(make_server):
+    """Factory: gannet(conf=None, args=()) starts gannet monitoring on a free
+    port (s.mport)."""
     def start(conf=None, args=()):
         mport = free_port()
-        s = Server(GANNET_BIN, conf=conf, args=["-m", str(mport)] + list(args))
-        started.append(s)
+        s = make_server(conf=conf, args=["-m", str(mport)] + list(args))
         wait_port(mport, proc=s.proc)
         s.mport = mport
         return s
-
-    yield start
-    for s in started:
-        s.stop()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for s in started:
-            print("---- log of %s ----\n%s" % (" ".join(s.cmd), s.log()[-8000:]))
-    if os.environ.get("GANNET_SANITIZER"):  # as conftest.check_sanitizer_reports
-        for s in started:
-            for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
-                         "runtime error:"):
-                assert mark not in s.log(), "sanitizer report in server log:\n" + s.log()[-6000:]
+    return start
 
 
 class Load:

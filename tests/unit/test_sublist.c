@@ -560,6 +560,18 @@ TEST(sublist_match_cached)
     free_subs(v, 4);
 }
 
+/* s2 = "<prefix>.<n>" for the first n whose match-cache slot is s1's. */
+static int colliding_subject(const char *s1, const char *prefix, char *s2, size_t cap)
+{
+    uint64_t slot = XXH3_64bits(s1, strlen(s1)) & (MATCH_CACHE_SLOTS - 1);
+    for (int i = 1; i < 1000000; i++) {
+        snprintf(s2, cap, "%s.%d", prefix, i);
+        if ((XXH3_64bits(s2, strlen(s2)) & (MATCH_CACHE_SLOTS - 1)) == slot)
+            return 1;
+    }
+    return 0;
+}
+
 /* Two subjects in the same direct-mapped slot evict each other but never
  * return each other's results. */
 TEST(sublist_match_cached_collision)
@@ -568,13 +580,7 @@ TEST(sublist_match_cached_collision)
     CHECK_EQ_INT(sublist_init(&sl), 0);
     struct match_cache *c = calloc(1, sizeof *c);
     char s1[32] = "s.0", s2[32];
-    uint64_t slot = XXH3_64bits(s1, strlen(s1)) & (MATCH_CACHE_SLOTS - 1);
-    int found = 0;
-    for (int i = 1; i < 1000000 && !found; i++) {
-        snprintf(s2, sizeof s2, "s.%d", i);
-        found = (XXH3_64bits(s2, strlen(s2)) & (MATCH_CACHE_SLOTS - 1)) == slot;
-    }
-    CHECK(found);
+    CHECK(colliding_subject(s1, "s", s2, sizeof s2));
     struct sub *a = mk(s1, NULL), *b = mk(s2, NULL), *w = mk("s.*", NULL);
     ins(&sl, a);
     ins(&sl, b);
@@ -604,13 +610,7 @@ TEST(sublist_match_cached_hint)
     CHECK_EQ_INT(sublist_init(&sl), 0);
     struct match_cache *c = calloc(1, sizeof *c);
     char s1[32] = "h.0", s2[32];
-    uint64_t slot = XXH3_64bits(s1, strlen(s1)) & (MATCH_CACHE_SLOTS - 1);
-    int found = 0;
-    for (int i = 1; i < 1000000 && !found; i++) {
-        snprintf(s2, sizeof s2, "h.%d", i);
-        found = (XXH3_64bits(s2, strlen(s2)) & (MATCH_CACHE_SLOTS - 1)) == slot;
-    }
-    CHECK(found);
+    CHECK(colliding_subject(s1, "h", s2, sizeof s2));
     struct sub *a = mk(s1, NULL), *b = mk(s2, NULL);
     ins(&sl, a);
     struct match_cache_entry *hint = NULL, *other = NULL;
