@@ -13,6 +13,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "failpoint.h"
 #include "log.h"
 #include "shard.h"
 #include "subject.h"
@@ -37,6 +38,7 @@ const char *close_reason_str(enum close_reason r)
         [CR_READ_ERROR] = "Read Error",
         [CR_PARSE_ERROR] = "Parse Error",
         [CR_SERVER_SHUTDOWN] = "Server Shutdown",
+        [CR_RESOURCES] = "Insufficient Resources",
     };
     return r < sizeof s / sizeof s[0] ? s[r] : "Unknown";
 }
@@ -68,7 +70,7 @@ static int sid_put(struct sidmap *m, struct sub *s)
             ncap *= 2;
         if (ncap == m->cap && m->tomb == 0)
             ncap *= 2;
-        struct sub **ns = calloc(ncap, sizeof *ns);
+        struct sub **ns = failpoint(FP_SID) ? NULL : calloc(ncap, sizeof *ns);
         if (!ns)
             return -ENOMEM;
         for (uint32_t i = 0; i < m->cap; i++) {
@@ -140,6 +142,15 @@ int conn_write(struct conn *c, const void *p, size_t n)
 void conn_sent(struct conn *c, uint32_t n)
 {
     c->pending -= n;
+    c->sent_total += n;
+    if (n > 0)
+        c->no_drain = false; /* it reads again: its producers may wait for it again */
+    /* as nats-server releases its stalled producers: everything attempted
+     * was written, or less than half of max_pending is left */
+    if (c->stalled && (n == c->inflight_bytes || c->pending < (uint64_t)c->sh->conf->o->max_pending / 2)) {
+        c->stalled = false;
+        shard_unstalled(c->sh);
+    }
     while (n > 0 && c->ohead) {
         struct oblock *b = c->ohead;
         uint32_t avail = b->len - c->ohead_off;
@@ -188,6 +199,12 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
     c->closing = true;
     c->reason = r;
     c->flush_on_close = flush && c->pending > 0;
+    if (c->park.on_list)
+        shard_unpark(c->sh, &c->park); /* its unread input goes with it */
+    if (c->stalled) { /* producers waiting for it go on */
+        c->stalled = false;
+        shard_unstalled(c->sh);
+    }
     struct server *srv = c->sh->srv;
     atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
@@ -222,6 +239,8 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 void conn_release(struct conn *c)
 {
     parser_free(&c->parser);
+    free(c->inq);
+    c->inq = NULL;
     free(c->subs.slots);
     c->subs.slots = NULL;
     for (struct oblock *b = c->ohead, *n; b; b = n) {
@@ -235,6 +254,23 @@ void conn_release(struct conn *c)
     free(c->cred_user);
     free(c->cred_pass);
     free(c->cred_token);
+}
+
+/* The client INFO: the published prefix, this connection's fields, `extra`
+ * (a JSON member list starting with a comma, or ""). */
+static int send_info(struct conn *c, const char *extra)
+{
+    const struct srvconf *cf = c->sh->conf;
+    size_t cap = cf->info_head_len + strlen(extra) + sizeof c->ip + 64;
+    char stackbuf[1024], *info = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!info)
+        return -ENOMEM;
+    int n = snprintf(info, cap, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"%s} \r\n",
+                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip, extra);
+    int rc = n > 0 && (size_t)n < cap ? conn_write(c, info, (size_t)n) : -EOVERFLOW;
+    if (info != stackbuf)
+        free(info);
+    return rc;
 }
 
 /* Must the first op be an authenticating CONNECT? */
@@ -260,10 +296,10 @@ void conn_start(struct conn *c)
         c->auth_deadline_ms = sh->now + o->auth_timeout_ms;
     parser_init(&c->parser, OPS_CLIENT, (uint32_t)o->max_control_line, o->max_payload);
 
-    char info[2048];
-    int n = snprintf(info, sizeof info, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"} \r\n",
-                     (int)sh->conf->info_head_len, sh->conf->info_head, c->cid, c->ip);
-    conn_write(c, info, (size_t)n);
+    if (send_info(c, "") < 0) {
+        conn_close(c, CR_RESOURCES, false);
+        return;
+    }
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
     if (o->max_connections >= 0 && nc > o->max_connections) {
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
@@ -273,9 +309,16 @@ void conn_start(struct conn *c)
 
 void conn_timer(struct conn *c, int64_t now)
 {
-    if (c->closing)
-        return;
     const struct opts *o = c->sh->conf->o;
+    if (c->closing) {
+        /* flushing its last bytes (an -ERR) to a peer that does not read:
+         * the write deadline applies here too, then the rest is dropped */
+        if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
+            c->flush_on_close = false;
+            shutdown(c->fd, SHUT_RDWR); /* the send completes with an error and the slot is released */
+        }
+        return;
+    }
     if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
         conn_close(c, CR_SLOW_CONSUMER_DEADLINE, false);
         return;
@@ -313,8 +356,13 @@ static void unsubscribe(struct conn *c, struct sub *s)
         c->subs.n--;
         c->subs.tomb++;
     }
-    sublist_remove(&c->sh->srv->gsl, s);
     STAT_ADD(c->sh, nsubs, -1);
+    if (sublist_remove(&c->sh->srv->gsl, s) == -ENOMEM) {
+        /* still in the index: it cannot be freed yet. Deliveries skip it
+         * from now on; the shard retries the removal each turn. */
+        shard_unsub_later(c->sh, s);
+        return;
+    }
     shard_retire_sub(c->sh, s);
 }
 
@@ -333,20 +381,33 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         send_ok(c);
         return 0;
     }
-    if (!subject_valid(subj->p, subj->n) || (q && !subject_valid_literal(q->p, q->n)) || sid->n > 0xffff ||
-        (q && q->n > 0xffff)) {
+    if (!subject_valid(subj->p, subj->n) || (q && !subject_valid_literal(q->p, q->n))) {
         send_err(c, "Invalid Subject");
         return 0;
     }
     struct sub *s = sub_new(subj->p, subj->n, q ? q->p : NULL, q ? q->n : 0, sid->p, sid->n);
-    if (!s)
-        return -1;
+    if (!s) {
+        conn_close(c, CR_RESOURCES, false);
+        return 1;
+    }
     s->conn = c;
     s->owner = c->sh;
     s->shard = (uint16_t)c->sh->id;
-    if (sid_put(&c->subs, s) < 0 || sublist_insert(&c->sh->srv->gsl, s) < 0) {
+    if (sid_put(&c->subs, s) < 0) {
+        free(s); /* nothing else knows it yet */
+        conn_close(c, CR_RESOURCES, false);
+        return 1;
+    }
+    if (sublist_insert(&c->sh->srv->gsl, s) < 0) {
+        /* in the sid map but not in the index: take it out again before
+         * freeing, so that no pointer to it is left anywhere */
+        struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);
+        *slot = TOMB;
+        c->subs.n--;
+        c->subs.tomb++;
         free(s);
-        return -1;
+        conn_close(c, CR_RESOURCES, false);
+        return 1;
     }
     STAT_ADD(c->sh, nsubs, 1);
     send_ok(c);
@@ -412,10 +473,12 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
         body += m->hdr;
         size -= (uint32_t)m->hdr;
     }
-    size_t need = 5 + m->subj_len + 1 + s->sid_len + 1 + m->reply_len + 1 + 24 + 2 + size + 2;
+    size_t need = 5 + (size_t)m->subj_len + 1 + s->sid_len + 1 + m->reply_len + 1 + 24 + 2 + size + 2;
     char *p = out_reserve(c, need), *st = p;
-    if (!p)
+    if (!p) { /* it would miss this message: better it knows */
+        conn_close(c, CR_RESOURCES, false);
         return;
+    }
     if (hmsg)
         memcpy(p, "HMSG ", 5), p += 5;
     else
@@ -454,6 +517,8 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
         unsubscribe(c, s);
     if (c->pending > (uint64_t)sh->conf->o->max_pending)
         conn_close(c, CR_SLOW_CONSUMER_PENDING, false);
+    else
+        shard_note_delivery(sh, c);
 }
 
 static bool has_prefix(const struct pview *v, const char *p)
@@ -512,8 +577,7 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
                          .sztok = m->size_tok.p, .sztok_len = m->size_tok.n,
                          .hdrtok = h ? m->hdr_tok.p : NULL, .hdrtok_len = h && m->hdr > 0 ? m->hdr_tok.n : 0};
     uint32_t n = 0;
-    if (subj.n <= 0xffff && reply.n <= 0xffff)
-        shard_publish(sh, c, &mv, &n);
+    shard_publish(sh, c, &mv, &n);
     if (n == 0 && reply.n && c->no_responders && c->headers)
         no_responders(c, &reply);
     return 0;
@@ -611,11 +675,8 @@ void conn_send_ldm(struct conn *c)
 {
     if (c->closing || c->protocol < 1 || !c->pong_sent)
         return;
-    const struct srvconf *cf = c->sh->conf;
-    char info[2048];
-    int n = snprintf(info, sizeof info, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\",\"ldm\":true} \r\n",
-                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip);
-    conn_write(c, info, (size_t)n);
+    if (send_info(c, ",\"ldm\":true") < 0)
+        conn_close(c, CR_RESOURCES, false);
 }
 
 /* CONNECT fields must have the types nats-server's JSON decoder expects: a
@@ -734,18 +795,47 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
     }
 }
 
-int conn_input(struct conn *c, const char *buf, size_t len)
+/* Keep input that arrives, or is left, while the connection is parked. */
+static int inq_append(struct conn *c, const char *buf, size_t len)
 {
-    c->last_in_ms = c->sh->now;
+    if (len == 0)
+        return 0;
+    if (c->inq_off && c->inq_off == c->inq_len)
+        c->inq_off = c->inq_len = 0;
+    if ((size_t)c->inq_len + len > c->inq_cap) {
+        if (c->inq_off) { /* slide the unread part to the front first */
+            memmove(c->inq, c->inq + c->inq_off, c->inq_len - c->inq_off);
+            c->inq_len -= c->inq_off;
+            c->inq_off = 0;
+        }
+        size_t ncap = c->inq_cap ? c->inq_cap : 16384;
+        while (ncap < (size_t)c->inq_len + len)
+            ncap *= 2;
+        char *n = ncap > UINT32_MAX || failpoint(FP_INQ) ? NULL : realloc(c->inq, ncap);
+        if (!n)
+            return -ENOMEM;
+        c->inq = n;
+        c->inq_cap = (uint32_t)ncap;
+    }
+    memcpy(c->inq + c->inq_len, buf, len);
+    c->inq_len += (uint32_t)len;
+    return 0;
+}
+
+/* Parse and process ops from *buf until it is used up, the connection
+ * closes (-1) or delivering an op parks it (1: *buf, *len are what is left). */
+static int input_loop(struct conn *c, const char **buf, size_t *len)
+{
+    struct shard *sh = c->sh;
     while (!c->closing) {
         struct proto_msg m;
-        int rc = parser_next(&c->parser, &buf, &len, &m);
+        int rc = parser_next(&c->parser, buf, len, &m);
         if (rc == PERR_NEED_MORE)
             return 0;
         if (rc < 0) {
             switch (rc) {
             case PERR_UNKNOWN_OP:
-                if (!c->auth_ok && auth_required(c->sh->conf->o))
+                if (!c->auth_ok && auth_required(sh->conf->o))
                     conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
                 else
                     conn_send_err_close(c, "Unknown Protocol Operation", CR_PARSE_ERROR);
@@ -761,10 +851,59 @@ int conn_input(struct conn *c, const char *buf, size_t len)
             }
             return -1;
         }
+        sh->note = (struct stall_note){0};
         if (dispatch(c, &m) < 0) {
             conn_close(c, CR_PROTOCOL_VIOLATION, true);
             return -1;
         }
+        if (__builtin_expect(sh->note.consumer || sh->note.links || sh->note.oom, 0) && !c->closing) {
+            if (sh->note.oom) {
+                conn_close(c, CR_RESOURCES, false);
+                return -1;
+            }
+            /* as nats-server stalls a fast producer: this one's input waits
+             * (the op just processed was delivered) */
+            shard_park_conn(sh, c);
+            return 1;
+        }
     }
     return -1;
+}
+
+int conn_input(struct conn *c, const char *buf, size_t len)
+{
+    c->last_in_ms = c->sh->now;
+    if (c->park.on_list) { /* parked: arrived after the recv was cancelled */
+        if (inq_append(c, buf, len) < 0) {
+            conn_close(c, CR_RESOURCES, false);
+            return -1;
+        }
+        return 0;
+    }
+    int rc = input_loop(c, &buf, &len);
+    if (rc == 1 && inq_append(c, buf, len) < 0) {
+        conn_close(c, CR_RESOURCES, false);
+        return -1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+void conn_resume(struct conn *c)
+{
+    while (!c->closing && !c->park.on_list && c->inq_off < c->inq_len) {
+        const char *buf = c->inq + c->inq_off;
+        size_t len = c->inq_len - c->inq_off;
+        int rc = input_loop(c, &buf, &len);
+        c->inq_off = c->inq_len - (uint32_t)len; /* what it left stays queued, in order */
+        if (rc < 0)
+            return;
+    }
+    if (c->inq_off == c->inq_len) {
+        c->inq_off = c->inq_len = 0;
+        if (c->inq_cap > 65536) { /* a burst's worth: give it back */
+            free(c->inq);
+            c->inq = NULL;
+            c->inq_cap = 0;
+        }
+    }
 }

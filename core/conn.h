@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 
 #include "parser.h"
+#include "flow.h"
 
 struct shard;
 struct sub;
@@ -43,6 +44,7 @@ enum close_reason {
     CR_READ_ERROR,
     CR_PARSE_ERROR,
     CR_SERVER_SHUTDOWN,
+    CR_RESOURCES,              /* an allocation failed: the connection cannot go on correctly */
 };
 const char *close_reason_str(enum close_reason r);
 
@@ -110,6 +112,16 @@ struct conn {
     int64_t last_activity_ms;  /* last message in or out (/connz last_activity) */
     int pings_out;
 
+    /* flow control (docs/design.md §11) */
+    struct park park;          /* PARK_CONN: its input is parked while a consumer or a link catches up */
+    bool stalled;              /* as a consumer: more than max_pending/2 queued; producers wait for it */
+    bool no_drain;             /* a wait for it timed out without progress: none until it sends again */
+    bool retry_recv;           /* on sh->retry_recv: its recv could not be armed */
+    struct conn *retry_next;
+    char *inq;                 /* input received while parked, not parsed yet */
+    uint32_t inq_off, inq_len, inq_cap;
+    uint64_t sent_total;       /* bytes the kernel accepted: progress seen by waiting producers */
+
     /* counters */
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
     enum close_reason reason;
@@ -118,6 +130,7 @@ struct conn {
 /* Called by the shard */
 void conn_start(struct conn *c);                              /* send INFO, set timers */
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
+void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
 void conn_timer(struct conn *c, int64_t now);
 void conn_close(struct conn *c, enum close_reason r, bool flush);
 void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);

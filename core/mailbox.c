@@ -1,54 +1,72 @@
+/* Cross-shard links: see mailbox.h. */
 #include "mailbox.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-int spsc_init(struct spsc *q, uint32_t size)
+int xlink_init(struct xlink *l)
 {
-    q->slots = calloc(size, sizeof(void *));
-    if (!q->slots)
+    l->stub = calloc(1, sizeof *l->stub);
+    if (!l->stub)
         return -ENOMEM;
-    q->mask = size - 1;
-    atomic_init(&q->head, 0);
-    atomic_init(&q->tail, 0);
-    q->head_cache = q->tail_cache = 0;
+    atomic_init(&l->stub->next, NULL);
+    l->head = l->tail = l->stub;
+    l->pushed = 0;
+    atomic_init(&l->pushed_batches, 0);
+    atomic_init(&l->consumed, 0);
+    atomic_init(&l->want_wake, 0);
     return 0;
 }
 
-void spsc_free(struct spsc *q)
+void xlink_destroy(struct xlink *l)
 {
-    free(q->slots);
-    q->slots = NULL;
-}
-
-bool spsc_push(struct spsc *q, void *p)
-{
-    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    if (t - q->head_cache > q->mask) {
-        q->head_cache = atomic_load_explicit(&q->head, memory_order_acquire);
-        if (t - q->head_cache > q->mask)
-            return false;
+    if (!l->stub)
+        return;
+    struct xbatch *b = l->head;
+    while (b) {
+        struct xbatch *n = atomic_load_explicit(&b->next, memory_order_relaxed);
+        if (b != l->stub)
+            free(b);
+        b = n;
     }
-    q->slots[t & q->mask] = p;
-    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-    return true;
+    free(l->stub);
+    l->stub = l->head = l->tail = NULL;
 }
 
-void *spsc_pop(struct spsc *q)
+void xlink_push(struct xlink *l, struct xbatch *b)
 {
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-    if (h == q->tail_cache) {
-        q->tail_cache = atomic_load_explicit(&q->tail, memory_order_acquire);
-        if (h == q->tail_cache)
-            return NULL;
-    }
-    void *p = q->slots[h & q->mask];
-    atomic_store_explicit(&q->head, h + 1, memory_order_release);
-    return p;
+    atomic_store_explicit(&b->next, NULL, memory_order_relaxed);
+    l->pushed += b->cap;
+    /* the release publishes b's records along with the link */
+    atomic_store_explicit(&l->tail->next, b, memory_order_release);
+    l->tail = b;
+    atomic_store_explicit(&l->pushed_batches, atomic_load_explicit(&l->pushed_batches, memory_order_relaxed) + 1,
+                          memory_order_release);
 }
 
-bool spsc_empty(struct spsc *q)
+uint64_t xlink_inflight(struct xlink *l)
 {
-    return atomic_load_explicit(&q->head, memory_order_acquire) ==
-           atomic_load_explicit(&q->tail, memory_order_acquire);
+    return l->pushed - atomic_load_explicit(&l->consumed, memory_order_acquire);
+}
+
+struct xbatch *xlink_pop(struct xlink *l)
+{
+    struct xbatch *h = l->head, *n = atomic_load_explicit(&h->next, memory_order_acquire);
+    if (!n)
+        return NULL;
+    l->head = n;
+    if (h != l->stub)
+        free(h); /* its successor exists: the sender no longer touches it */
+    return n;
+}
+
+bool xlink_empty(struct xlink *l)
+{
+    return atomic_load_explicit(&l->head->next, memory_order_acquire) == NULL;
+}
+
+void xlink_consumed(struct xlink *l, const struct xbatch *b)
+{
+    atomic_store_explicit(&l->consumed, atomic_load_explicit(&l->consumed, memory_order_relaxed) + b->cap,
+                          memory_order_release);
 }

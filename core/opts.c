@@ -45,6 +45,7 @@ static void set_defaults(struct opts *o)
     o->port = 4222;
     o->max_payload = 1024 * 1024;
     o->max_pending = 64 * 1024 * 1024;
+    o->xshard_max_pending = 4 * 1024 * 1024;
     o->max_control_line = 4096;
     o->max_connections = 64 * 1024;
     o->ping_interval_ms = MS(120);
@@ -760,6 +761,7 @@ static const struct keydef {
     F("monitor_port", T_INT, http_port),
     F("http_base_path", T_STR, http_base_path),
     F("shards", T_INT, shards), /* gannet's own: shard threads */
+    F("xshard_max_pending", T_I64, xshard_max_pending), /* gannet's own: cross-shard budget per shard pair */
     FN("cluster", key_cluster),
     FN("gateway", key_gateway),
     FN("routes", key_routes),
@@ -840,6 +842,8 @@ static int validate(struct loader *L)
         o->max_payload = 1024 * 1024;
     if (o->max_pending <= 0)
         o->max_pending = 64 * 1024 * 1024;
+    if (o->xshard_max_pending <= 0)
+        o->xshard_max_pending = 4 * 1024 * 1024;
     if (o->max_connections == 0)
         o->max_connections = 64 * 1024;
     if (!o->http_host) /* the monitor binds where clients do unless told otherwise */

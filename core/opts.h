@@ -32,6 +32,7 @@ struct opts {
 
     int64_t max_payload;     /* bytes, 1 MiB */
     int64_t max_pending;     /* bytes, 64 MiB */
+    int64_t xshard_max_pending; /* gannet: bytes in flight per ordered shard pair, 4 MiB */
     int32_t max_control_line;/* 4096 */
     int32_t max_connections; /* 65536 */
     int32_t max_subs;        /* 0 = unlimited */

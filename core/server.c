@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "log.h"
 #include "monitor.h"
 #include "shard.h"
@@ -177,6 +178,14 @@ int server_init(struct server *s, const struct opts *o)
     s->topz_one_in = (uint32_t)env_knob("GANNET_TOPZ_SAMPLE", TOPZ_DEFAULT_ONE_IN, 1000000);
     s->spin_ns = env_knob("GANNET_SPIN_US", SPIN_DEFAULT_US, 1000) * 1000;
     s->spin_pct = env_knob("GANNET_SPIN_PCT", SPIN_DEFAULT_PCT, 100000);
+    char fperr[256];
+    if (failpoints_init(getenv("GANNET_FAILPOINTS"), fperr, sizeof fperr) < 0) {
+        log_fatal("%s", fperr);
+        return -EINVAL;
+    }
+    if (failpoints.any)
+        log_warn("GANNET_FAILPOINTS=%s: allocation failures are being injected (a test knob)",
+                 getenv("GANNET_FAILPOINTS"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     s->nshards = o->shards > 0 ? o->shards : (int)(ncpu > 0 ? ncpu : 1);
     if (s->nshards > MAX_SHARDS)
@@ -189,7 +198,7 @@ int server_init(struct server *s, const struct opts *o)
     if (!s->mbox || !s->shards)
         return -ENOMEM;
     for (int i = 0; i < s->nshards * s->nshards; i++)
-        if ((rc = spsc_init(&s->mbox[i], 1024)) < 0)
+        if ((rc = xlink_init(&s->mbox[i])) < 0)
             return rc;
     int fd = listener_open(o->host, o->port, &s->port);
     if (fd < 0) {
@@ -424,12 +433,8 @@ void server_free(struct server *s)
     for (int i = 0; s->shards && i < s->nshards; i++)
         shard_destroy(s->shards[i]);
     free(s->shards);
-    for (int i = 0; s->mbox && i < s->nshards * s->nshards; i++) {
-        void *p;
-        while ((p = spsc_pop(&s->mbox[i])))
-            free(p);
-        spsc_free(&s->mbox[i]);
-    }
+    for (int i = 0; s->mbox && i < s->nshards * s->nshards; i++)
+        xlink_destroy(&s->mbox[i]);
     free(s->mbox);
     rcu_register_thread();
     sublist_destroy(&s->gsl);

@@ -34,7 +34,7 @@ struct server {
     _Atomic(struct srvconf *) conf;
     int nshards;
     struct shard **shards;
-    struct spsc *mbox;         /* nshards*nshards rings: mbox[from*nshards+to] */
+    struct xlink *mbox;        /* nshards*nshards links: mbox[from*nshards+to] */
     struct sublist gsl;        /* the global account $G */
     char server_id[57];        /* nkey-style public key, 56 chars */
     int port;                  /* the port actually bound */

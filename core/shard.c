@@ -20,14 +20,19 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "log.h"
 
 #define RING_ENTRIES 4096
@@ -43,16 +48,23 @@
 #define SWEEP_MS 100
 #define BATCH_MIN (64 * 1024)
 #define CONN_POOL_MAX 4096
+#define STALL_MIN_MS 100 /* nats-server 2.9.10's stallClientMinDuration */
+#define STALL_MAX_MS 1000 /* and stallClientMaxDuration */
 #define OBLOCK_POOL_MAX 512
 
+/* A submission entry, or NULL when the ring has none even after a submit
+ * (the kernel refused it, e.g. -EBUSY with completions overflowing). Every
+ * caller has a way to try again on a later turn. */
 static struct io_uring_sqe *get_sqe(struct shard *sh)
 {
+    if (failpoint(FP_SQE))
+        return NULL;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
     if (!sqe) {
         io_uring_submit(&sh->ring);
         sqe = io_uring_get_sqe(&sh->ring);
     }
-    return sqe; /* never NULL after a submit: the SQ ring is empty then */
+    return sqe;
 }
 
 uint64_t shard_rand(struct shard *sh)
@@ -112,13 +124,17 @@ int shard_create(struct server *srv, int id, struct shard **out)
     sh->srv = srv;
     sh->listen_fd = -1;
     sh->query_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    sem_init(&sh->started, 0, 0);
     sh->rng = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)now_ms() << 16) ^ (uint64_t)id;
     topz_init(&sh->topz, srv->topz_one_in, now_ms(), sh->rng * 31 + 7);
     int n = srv->nshards;
     sh->open = calloc((size_t)n, sizeof *sh->open);
-    sh->waiting = calloc((size_t)n, sizeof *sh->waiting);
     sh->tgt = calloc((size_t)n, sizeof *sh->tgt);
-    if (!sh->open || !sh->waiting || !sh->tgt || sh->query_fd < 0) {
+    sh->xin = calloc((size_t)n, sizeof *sh->xin);
+    sh->zheld_tail = &sh->zheld;
+    for (int i = 0; sh->xin && i < n; i++)
+        sh->xin[i].park.kind = PARK_XIN;
+    if (!sh->open || !sh->tgt || !sh->xin || sh->query_fd < 0) {
         shard_destroy(sh);
         return -ENOMEM;
     }
@@ -157,6 +173,8 @@ static struct conn *conn_alloc(struct shard *sh)
         }
         sh->nslots = nn;
     }
+    if (failpoint(FP_CONN))
+        return NULL;
     struct conn *c = sh->conn_pool;
     if (c) {
         sh->conn_pool = c->next;
@@ -168,6 +186,7 @@ static struct conn *conn_alloc(struct shard *sh)
     c->slot = sh->free_slots[--sh->nfree];
     c->gen = (uint32_t)shard_rand(sh);
     c->sh = sh;
+    c->park.kind = PARK_CONN;
     sh->slots[c->slot] = c;
     c->next = sh->conns;
     if (sh->conns)
@@ -198,6 +217,8 @@ static void conn_free_slot(struct shard *sh, struct conn *c)
 struct oblock *shard_oblock_get(struct shard *sh, size_t need)
 {
     struct oblock *b;
+    if (failpoint(FP_OBLOCK))
+        return NULL;
     if (need <= OBLOCK_SIZE && (b = sh->oblock_pool)) {
         sh->oblock_pool = b->next;
         sh->oblock_pool_n--;
@@ -238,6 +259,9 @@ static struct conn *conn_lookup(struct shard *sh, uint64_t ud)
 static void arm_query_wake(struct shard *sh)
 {
     struct io_uring_sqe *sqe = get_sqe(sh);
+    sh->retry_query = !sqe;
+    if (!sqe)
+        return;
     io_uring_prep_read(sqe, sh->query_fd, &sh->query_buf, sizeof sh->query_buf, 0);
     io_uring_sqe_set_data64(sqe, UD(UD_QUERY_WAKE, 0, 0));
 }
@@ -254,14 +278,31 @@ void shard_wake_for_query(struct shard *sh)
 static void arm_accept(struct shard *sh)
 {
     struct io_uring_sqe *sqe = get_sqe(sh);
+    if (!sqe)
+        return; /* accept_armed stays false: the loop tries again next turn */
     io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0, 0));
     sh->accept_armed = true;
 }
 
+/* Connections whose recv or cancel could not be submitted go on a list
+ * that the loop retries each turn. */
+static void retry_later(struct shard *sh, struct conn *c)
+{
+    if (c->retry_recv)
+        return;
+    c->retry_recv = true;
+    c->retry_next = sh->retry_recv;
+    sh->retry_recv = c;
+}
+
 static void arm_recv(struct shard *sh, struct conn *c)
 {
     struct io_uring_sqe *sqe = get_sqe(sh);
+    if (!sqe) {
+        retry_later(sh, c);
+        return;
+    }
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
@@ -274,6 +315,10 @@ void shard_cancel_recv(struct shard *sh, struct conn *c)
     if (!c->recv_armed)
         return;
     struct io_uring_sqe *sqe = get_sqe(sh);
+    if (!sqe) {
+        retry_later(sh, c);
+        return;
+    }
     io_uring_prep_cancel64(sqe, UD(UD_RECV, c->slot, c->gen), 0);
     io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
 }
@@ -292,10 +337,14 @@ void shard_arm_send(struct shard *sh, struct conn *c)
     }
     if (n == 0)
         return;
+    struct io_uring_sqe *sqe = get_sqe(sh);
+    if (!sqe) {
+        conn_mark_flush(c); /* the next flush pass tries again */
+        return;
+    }
     memset(&c->msg, 0, sizeof c->msg);
     c->msg.msg_iov = c->iov;
     c->msg.msg_iovlen = (size_t)n;
-    struct io_uring_sqe *sqe = get_sqe(sh);
     io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, UD(UD_SEND, c->slot, c->gen));
     c->send_inflight = true;
@@ -306,8 +355,8 @@ void shard_arm_send(struct shard *sh, struct conn *c)
 /* Free a closing connection once nothing of it is in flight. */
 static void maybe_release(struct shard *sh, struct conn *c)
 {
-    if (!c->closing || c->recv_armed || c->send_inflight || c->in_flush_list)
-        return; /* a connection on the flush list is released by the flush pass */
+    if (!c->closing || c->recv_armed || c->send_inflight || c->in_flush_list || c->retry_recv)
+        return; /* a connection on the flush or retry list is released by that pass */
     if (c->flush_on_close && c->pending > 0 && c->fd >= 0) {
         shard_arm_send(sh, c);
         return;
@@ -380,8 +429,10 @@ static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
         return;
     c->recv_armed = false;
     if (!c->closing) {
-        if (cqe->res > 0 || cqe->res == -ENOBUFS)
-            arm_recv(sh, c); /* multishot ended (buffers ran out): re-arm */
+        if (c->park.on_list)
+            ; /* cancelled (or ended) while parked: re-armed when it resumes */
+        else if (cqe->res > 0 || cqe->res == -ENOBUFS || cqe->res == -ECANCELED)
+            arm_recv(sh, c); /* multishot ended (buffers ran out, or a park's cancel after it resumed): re-arm */
         else if (cqe->res == 0)
             conn_close(c, CR_CLIENT_CLOSED, false);
         else
@@ -410,27 +461,35 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
     maybe_release(sh, c);
 }
 
-/* ---- cross-shard delivery ---- */
+/* ---- cross-shard delivery ----
+ *
+ * A publish puts its remote targets into one record per destination shard,
+ * in that destination's open batch; the batches are pushed on their links
+ * at the end of the turn (push_batches), always within the turn that filled
+ * them: a link never refuses a push. What bounds memory is each link's
+ * budget (xshard_max_pending): a producer whose record made its link's
+ * backlog exceed it is parked after that message until the receiver has
+ * consumed enough (docs/design.md §11). */
 
 static struct xbatch *batch_new(uint32_t need)
 {
     uint32_t cap = need > BATCH_MIN ? need : BATCH_MIN;
-    struct xbatch *b = malloc(sizeof *b + cap);
+    struct xbatch *b = failpoint(FP_BATCH) ? NULL : malloc(sizeof *b + cap);
     if (!b)
-        abort();
-    b->next = NULL;
+        return NULL;
+    atomic_init(&b->next, NULL);
     b->len = 0;
     b->cap = cap;
     return b;
 }
 
-static void waiting_append(struct shard *sh, int d, struct xbatch *b)
+static inline struct xlink *link_to(struct shard *sh, int d) { return &sh->srv->mbox[sh->id * sh->srv->nshards + d]; }
+static inline struct xlink *link_from(struct shard *sh, int s) { return &sh->srv->mbox[s * sh->srv->nshards + sh->id]; }
+
+/* Capacity queued for shard d and not consumed yet: pushed, and open. */
+static uint64_t link_backlog(struct shard *sh, int d)
 {
-    struct xbatch **pp = &sh->waiting[d];
-    while (*pp)
-        pp = &(*pp)->next;
-    b->next = NULL;
-    *pp = b;
+    return xlink_inflight(link_to(sh, d)) + (sh->open[d] ? sh->open[d]->cap : 0);
 }
 
 static void emit_record(struct shard *sh, int d, const struct msgview *m)
@@ -441,17 +500,23 @@ static void emit_record(struct shard *sh, int d, const struct msgview *m)
     need = (need + 7) & ~(size_t)7;
     struct xbatch *b = sh->open[d];
     if (!b || b->cap - b->len < need) {
+        struct xbatch *nb = need > UINT32_MAX ? NULL : batch_new((uint32_t)need);
+        if (!nb) { /* these subscribers would miss it: the producer is closed instead (see input_loop) */
+            sh->note.oom = true;
+            t->n = 0;
+            return;
+        }
         if (b)
-            waiting_append(sh, d, b);
-        b = sh->open[d] = batch_new((uint32_t)need);
+            xlink_push(link_to(sh, d), b); /* full: goes now, within this turn like the others */
+        b = sh->open[d] = nb;
     }
     struct xrec *r = (struct xrec *)(b->data + b->len);
     r->total = (uint32_t)need;
     r->nsubs = t->n;
     r->size = m->size;
     r->hdr = m->hdr;
-    r->subj_len = (uint16_t)m->subj_len;
-    r->reply_len = (uint16_t)m->reply_len;
+    r->subj_len = m->subj_len;
+    r->reply_len = m->reply_len;
     r->sztok_len = (uint8_t)m->sztok_len;
     r->hdrtok_len = (uint8_t)m->hdrtok_len;
     char *p = (char *)(r + 1);
@@ -467,25 +532,8 @@ static void emit_record(struct shard *sh, int d, const struct msgview *m)
     b->len += (uint32_t)need;
     t->n = 0;
     STAT_ADD(sh, mbox_sent, 1);
-}
-
-static void process_batch(struct shard *sh, struct xbatch *b)
-{
-    for (uint32_t off = 0; off < b->len;) {
-        struct xrec *r = (struct xrec *)(b->data + off);
-        struct sub **subs = (struct sub **)(r + 1);
-        struct msgview m;
-        const char *p = (const char *)(subs + r->nsubs);
-        m.subj = p, m.subj_len = r->subj_len, p += r->subj_len;
-        m.reply = p, m.reply_len = r->reply_len, p += r->reply_len;
-        m.sztok = p, m.sztok_len = r->sztok_len, p += r->sztok_len;
-        m.hdrtok = p, m.hdrtok_len = r->hdrtok_len, p += r->hdrtok_len;
-        m.payload = p, m.size = r->size, m.hdr = r->hdr;
-        for (uint32_t i = 0; i < r->nsubs; i++)
-            deliver_local(sh, subs[i], &m);
-        off += r->total;
-        STAT_ADD(sh, mbox_received, 1);
-    }
+    if (link_backlog(sh, d) > (uint64_t)sh->conf->o->xshard_max_pending)
+        sh->note.links |= 1ull << d;
 }
 
 static void route_target(struct shard *sh, struct sub *s, const struct msgview *m)
@@ -496,10 +544,14 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
     }
     struct target_list *t = &sh->tgt[s->shard];
     if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->v = realloc(t->v, t->cap * sizeof *t->v);
-        if (!t->v)
-            abort();
+        uint32_t ncap = t->cap ? t->cap * 2 : 16;
+        struct sub **nv = realloc(t->v, ncap * sizeof *nv);
+        if (!nv) {
+            sh->note.oom = true;
+            return;
+        }
+        t->v = nv;
+        t->cap = ncap;
     }
     t->v[t->n++] = s;
     sh->remote_targets++;
@@ -540,14 +592,19 @@ void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m,
     *ndeliv = n;
 }
 
-static void doorbell(struct shard *sh, int d)
+static void ring_doorbell(struct shard *sh, int d)
 {
     struct shard *t = sh->srv->shards[d];
     atomic_thread_fence(memory_order_seq_cst);
     if (!atomic_exchange(&t->sleeping, 0))
         return;
-    STAT_ADD(sh, doorbells, 1);
     struct io_uring_sqe *sqe = get_sqe(sh);
+    if (!sqe) { /* no SQE: say it sleeps again and ring next turn */
+        atomic_store(&t->sleeping, 1);
+        sh->retry_bells |= 1ull << d;
+        return;
+    }
+    STAT_ADD(sh, doorbells, 1);
     io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD(UD_DOORBELL, 0, 0), 0);
     io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -555,33 +612,279 @@ static void doorbell(struct shard *sh, int d)
 
 static void push_batches(struct shard *sh)
 {
-    struct server *srv = sh->srv;
-    for (int d = 0; d < srv->nshards; d++) {
+    uint64_t bells = sh->retry_bells;
+    sh->retry_bells = 0;
+    for (int d = 0; d < sh->srv->nshards; d++) {
         if (sh->open[d]) {
-            waiting_append(sh, d, sh->open[d]);
+            xlink_push(link_to(sh, d), sh->open[d]);
             sh->open[d] = NULL;
+            bells |= 1ull << d;
         }
-        bool pushed = false;
-        struct spsc *q = &srv->mbox[sh->id * srv->nshards + d];
-        struct xbatch *b;
-        while ((b = sh->waiting[d])) {
-            struct xbatch *next = b->next; /* once pushed, b is the receiver's (it may free it at once) */
-            if (!spsc_push(q, b))
+    }
+    for (int d = 0; bells; d++, bells >>= 1)
+        if (bells & 1)
+            ring_doorbell(sh, d);
+}
+
+/* ---- flow control (docs/design.md §11) ----
+ *
+ * A consumer whose queued output passes max_pending/2 is `stalled`, as
+ * nats-server's stall gate; a producer that delivered to it has its input
+ * parked after that message, until the consumer has written everything it
+ * attempted or fallen below half (conn_sent), or for nats-server 2.9.10's
+ * stall time (100 ms, growing with the backlog to 1 s). Inputs are client
+ * connections (their recv is cancelled, bytes already read wait in inq) and
+ * links from other shards (their current batch waits at a record boundary;
+ * the link's budget then parks the producers over there). A wait that ends
+ * by time with no progress of the consumer at all (nothing sent, nothing
+ * acknowledged by its peer) marks it `no_drain`: it has stopped reading, so
+ * nobody waits for it again until it sends something; it then fills up to
+ * max_pending and is cut, without slowing the others any further. */
+
+static struct conn *park_conn_of(struct park *p) { return caa_container_of(p, struct conn, park); }
+static struct xin *park_xin_of(struct park *p) { return caa_container_of(p, struct xin, park); }
+
+static int sock_outq(int fd)
+{
+    int n = -1;
+    if (fd < 0 || ioctl(fd, SIOCOUTQ, &n) < 0)
+        return -1;
+    return n;
+}
+
+/* nats-server 2.9.10's stallDuration(): 100 ms, plus 100 ms per tenth of
+ * the upper half of max_pending reached, at most 1 s. */
+static int64_t stall_ms(uint64_t pending, uint64_t max_pending)
+{
+    int64_t ttl = STALL_MIN_MS;
+    uint64_t half = max_pending / 2;
+    if (pending >= max_pending)
+        return STALL_MAX_MS;
+    if (pending > half && half >= 10)
+        ttl += STALL_MIN_MS * (int64_t)((pending - half) / (half / 10));
+    return ttl > STALL_MAX_MS ? STALL_MAX_MS : ttl;
+}
+
+void shard_note_delivery(struct shard *sh, struct conn *c)
+{
+    uint64_t mp = (uint64_t)sh->conf->o->max_pending;
+    if (c->pending <= mp / 2 || c->no_drain)
+        return;
+    c->stalled = true;
+    if (!sh->note.consumer || c->pending > sh->note.consumer->pending)
+        sh->note.consumer = c;
+}
+
+void shard_unstalled(struct shard *sh) { sh->park_check = true; }
+
+static void park_add(struct shard *sh, struct park *p)
+{
+    const struct stall_note *n = &sh->note;
+    p->links = n->links;
+    p->on_consumer = n->consumer != NULL;
+    if (n->consumer) {
+        struct conn *k = n->consumer;
+        p->slot = k->slot;
+        p->gen = k->gen;
+        p->start_ms = sh->now;
+        p->until_ms = sh->now + stall_ms(k->pending, (uint64_t)sh->conf->o->max_pending);
+        p->c_sent = k->sent_total;
+        p->c_outq = sock_outq(k->fd);
+    }
+    if (!p->on_list) {
+        p->on_list = true;
+        p->next = sh->parked;
+        sh->parked = p;
+        sh->nparked++;
+        STAT_ADD(sh, stalls, 1);
+    }
+    sh->note = (struct stall_note){0};
+}
+
+void shard_unpark(struct shard *sh, struct park *p)
+{
+    if (!p->on_list)
+        return;
+    for (struct park **pp = &sh->parked; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    p->on_list = false;
+    p->next = NULL;
+    sh->nparked--;
+}
+
+void shard_park_conn(struct shard *sh, struct conn *c)
+{
+    park_add(sh, &c->park);
+    shard_cancel_recv(sh, c); /* bytes already read wait in c->inq */
+}
+
+/* May the parked input p go on? Clears the conditions that no longer hold. */
+static bool park_done(struct shard *sh, struct park *p)
+{
+    if (p->on_consumer) {
+        struct conn *k = p->slot < sh->nslots ? sh->slots[p->slot] : NULL;
+        if (!k || k->gen != p->gen || k->closing || !k->stalled) {
+            p->on_consumer = false;
+        } else if (sh->now >= p->until_ms) {
+            int outq = sock_outq(k->fd);
+            bool progress = k->sent_total != p->c_sent || (outq >= 0 && p->c_outq >= 0 && outq < p->c_outq);
+            if (!progress) { /* it stopped reading: nobody waits for it again until it sends */
+                k->no_drain = true;
+                k->stalled = false;
+                log_debug("%s:%u - cid:%" PRIu64 " - Timed out of fast producer stall (%" PRId64 "ms), "
+                          "consumer not reading", k->ip, k->port, k->cid, p->until_ms - p->start_ms);
+            }
+            p->on_consumer = false;
+        }
+    }
+    for (uint64_t l = p->links; l; l &= l - 1) {
+        int d = __builtin_ctzll(l);
+        if (xlink_inflight(link_to(sh, d)) <= (uint64_t)sh->conf->o->xshard_max_pending)
+            p->links &= ~(1ull << d);
+    }
+    return !p->on_consumer && !p->links;
+}
+
+static void arm_recv(struct shard *sh, struct conn *c);
+static void drain_source(struct shard *sh, int s);
+
+/* Resume the parked inputs that may go on. */
+static void resume_parked(struct shard *sh)
+{
+    if (!sh->parked)
+        return;
+    sh->park_check = false;
+    struct park *ready = NULL;
+    for (struct park **pp = &sh->parked; *pp;) {
+        struct park *p = *pp;
+        if (park_done(sh, p)) {
+            *pp = p->next;
+            p->on_list = false;
+            sh->nparked--;
+            p->next = ready;
+            ready = p;
+        } else {
+            pp = &p->next;
+        }
+    }
+    while (ready) { /* resuming may park them again: ready is a private list */
+        struct park *p = ready;
+        ready = p->next;
+        p->next = NULL;
+        if (p->kind == PARK_CONN) {
+            struct conn *c = park_conn_of(p);
+            conn_resume(c);
+            if (!c->closing && !c->park.on_list && !c->recv_armed)
+                arm_recv(sh, c);
+        } else {
+            drain_source(sh, (int)(park_xin_of(p) - sh->xin));
+        }
+    }
+}
+
+/* Earliest time a parked input's consumer wait ends (INT64_MAX: none). */
+static int64_t park_deadline(struct shard *sh)
+{
+    int64_t t = INT64_MAX;
+    for (struct park *p = sh->parked; p; p = p->next)
+        if (p->on_consumer && p->until_ms < t)
+            t = p->until_ms;
+    return t;
+}
+
+/* Before sleeping: ask the receivers of the links our parked inputs wait
+ * for to ring us once they consume, then look once more (the receiver
+ * stores `consumed` before it reads `want_wake`; see ring_doorbell for the
+ * same pattern). True if one may go on now. */
+static bool parked_budget_ready(struct shard *sh)
+{
+    uint64_t want = 0;
+    for (struct park *p = sh->parked; p; p = p->next)
+        want |= p->links;
+    if (!want)
+        return false;
+    for (uint64_t l = want; l; l &= l - 1)
+        atomic_store(&link_to(sh, __builtin_ctzll(l))->want_wake, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint64_t l = want; l; l &= l - 1)
+        if (xlink_inflight(link_to(sh, __builtin_ctzll(l))) <= (uint64_t)sh->conf->o->xshard_max_pending)
+            return true;
+    return false;
+}
+
+/* ---- receiving from other shards ---- */
+
+static void process_record(struct shard *sh, struct xrec *r)
+{
+    struct sub **subs = (struct sub **)(r + 1);
+    struct msgview m;
+    const char *p = (const char *)(subs + r->nsubs);
+    m.subj = p, m.subj_len = r->subj_len, p += r->subj_len;
+    m.reply = p, m.reply_len = r->reply_len, p += r->reply_len;
+    m.sztok = p, m.sztok_len = r->sztok_len, p += r->sztok_len;
+    m.hdrtok = p, m.hdrtok_len = r->hdrtok_len, p += r->hdrtok_len;
+    m.payload = p, m.size = r->size, m.hdr = r->hdr;
+    for (uint32_t i = 0; i < r->nsubs; i++)
+        deliver_local(sh, subs[i], &m);
+    STAT_ADD(sh, mbox_received, 1);
+}
+
+/* Process what shard s sent us, until its link is empty or a record ran
+ * into a stalled consumer (the link is parked at the next record). */
+static void drain_source(struct shard *sh, int s)
+{
+    struct xin *in = &sh->xin[s];
+    struct xlink *l = link_from(sh, s);
+    if (in->park.on_list)
+        return;
+    bool consumed = false;
+    for (;;) {
+        if (!in->cur) {
+            if (!(in->cur = xlink_pop(l)))
                 break;
-            sh->waiting[d] = next;
-            pushed = true;
+            in->off = 0;
         }
-        if (pushed)
-            doorbell(sh, d);
+        struct xbatch *b = in->cur;
+        bool park = false;
+        while (in->off < b->len && !park) {
+            struct xrec *r = (struct xrec *)(b->data + in->off);
+            sh->note = (struct stall_note){0};
+            process_record(sh, r);
+            in->off += r->total;
+            park = sh->note.consumer != NULL;
+        }
+        if (in->off >= b->len) { /* done with it: it counts against the budget no more */
+            xlink_consumed(l, b);
+            in->done_batches++;
+            in->cur = NULL;
+            consumed = true;
+        }
+        if (park) {
+            sh->note.links = 0; /* a link's records never go to other shards */
+            park_add(sh, &in->park);
+            break;
+        }
+    }
+    sh->note = (struct stall_note){0};
+    if (consumed) { /* a sender parked on this link's budget asked to be woken */
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&l->want_wake, memory_order_relaxed) && atomic_exchange(&l->want_wake, 0))
+            ring_doorbell(sh, s);
     }
 }
 
 static bool mailboxes_empty(struct shard *sh)
 {
-    struct server *srv = sh->srv;
-    for (int s = 0; s < srv->nshards; s++)
-        if (s != sh->id && !spsc_empty(&srv->mbox[s * srv->nshards + sh->id]))
+    for (int s = 0; s < sh->srv->nshards; s++) {
+        if (s == sh->id || sh->xin[s].park.on_list)
+            continue;
+        if (sh->xin[s].cur || !xlink_empty(link_from(sh, s)))
             return false;
+    }
     return true;
 }
 
@@ -589,12 +892,15 @@ static bool mailboxes_empty(struct shard *sh)
  *
  * A removed subscription may still be referenced by (a) another shard that
  * matched it before the removal and is still in its read-side section, and
- * (b) records that such a shard pushed into our mailbox. call_rcu() covers
+ * (b) records that such a shard pushed onto our links. call_rcu() covers
  * (a): its callback runs after every shard passed a quiescent state, so every
- * record naming the sub has been pushed by then. The callback hands the sub
- * back to its owner, which takes its zombie list *before* draining its
- * mailboxes and frees it *after*: the drain therefore sees every record that
- * could name it, and deliver_local() skips removed subs. */
+ * record naming the sub has been pushed by then (a sender pushes within the
+ * turn that filled a batch). The callback hands the sub back to its owner,
+ * which takes its zombie list *before* draining its links and frees it
+ * *after*: the drain therefore sees every record that could name it, and
+ * deliver_local() skips removed subs. A link that is parked has not been
+ * drained, so zombies taken while some link is parked wait in a group until
+ * each such link has processed every batch pushed before they were taken. */
 
 static void zombie_cb(struct rcu_head *h)
 {
@@ -613,20 +919,30 @@ void shard_retire_sub(struct shard *sh, struct sub *s)
     call_rcu(&s->rcu, zombie_cb);
 }
 
-static void drain_incoming(struct shard *sh)
+void shard_unsub_later(struct shard *sh, struct sub *s)
 {
-    struct sub *z = atomic_exchange_explicit(&sh->zombies, NULL, memory_order_acquire);
-    struct server *srv = sh->srv;
-    for (int s = 0; s < srv->nshards; s++) {
-        if (s == sh->id)
-            continue;
-        struct spsc *q = &srv->mbox[s * srv->nshards + sh->id];
-        struct xbatch *b;
-        while ((b = spsc_pop(q))) {
-            process_batch(sh, b);
-            free(b);
-        }
+    s->removed = true; /* deliveries skip it already */
+    s->zombie_next = sh->unsub_retry;
+    sh->unsub_retry = s;
+}
+
+/* Subscriptions whose removal from the index failed for lack of memory. */
+static void retry_unsubs(struct shard *sh)
+{
+    struct sub *s = sh->unsub_retry;
+    sh->unsub_retry = NULL;
+    while (s) {
+        struct sub *n = s->zombie_next;
+        if (sublist_remove(&sh->srv->gsl, s) == -ENOMEM)
+            shard_unsub_later(sh, s);
+        else
+            shard_retire_sub(sh, s);
+        s = n;
     }
+}
+
+static void free_subs(struct sub *z)
+{
     while (z) {
         struct sub *n = z->zombie_next;
         free(z);
@@ -634,7 +950,97 @@ static void drain_incoming(struct shard *sh)
     }
 }
 
+/* Free the held zombie groups whose links have caught up, oldest first. */
+static void free_held_zombies(struct shard *sh)
+{
+    int ns = sh->srv->nshards;
+    while (sh->zheld) {
+        struct zgroup *g = sh->zheld;
+        for (int s = 0; s < ns; s++)
+            if (g->target[s] != UINT64_MAX && sh->xin[s].done_batches < g->target[s])
+                return;
+        sh->zheld = g->next;
+        if (!sh->zheld)
+            sh->zheld_tail = &sh->zheld;
+        free_subs(g->subs);
+        free(g);
+    }
+}
+
+/* Give zombies back to the atomic list: they are taken again next turn. */
+static void zombies_push_back(struct shard *sh, struct sub *z)
+{
+    struct sub *t = z;
+    while (t->zombie_next)
+        t = t->zombie_next;
+    struct sub *head = atomic_load_explicit(&sh->zombies, memory_order_relaxed);
+    do {
+        t->zombie_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&sh->zombies, &head, z, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* Zombies taken while some link is parked: keep them until each parked
+ * link has processed every batch pushed before now. */
+static void hold_zombies(struct shard *sh, struct sub *z)
+{
+    int ns = sh->srv->nshards;
+    struct zgroup *g = malloc(sizeof *g + (size_t)ns * sizeof g->target[0]);
+    if (!g) { /* try again next turn */
+        zombies_push_back(sh, z);
+        return;
+    }
+    g->next = NULL;
+    g->subs = z;
+    for (int s = 0; s < ns; s++)
+        g->target[s] = sh->xin[s].park.on_list
+                           ? atomic_load_explicit(&link_from(sh, s)->pushed_batches, memory_order_acquire)
+                           : UINT64_MAX;
+    *sh->zheld_tail = g;
+    sh->zheld_tail = &g->next;
+}
+
+static void drain_incoming(struct shard *sh)
+{
+    struct sub *z = atomic_exchange_explicit(&sh->zombies, NULL, memory_order_acquire);
+    int ns = sh->srv->nshards;
+    for (int s = 0; s < ns; s++)
+        if (s != sh->id)
+            drain_source(sh, s);
+    if (z) {
+        bool parked = false;
+        for (int s = 0; s < ns; s++)
+            parked |= sh->xin[s].park.on_list;
+        if (parked)
+            hold_zombies(sh, z);
+        else
+            free_subs(z);
+    }
+    if (sh->zheld)
+        free_held_zombies(sh);
+}
+
 /* ---- the loop ---- */
+
+/* What could not be submitted for lack of an SQE: try again. */
+static void retry_io(struct shard *sh)
+{
+    struct conn *c = sh->retry_recv;
+    sh->retry_recv = NULL;
+    while (c) {
+        struct conn *n = c->retry_next;
+        c->retry_recv = false;
+        c->retry_next = NULL;
+        if (c->closing || c->park.on_list)
+            shard_cancel_recv(sh, c); /* the cancel was what failed */
+        else if (!c->recv_armed)
+            arm_recv(sh, c);
+        maybe_release(sh, c);
+        c = n;
+    }
+    if (sh->retry_query && !atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed))
+        arm_query_wake(sh);
+}
 
 static void flush_all(struct shard *sh)
 {
@@ -842,9 +1248,15 @@ static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
     struct server *srv = sh->srv;
+    if (sh->ring.flags & IORING_SETUP_R_DISABLED) { /* liburing 2.3 has no io_uring_enable_rings() */
+        if (syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
+            sh->start_rc = -errno;
+            sem_post(&sh->started);
+            return NULL;
+        }
+    }
+    sem_post(&sh->started); /* shard_start() returns: the ring works */
     rcu_register_thread();
-    if (sh->ring.flags & IORING_SETUP_R_DISABLED) /* liburing 2.3 has no io_uring_enable_rings() */
-        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     sh->now = now_ms();
     sh->next_sweep = sh->now + SWEEP_MS;
     sh->conf = atomic_load_explicit(&srv->conf, memory_order_acquire);
@@ -852,13 +1264,17 @@ static void *shard_main(void *arg)
     arm_query_wake(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
-        int64_t wait = sh->next_sweep - sh->now;
+        int64_t wake_at = sh->next_sweep, pd = sh->parked ? park_deadline(sh) : INT64_MAX;
+        if (pd < wake_at)
+            wake_at = pd;
+        int64_t wait = wake_at - sh->now;
         if (wait < 1)
             wait = 1;
         struct __kernel_timespec ts = {.tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
         atomic_store(&sh->sleeping, 1);
         atomic_thread_fence(memory_order_seq_cst);
-        bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed);
+        bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed) &&
+                    !sh->park_check && !(sh->parked && parked_budget_ready(sh));
         rcu_thread_offline();
         int64_t t_idle = now_ns(), idle_from = idle ? t_idle : 0;
         earn_spin(sh, t_idle);
@@ -887,6 +1303,13 @@ static void *shard_main(void *arg)
         shard_answer_query(sh);
         process_cqes(sh);
         drain_incoming(sh);
+        if (sh->parked)
+            resume_parked(sh);
+        sh->park_check = false;
+        if (sh->unsub_retry)
+            retry_unsubs(sh);
+        if (sh->retry_recv || sh->retry_query)
+            retry_io(sh);
         push_batches(sh);
         /* match-cache figures for /subsz, published once per turn */
         atomic_store_explicit(&sh->cache_lookups, sh->cache.hits + sh->cache.misses, memory_order_relaxed);
@@ -909,14 +1332,27 @@ static void *shard_main(void *arg)
     return NULL;
 }
 
+/* Start the shard's thread and wait until it has enabled its ring. */
 int shard_start(struct shard *sh)
 {
-    return -pthread_create(&sh->thread, NULL, shard_main, sh);
+    int rc = -pthread_create(&sh->thread, NULL, shard_main, sh);
+    if (rc < 0)
+        return rc;
+    while (sem_wait(&sh->started) < 0 && errno == EINTR)
+        ;
+    if (sh->start_rc < 0) {
+        pthread_join(sh->thread, NULL);
+        sh->thread_joined = true;
+        return sh->start_rc;
+    }
+    return 0;
 }
 
 void shard_join(struct shard *sh)
 {
-    pthread_join(sh->thread, NULL);
+    if (!sh->thread_joined)
+        pthread_join(sh->thread, NULL);
+    sh->thread_joined = true;
 }
 
 void shard_destroy(struct shard *sh)
@@ -932,12 +1368,16 @@ void shard_destroy(struct shard *sh)
     free(sh->bufs);
     for (int d = 0; sh->open && d < sh->srv->nshards; d++) {
         free(sh->open[d]);
-        for (struct xbatch *b = sh->waiting[d], *n; b; b = n) {
-            n = b->next;
-            free(b);
-        }
-        free(sh->tgt[d].v);
+        if (sh->tgt)
+            free(sh->tgt[d].v);
     }
+    /* batches a parked link still held are the link's (xlink_destroy frees them) */
+    for (struct zgroup *g = sh->zheld, *n; g; g = n) {
+        n = g->next;
+        free_subs(g->subs);
+        free(g);
+    }
+    free_subs(sh->unsub_retry); /* their grace periods are long over: the index is destroyed after */
     /* subscriptions retired in the last turns: their grace periods ended in
      * server_free()'s rcu_barrier(), which handed them back here */
     for (struct sub *z = atomic_exchange(&sh->zombies, NULL), *n; z; z = n) {
@@ -945,8 +1385,9 @@ void shard_destroy(struct shard *sh)
         free(z);
     }
     free(sh->open);
-    free(sh->waiting);
     free(sh->tgt);
+    free(sh->xin);
+    sem_destroy(&sh->started);
     free(sh->slots);
     free(sh->free_slots);
     for (struct conn *c = sh->conn_pool, *n; c; c = n) {

@@ -6,6 +6,7 @@
 #define GANNET_SHARD_H
 #include <liburing.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -20,6 +21,32 @@
 enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE };
 #define UD(op, slot, gen) (((uint64_t)(gen) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
 
+/* What delivering one message ran into: a consumer above half its
+ * max_pending (its producer waits for it), links over their budget, or an
+ * allocation failure. Reset before each message, read after it. */
+struct stall_note {
+    struct conn *consumer;     /* stalled consumer of this shard (the fullest one hit) */
+    uint64_t links;            /* bit d: the link to shard d is over budget */
+    bool oom;                  /* something could not be allocated: close the producer */
+};
+
+/* Where processing one source shard's link stands (receiver side). */
+struct xin {
+    struct park park;          /* PARK_XIN: parked on a stalled consumer */
+    struct xbatch *cur;        /* batch being processed (the link's head), NULL between batches */
+    uint32_t off;              /* next record in cur */
+    uint64_t done_batches;     /* batches fully processed */
+};
+
+/* Zombie subscriptions taken while some link was parked: they may be freed
+ * once each such link has processed every batch pushed before they were
+ * taken (target[s]; UINT64_MAX for links that were not parked). */
+struct zgroup {
+    struct zgroup *next;
+    struct sub *subs;
+    uint64_t target[];
+};
+
 struct target_list {           /* remote subscriptions of one message, per shard */
     struct sub **v;
     uint32_t n, cap;
@@ -29,6 +56,9 @@ struct shard {
     int id;
     struct server *srv;
     pthread_t thread;
+    sem_t started;             /* posted by the thread once its ring is enabled (or failed: start_rc) */
+    int start_rc;
+    bool thread_joined;
     struct io_uring ring;
     int listen_fd;
     bool accept_armed;
@@ -52,11 +82,22 @@ struct shard {
 
     /* cross-shard delivery */
     struct xbatch **open;      /* per destination: batch being filled this turn */
-    struct xbatch **waiting;   /* per destination: full batches the ring had no room for (FIFO) */
     struct target_list *tgt;   /* per destination: scratch for one message */
     uint32_t remote_targets;   /* entries in tgt for the message being routed */
+    struct xin *xin;           /* per source shard: where its link's processing stands */
     _Atomic int sleeping;      /* set while blocked in io_uring_enter: ring the doorbell */
     _Atomic(struct sub *) zombies; /* unsubscribed subs past their grace period (pushed by call_rcu) */
+    struct zgroup *zheld, **zheld_tail; /* zombies a parked link may still name, oldest first */
+
+    /* flow control (docs/design.md §11) */
+    struct park *parked;       /* inputs (connections, links) not being consumed */
+    uint32_t nparked;
+    bool park_check;           /* a consumer drained or a link's budget may have freed: re-check */
+    struct stall_note note;    /* what the message being processed ran into */
+    struct conn *retry_recv;   /* connections whose recv could not be armed (no SQE), chained by retry_next */
+    bool retry_query;          /* the query read could not be armed */
+    uint64_t retry_bells;      /* doorbells that could not be rung (no SQE) */
+    struct sub *unsub_retry;   /* unsubscribed, but their removal from the index failed (no memory) */
 
     struct srvconf *conf;      /* the published configuration, loaded each turn */
     int64_t ldm_seen;          /* lame duck start this shard has acted on */
@@ -82,6 +123,7 @@ struct shard {
 
     /* counters (/varz, /shardz, /metrics): owner stores with STAT_ADD */
     _Atomic uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers;
+    _Atomic uint64_t stalls;   /* inputs parked for flow control (a connection's or a link's) */
     _Atomic int64_t nsubs;     /* subscriptions of its clients */
     _Atomic uint64_t loop_turns, sleeps, completions; /* loop turns; turns that blocked; CQEs handled */
     _Atomic uint64_t mbox_sent, mbox_received, doorbells; /* cross-shard records out/in; MSG_RING wake-ups */
@@ -107,8 +149,14 @@ void shard_wake_for_query(struct shard *sh); /* any thread, after posting sh->qu
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
 void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove: free once safe */
+void shard_unsub_later(struct shard *sh, struct sub *s); /* sublist_remove failed (no memory): retried */
 void shard_arm_send(struct shard *sh, struct conn *c);
 void shard_cancel_recv(struct shard *sh, struct conn *c);
+/* Flow control, owner shard only (docs/design.md §11) */
+void shard_note_delivery(struct shard *sh, struct conn *c);  /* c just queued output: stalled? */
+void shard_unstalled(struct shard *sh);                      /* a consumer drained: re-check parked inputs */
+void shard_park_conn(struct shard *sh, struct conn *c);      /* park c per sh->note */
+void shard_unpark(struct shard *sh, struct park *p);         /* take p off the parked list */
 uint64_t shard_rand(struct shard *sh);
 struct oblock *shard_oblock_get(struct shard *sh, size_t need); /* from the pool when need <= OBLOCK_SIZE */
 void shard_oblock_put(struct shard *sh, struct oblock *b);

@@ -7,6 +7,8 @@
 #include <urcu/rculfhash.h>
 #include <xxhash.h>
 
+#include "failpoint.h"
+
 /* Publication of RCU-protected pointers: release stores and acquire loads
  * (free on x86, and visible to ThreadSanitizer, which does not model
  * liburcu's own barrier macros). Reclamation is still liburcu's call_rcu. */
@@ -55,11 +57,11 @@ struct sub *sub_new(const char *subj, size_t slen, const char *queue, size_t qle
     p += slen + 1;
     memcpy(p, queue ? queue : "", qlen);
     s->queue = qlen ? p : NULL;
-    s->qlen = (uint16_t)qlen;
+    s->qlen = (uint32_t)qlen;
     p += qlen + 1;
     memcpy(p, sid, sidlen);
     s->sid = p;
-    s->sid_len = (uint16_t)sidlen;
+    s->sid_len = (uint32_t)sidlen;
     return s;
 }
 
@@ -92,7 +94,7 @@ static struct snode *edge_lookup(struct sublist *sl, const struct snode *parent,
 
 static struct snode *node_new(struct snode *parent, const char *tok, size_t n)
 {
-    struct snode *sn = calloc(1, sizeof *sn + n + 1);
+    struct snode *sn = failpoint(FP_SUB) ? NULL : calloc(1, sizeof *sn + n + 1);
     if (!sn)
         return NULL;
     cds_lfht_node_init(&sn->edge);
@@ -121,7 +123,7 @@ static void free_node(struct rcu_head *h) { free(caa_container_of(h, struct snod
 static struct subarr *subarr_with(const struct subarr *old, struct sub *add, struct sub *del)
 {
     uint32_t n = old ? old->n : 0;
-    struct subarr *a = malloc(sizeof *a + (n + 1) * sizeof(struct sub *));
+    struct subarr *a = failpoint(FP_SUB) ? NULL : malloc(sizeof *a + (n + 1) * sizeof(struct sub *));
     if (!a)
         return NULL;
     a->n = 0;
@@ -133,7 +135,10 @@ static struct subarr *subarr_with(const struct subarr *old, struct sub *add, str
     return a;
 }
 
-/* Walk to (or create) the node for a subject. Writer only. */
+static void prune(struct sublist *sl, struct snode *n);
+
+/* Walk to (or create) the node for a subject. Writer only. When a node
+ * cannot be allocated, the empty nodes this walk created are unlinked again. */
 static struct snode *walk(struct sublist *sl, const char *subj, size_t len, bool create)
 {
     struct snode *n = sl->root;
@@ -147,15 +152,19 @@ static struct snode *walk(struct sublist *sl, const char *subj, size_t len, bool
             struct snode **slot = tok[0] == '*' ? &n->pwc : &n->fwc;
             c = *slot;
             if (!c && create) {
-                if (!(c = node_new(n, tok, 1)))
+                if (!(c = node_new(n, tok, 1))) {
+                    prune(sl, n);
                     return NULL;
+                }
                 PUBLISH(*slot, c);
             }
         } else {
             c = edge_lookup(sl, n, tok, tl);
             if (!c && create) {
-                if (!(c = node_new(n, tok, tl)))
+                if (!(c = node_new(n, tok, tl))) {
+                    prune(sl, n);
                     return NULL;
+                }
                 cds_lfht_add(sl->edges, edge_hash(n, tok, tl), &c->edge);
                 n->nchildren++;
             }
@@ -186,7 +195,7 @@ static int add_to_node(struct snode *n, struct sub *s)
     for (gi = 0; gi < gn; gi++)
         if (old->g[gi].nlen == s->qlen && memcmp(old->g[gi].name, s->queue, s->qlen) == 0)
             break;
-    struct qarr *q = malloc(sizeof *q + (gn + 1) * sizeof(struct qgroup));
+    struct qarr *q = failpoint(FP_SUB) ? NULL : malloc(sizeof *q + (gn + 1) * sizeof(struct qgroup));
     if (!q)
         return -ENOMEM;
     q->n = gn;
@@ -242,7 +251,7 @@ static int del_from_node(struct snode *n, struct sub *s)
         return -ENOENT;
     struct subarr *m = oldm->n > 1 ? subarr_with(oldm, NULL, s) : NULL;
     uint32_t nn = m ? old->n : old->n - 1;
-    struct qarr *q = nn ? malloc(sizeof *q + nn * sizeof(struct qgroup)) : NULL;
+    struct qarr *q = nn && !failpoint(FP_SUB) ? malloc(sizeof *q + nn * sizeof(struct qgroup)) : NULL;
     if ((oldm->n > 1 && !m) || (nn && !q)) {
         free(m);
         free(q);
@@ -272,6 +281,8 @@ int sublist_insert(struct sublist *sl, struct sub *s)
     pthread_mutex_lock(&sl->wlock);
     struct snode *n = walk(sl, s->subject, s->subj_len, true);
     int rc = n ? add_to_node(n, s) : -ENOMEM;
+    if (rc < 0 && n)
+        prune(sl, n); /* a node this insert created stays empty */
     if (rc == 0) {
         atomic_fetch_add_explicit(&sl->count, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sl->inserts, 1, memory_order_relaxed);

@@ -32,8 +32,8 @@ struct sub {
     struct conn *conn;   /* owner; dereferenced only by the owner shard */
     struct shard *owner; /* owner shard: where deliveries go */
     uint16_t shard;      /* owner shard id */
-    uint16_t qlen;       /* queue name length, 0 = plain subscription */
-    uint16_t sid_len;
+    uint32_t qlen;       /* queue name length, 0 = plain subscription */
+    uint32_t sid_len;
     uint32_t subj_len;
     const char *subject; /* the strings live in `str` */
     const char *queue;
