@@ -305,9 +305,35 @@ void conn_start(struct conn *c)
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
         conn_send_err_close(c, "maximum connections exceeded", CR_MAX_CONNECTIONS);
     }
+    conn_schedule(c);
 }
 
+/* Arm the connection's one timer for the earliest of its deadlines: the
+ * next keepalive check, the authentication timeout, the write deadline of
+ * a send in flight (also while flushing a close). */
+void conn_schedule(struct conn *c)
+{
+    const struct opts *o = c->sh->conf->o;
+    int64_t due = c->closing ? INT64_MAX : c->next_ping_ms;
+    if (!c->closing && !c->auth_ok && c->auth_deadline_ms && c->auth_deadline_ms < due)
+        due = c->auth_deadline_ms;
+    if (c->send_inflight && o->write_deadline_ms > 0 && c->send_start_ms + o->write_deadline_ms + 1 < due)
+        due = c->send_start_ms + o->write_deadline_ms + 1;
+    if (due == INT64_MAX)
+        twheel_cancel(&c->sh->wheel, &c->timer);
+    else if (due != c->timer.due_ms)
+        twheel_arm(&c->sh->wheel, &c->timer, due);
+}
+
+static void conn_timer_check(struct conn *c, int64_t now);
+
 void conn_timer(struct conn *c, int64_t now)
+{
+    conn_timer_check(c, now);
+    conn_schedule(c);
+}
+
+static void conn_timer_check(struct conn *c, int64_t now)
 {
     const struct opts *o = c->sh->conf->o;
     if (c->closing) {
@@ -348,7 +374,8 @@ void conn_timer(struct conn *c, int64_t now)
 
 /* ---- subscriptions ---- */
 
-static void unsubscribe(struct conn *c, struct sub *s)
+/* Forget s in the connection's sid map. */
+static void sid_drop(struct conn *c, struct sub *s)
 {
     struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);
     if (slot) {
@@ -357,6 +384,11 @@ static void unsubscribe(struct conn *c, struct sub *s)
         c->subs.tomb++;
     }
     STAT_ADD(c->sh, nsubs, -1);
+}
+
+static void unsubscribe(struct conn *c, struct sub *s)
+{
+    sid_drop(c, s);
     if (sublist_remove(&c->sh->srv->gsl, s) == -ENOMEM) {
         /* still in the index: it cannot be freed yet. Deliveries skip it
          * from now on; the shard retries the removal each turn. */
@@ -513,8 +545,12 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     STAT_ADD(sh, out_bytes, size);
     conn_mark_flush(c);
     s->delivered++;
-    if (s->max && s->delivered >= s->max)
-        unsubscribe(c, s);
+    if (s->max && s->delivered >= s->max) {
+        /* auto-unsubscribe: delivery takes no index lock; the removal is
+         * done at the end of the turn, and nothing is delivered to it meanwhile */
+        sid_drop(c, s);
+        shard_unsub_later(sh, s);
+    }
     if (c->pending > (uint64_t)sh->conf->o->max_pending)
         conn_close(c, CR_SLOW_CONSUMER_PENDING, false);
     else
@@ -659,11 +695,14 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
     const struct opts *o = c->sh->conf->o;
     c->parser.max_payload = o->max_payload;
     c->parser.max_control_line = (uint32_t)o->max_control_line;
-    if (!recheck_auth)
+    if (!recheck_auth) {
+        conn_schedule(c); /* the write deadline may have changed */
         return;
+    }
     if (!c->connected) { /* not authenticated yet: the new rules apply to its CONNECT */
         if (auth_required(o) && !c->auth_deadline_ms)
             c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms;
+        conn_schedule(c);
         return;
     }
     if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other))

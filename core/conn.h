@@ -23,6 +23,7 @@
 
 #include "parser.h"
 #include "flow.h"
+#include "timer.h"
 
 struct shard;
 struct sub;
@@ -80,7 +81,8 @@ struct conn {
     bool flush_on_close;       /* deliver queued bytes (an -ERR) before closing */
     bool in_flush_list;
     struct conn *flush_next;
-    struct conn *next, *prev;  /* the shard's list of connections (timer sweep) */
+    struct conn *next, *prev;  /* the shard's list of connections */
+    struct tnode timer;        /* its one timer on the shard's wheel (conn_schedule) */
 
     struct parser parser;
 
@@ -131,7 +133,8 @@ struct conn {
 void conn_start(struct conn *c);                              /* send INFO, set timers */
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
 void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
-void conn_timer(struct conn *c, int64_t now);
+void conn_timer(struct conn *c, int64_t now);                 /* its timer fired */
+void conn_schedule(struct conn *c);                           /* a deadline changed: re-arm the timer */
 void conn_close(struct conn *c, enum close_reason r, bool flush);
 void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
 void conn_release(struct conn *c);                            /* free resources at final close */

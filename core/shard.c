@@ -45,7 +45,7 @@
  * (pages are touched only as data arrives). */
 #define NBUFS 512
 #define BUFSZ (64 * 1024)
-#define SWEEP_MS 100
+#define TICK_MS 100 /* periodic work; connection timers have their own wheel */
 #define BATCH_MIN (64 * 1024)
 #define CONN_POOL_MAX 4096
 #define STALL_MIN_MS 100 /* nats-server 2.9.10's stallClientMinDuration */
@@ -187,6 +187,7 @@ static struct conn *conn_alloc(struct shard *sh)
     c->gen = (uint32_t)shard_rand(sh);
     c->sh = sh;
     c->park.kind = PARK_CONN;
+    tnode_init(&c->timer);
     sh->slots[c->slot] = c;
     c->next = sh->conns;
     if (sh->conns)
@@ -197,6 +198,7 @@ static struct conn *conn_alloc(struct shard *sh)
 
 static void conn_free_slot(struct shard *sh, struct conn *c)
 {
+    twheel_cancel(&sh->wheel, &c->timer);
     sh->slots[c->slot] = NULL;
     sh->free_slots[sh->nfree++] = c->slot;
     if (c->prev)
@@ -350,6 +352,9 @@ void shard_arm_send(struct shard *sh, struct conn *c)
     c->send_inflight = true;
     c->inflight_bytes = bytes;
     c->send_start_ms = sh->now;
+    int64_t wd = sh->conf->o->write_deadline_ms;
+    if (wd > 0 && c->timer.due_ms > sh->now + wd + 1) /* only ever earlier: O(1) and rare */
+        conn_schedule(c);
 }
 
 /* Free a closing connection once nothing of it is in flight. */
@@ -1057,11 +1062,11 @@ static void flush_all(struct shard *sh)
     }
 }
 
-static void sweep(struct shard *sh)
+static void run_timers(struct shard *sh)
 {
-    for (struct conn *c = sh->conns, *n; c; c = n) {
-        n = c->next;
-        conn_timer(c, sh->now);
+    for (struct tnode *t = twheel_expire(&sh->wheel, sh->now), *n; t; t = n) {
+        n = t->expired_next;
+        conn_timer(caa_container_of(t, struct conn, timer), sh->now);
     }
 }
 
@@ -1258,13 +1263,14 @@ static void *shard_main(void *arg)
     sem_post(&sh->started); /* shard_start() returns: the ring works */
     rcu_register_thread();
     sh->now = now_ms();
-    sh->next_sweep = sh->now + SWEEP_MS;
+    sh->next_tick = sh->now + TICK_MS;
+    twheel_init(&sh->wheel, sh->now);
     sh->conf = atomic_load_explicit(&srv->conf, memory_order_acquire);
     arm_accept(sh);
     arm_query_wake(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
-        int64_t wake_at = sh->next_sweep, pd = sh->parked ? park_deadline(sh) : INT64_MAX;
+        int64_t wake_at = sh->next_tick, pd = sh->parked ? park_deadline(sh) : INT64_MAX;
         if (pd < wake_at)
             wake_at = pd;
         int64_t wait = wake_at - sh->now;
@@ -1317,11 +1323,13 @@ static void *shard_main(void *arg)
         flush_all(sh);
         if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)
             arm_accept(sh);
-        if (sh->now >= sh->next_sweep) {
-            sweep(sh);
-            topz_tick(&sh->topz, sh->now);
-            sh->next_sweep = sh->now + SWEEP_MS;
+        if (sh->now / WHEEL_TICK_MS > sh->wheel.tick) {
+            run_timers(sh);
             flush_all(sh);
+        }
+        if (sh->now >= sh->next_tick) {
+            topz_tick(&sh->topz, sh->now);
+            sh->next_tick = sh->now + TICK_MS;
         }
         rcu_quiescent_state();
     }

@@ -117,7 +117,8 @@ struct shard {
     bool busy;                 /* the last turn handled completions: spin briefly before sleeping */
     int64_t spin_tokens;       /* ns of spinning earned by work and not yet spent (spin_for_work) */
     int64_t woke_ns;           /* when the current turn began */
-    int64_t next_sweep;
+    int64_t next_tick;         /* next periodic work (topz windows, the wheel's advance at the latest) */
+    struct twheel wheel;       /* connection timers */
 
     struct topz topz;          /* sampled per-subject traffic (/topz) */
 

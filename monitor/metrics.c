@@ -56,7 +56,7 @@ void ep_dashboard(struct monitor *m, const struct mreq *q, struct reply *r)
 
 struct shard_figs {
     int64_t connections, subscriptions;
-    uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers;
+    uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers, stalls;
     uint64_t loop_turns, sleeps, completions, mbox_sent, mbox_received, doorbells, idle_ns;
 };
 
@@ -70,6 +70,7 @@ static void shard_figs(const struct shard *sh, struct shard_figs *f)
     f->in_bytes = LD(in_bytes);
     f->out_bytes = LD(out_bytes);
     f->slow_consumers = LD(slow_consumers);
+    f->stalls = LD(stalls);
     f->loop_turns = LD(loop_turns);
     f->sleeps = LD(sleeps);
     f->completions = LD(completions);
@@ -107,6 +108,7 @@ void ep_shardz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_uint(&w, "in_bytes", f.in_bytes);
         jw_uint(&w, "out_bytes", f.out_bytes);
         jw_uint(&w, "slow_consumers", f.slow_consumers);
+        jw_uint(&w, "stalls", f.stalls);
         jw_uint(&w, "loop_turns", f.loop_turns);
         jw_uint(&w, "sleeps", f.sleeps);
         jw_uint(&w, "completions", f.completions);
@@ -346,6 +348,8 @@ static void shard_metrics(FILE *f, const struct server *s)
                  U(in_bytes));
     SHARD_FAMILY("gannet_shard_bytes_sent_total", "counter", "Payload bytes delivered to the shard's clients.",
                  U(out_bytes));
+    SHARD_FAMILY("gannet_shard_stalls_total", "counter",
+                 "Inputs (client connections, links from other shards) parked for flow control.", U(stalls));
     SHARD_FAMILY("gannet_shard_loop_turns_total", "counter", "Turns of the shard's event loop.", U(loop_turns));
     SHARD_FAMILY("gannet_shard_sleeps_total", "counter", "Loop turns that blocked waiting for completions.",
                  U(sleeps));
