@@ -80,7 +80,7 @@ SHARD_COUNTERS = ["gannet_shard_messages_received_total", "gannet_shard_messages
                   "gannet_shard_bytes_received_total", "gannet_shard_bytes_sent_total",
                   "gannet_shard_loop_turns_total", "gannet_shard_sleeps_total", "gannet_shard_completions_total",
                   "gannet_shard_mailbox_records_sent_total", "gannet_shard_mailbox_records_received_total",
-                  "gannet_shard_doorbells_total", "gannet_shard_idle_seconds_total"]
+                  "gannet_shard_doorbells_total", "gannet_shard_idle_seconds_total", "gannet_shard_stalls_total"]
 # /varz counter -> metric (cumulative), /varz gauge -> metric
 VARZ_COUNTERS = {"in_msgs": "gannet_messages_received_total", "out_msgs": "gannet_messages_sent_total",
                  "in_bytes": "gannet_bytes_received_total", "out_bytes": "gannet_bytes_sent_total",
@@ -95,7 +95,7 @@ SHARD_FIELDS = {"gannet_shard_connections": "connections", "gannet_shard_subscri
                 "gannet_shard_completions_total": "completions",
                 "gannet_shard_mailbox_records_sent_total": "mailbox_sent",
                 "gannet_shard_mailbox_records_received_total": "mailbox_received",
-                "gannet_shard_doorbells_total": "doorbells"}
+                "gannet_shard_doorbells_total": "doorbells", "gannet_shard_stalls_total": "stalls"}
 
 
 def gannet_version():
@@ -336,7 +336,7 @@ def test_ext_endpoint_http(make_server, path, ctype):
 
 SHARDZ_KEYS = {"server_id", "now", "shards"}
 SHARD_KEYS = {"id", "connections", "subscriptions", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
-              "slow_consumers", "loop_turns", "sleeps", "completions", "mailbox_sent", "mailbox_received",
+              "slow_consumers", "stalls", "loop_turns", "sleeps", "completions", "mailbox_sent", "mailbox_received",
               "doorbells", "idle_ns", "uptime_ns"}
 
 
