@@ -216,11 +216,22 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
     }
     if (r == CR_SLOW_CONSUMER_PENDING || r == CR_SLOW_CONSUMER_DEADLINE) {
         atomic_fetch_add_explicit(&c->sh->slow_consumers, 1, memory_order_relaxed);
-        log_info("%s:%u - cid:%" PRIu64 " - Slow Consumer Detected: %s", c->ip, c->port, c->cid,
-                 r == CR_SLOW_CONSUMER_PENDING ? "MaxPending of bytes reached" : "WriteDeadline exceeded");
+        const struct opts *o = c->sh->conf->o;
+        if (r == CR_SLOW_CONSUMER_PENDING) {
+            log_info("%s:%u - cid:%" PRIu64 " - Slow Consumer Detected: MaxPending of %" PRId64 " Exceeded", c->ip,
+                     c->port, c->cid, o->max_pending);
+        } else { /* nats-server's words: the queued chunks, the bytes of the write that timed out */
+            char d[32];
+            unsigned chunks = 0;
+            for (const struct oblock *b = c->ohead; b; b = b->next)
+                chunks++;
+            opts_duration_str(o->write_deadline_ms, d, sizeof d);
+            log_info("%s:%u - cid:%" PRIu64 " - Slow Consumer Detected: WriteDeadline of %s exceeded with %u chunks "
+                     "of %u total bytes.", c->ip, c->port, c->cid, d, chunks, c->inflight_bytes);
+        }
     } else {
-        log_debug("%s:%u - cid:%" PRIu64 " - Client connection closed: %s", c->ip, c->port, c->cid,
-                  close_reason_str(r));
+        log_debug("%s:%u - cid:%" PRIu64 " - %s connection closed: %s", c->ip, c->port, c->cid,
+                  conn_kinds[c->kind].name, close_reason_str(r));
     }
     if (c->flush_on_close) {
         shard_cancel_recv(c->sh, c); /* stop reading; the queued -ERR still goes out */
@@ -294,7 +305,9 @@ void conn_start(struct conn *c)
     c->next_ping_ms = sh->now + (o->ping_interval_ms < FIRST_PING_MS ? o->ping_interval_ms : FIRST_PING_MS);
     if (auth_required(o))
         c->auth_deadline_ms = sh->now + o->auth_timeout_ms;
-    parser_init(&c->parser, OPS_CLIENT, (uint32_t)o->max_control_line, o->max_payload);
+    const struct kind_def *kd = &conn_kinds[c->kind];
+    parser_init(&c->parser, kd->ops, (uint32_t)o->max_control_line * kd->ctl_line_factor, o->max_payload);
+    parser_set_max_args(&c->parser, kd->max_args);
 
     if (send_info(c, "") < 0) {
         conn_close(c, CR_RESOURCES, false);
@@ -694,7 +707,7 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
         return;
     const struct opts *o = c->sh->conf->o;
     c->parser.max_payload = o->max_payload;
-    c->parser.max_control_line = (uint32_t)o->max_control_line;
+    c->parser.max_control_line = (uint32_t)o->max_control_line * conn_kinds[c->kind].ctl_line_factor;
     if (!recheck_auth) {
         conn_schedule(c); /* the write deadline may have changed */
         return;
@@ -895,6 +908,8 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
             conn_close(c, CR_PROTOCOL_VIOLATION, true);
             return -1;
         }
+        if (!conn_kinds[c->kind].stalls)
+            sh->note.consumer = NULL; /* it never waits for a consumer; link budgets still hold */
         if (__builtin_expect(sh->note.consumer || sh->note.links || sh->note.oom, 0) && !c->closing) {
             if (sh->note.oom) {
                 conn_close(c, CR_RESOURCES, false);

@@ -23,6 +23,7 @@
 
 #include "parser.h"
 #include "flow.h"
+#include "kind.h"
 #include "timer.h"
 
 struct shard;
@@ -70,6 +71,7 @@ struct conn {
     uint32_t slot, gen;        /* user_data identity: late completions for a reused slot are ignored */
     int fd;
     struct shard *sh;
+    enum conn_kind kind;       /* what it is and may do (kind.h) */
     uint64_t cid;
     char ip[46];
     uint16_t port;

@@ -41,7 +41,7 @@ static const struct opdef ops[] = {
     {"LS+", 3, OP_LSPLUS, F_ARGS},
     {"LS-", 3, OP_LSMINUS, F_ARGS},
     {"RMSG", 4, OP_RMSG, F_ARGS | F_PAYLOAD},
-    {"LMSG", 4, OP_LMSG, F_ARGS | F_PAYLOAD},
+    {"LMSG", 4, OP_LMSG, F_ARGS | F_PAYLOAD | F_HDR}, /* the header size is always there, maybe 0 */
     {"A+", 2, OP_APLUS, F_ARGS},
     {"A-", 2, OP_AMINUS, F_ARGS},
 };
@@ -144,13 +144,41 @@ void parser_init(struct parser *p, uint32_t ops_allowed, uint32_t max_control_li
     p->ops_allowed = ops_allowed;
     p->max_control_line = max_control_line;
     p->max_payload = max_payload;
+    p->max_args = PROTO_MAX_ARGS;
+    p->argv = p->args_inline; /* points into the struct: a parser is never copied */
+    p->argv_cap = PROTO_MAX_ARGS;
+}
+
+void parser_set_max_args(struct parser *p, uint32_t max_args)
+{
+    p->max_args = max_args > PROTO_MAX_ARGS ? max_args : PROTO_MAX_ARGS;
 }
 
 void parser_free(struct parser *p)
 {
+    if (p->argv != p->args_inline)
+        free(p->argv);
+    p->argv = p->args_inline;
+    p->argv_cap = PROTO_MAX_ARGS;
     free(p->scratch);
     p->scratch = NULL;
     p->scap = p->slen = 0;
+}
+
+/* Room for one more argument, up to max_args. */
+static int grow_args(struct parser *p, struct proto_msg *m)
+{
+    if (p->argv_cap >= p->max_args)
+        return -1;
+    uint32_t ncap = p->argv_cap * 2 < p->max_args ? p->argv_cap * 2 : p->max_args;
+    struct pview *n = p->argv == p->args_inline ? malloc(ncap * sizeof *n) : realloc(p->argv, ncap * sizeof *n);
+    if (!n)
+        return -1;
+    if (p->argv == p->args_inline)
+        memcpy(n, p->args_inline, sizeof p->args_inline);
+    p->argv = m->argv = n;
+    p->argv_cap = ncap;
+    return 0;
 }
 
 /* Split a complete control line (without CR/LF) into op and argument views.
@@ -163,6 +191,7 @@ static int parse_line(struct parser *p, const char *line, size_t n, struct proto
         return PERR_UNKNOWN_OP;
     m->op = (enum proto_op)d->op;
     m->argc = 0;
+    m->argv = p->argv;
     m->payload = NULL;
     m->size = 0;
     m->hdr = -1;
@@ -188,7 +217,7 @@ static int parse_line(struct parser *p, const char *line, size_t n, struct proto
         size_t st = i;
         while (i < n && !is_ws(line[i]))
             i++;
-        if (argc == PROTO_MAX_ARGS)
+        if ((uint32_t)argc == p->argv_cap && grow_args(p, m) < 0)
             return PERR_ARGS;
         prev = last;
         last.p = line + st;
@@ -328,6 +357,7 @@ static int pub_fast(const struct parser *p, const char *b, struct proto_msg *m, 
 {
     if (memcmp(b, "PUB ", 4) != 0 || !(p->ops_allowed & OPBIT(OP_PUB)))
         return 0;
+    m->argv = p->argv; /* at least PROTO_MAX_ARGS > 3 */
     /* bit i of nl: b[i] is '\n'; of ws: b[i] is a blank (one 16-byte lane at a time) */
     const __m128i cnl = _mm_set1_epi8('\n'), csp = _mm_set1_epi8(' '), ctab = _mm_set1_epi8('\t');
     uint64_t nl = 0, ws = 0;
@@ -376,6 +406,7 @@ static int pub_fast(const struct parser *p, const char *b, struct proto_msg *m, 
         return 0;
     m->op = OP_PUB;
     m->argc = argc;
+    m->argv = p->argv;
     m->payload = NULL;
     m->size = (uint32_t)size;
     m->hdr = -1;

@@ -30,8 +30,15 @@ enum proto_op {
 
 /* Which ops a connection kind may send; a bit per op. */
 #define OPBIT(op) (1u << (op))
-#define OPS_CLIENT (OPBIT(OP_CONNECT) | OPBIT(OP_PUB) | OPBIT(OP_HPUB) | OPBIT(OP_SUB) | OPBIT(OP_UNSUB) | \
-                    OPBIT(OP_PING) | OPBIT(OP_PONG) | OPBIT(OP_INFO) | OPBIT(OP_OK) | OPBIT(OP_ERR))
+#define OPS_CONTROL (OPBIT(OP_CONNECT) | OPBIT(OP_PING) | OPBIT(OP_PONG) | OPBIT(OP_INFO) | OPBIT(OP_OK) | OPBIT(OP_ERR))
+#define OPS_CLIENT (OPS_CONTROL | OPBIT(OP_PUB) | OPBIT(OP_HPUB) | OPBIT(OP_SUB) | OPBIT(OP_UNSUB))
+/* servers: nats-compat.md §3 (routes), §4 (gateways), §5 (leaf nodes) */
+#define OPS_ROUTE (OPS_CONTROL | OPBIT(OP_RSPLUS) | OPBIT(OP_RSMINUS) | OPBIT(OP_LSPLUS) | OPBIT(OP_LSMINUS) | \
+                   OPBIT(OP_RMSG) | OPBIT(OP_HMSG) | OPBIT(OP_LMSG) | OPBIT(OP_APLUS) | OPBIT(OP_AMINUS))
+#define OPS_GATEWAY (OPS_CONTROL | OPBIT(OP_RSPLUS) | OPBIT(OP_RSMINUS) | OPBIT(OP_RMSG) | OPBIT(OP_HMSG) | \
+                     OPBIT(OP_APLUS) | OPBIT(OP_AMINUS))
+#define OPS_LEAF (OPS_CONTROL | OPBIT(OP_LSPLUS) | OPBIT(OP_LSMINUS) | OPBIT(OP_LMSG) | OPBIT(OP_PUB) | \
+                  OPBIT(OP_HPUB) | OPBIT(OP_SUB) | OPBIT(OP_UNSUB))
 
 enum parse_err {
     PERR_NEED_MORE = 0,
@@ -41,7 +48,7 @@ enum parse_err {
     PERR_ARGS = -4,        /* silent close: protocol violation */
 };
 
-#define PROTO_MAX_ARGS 32
+#define PROTO_MAX_ARGS 32   /* arguments a parser keeps inline; a server kind may allow more (max_args) */
 
 struct pview {
     const char *p;
@@ -51,7 +58,7 @@ struct pview {
 struct proto_msg {
     enum proto_op op;
     int argc;
-    struct pview argv[PROTO_MAX_ARGS];
+    struct pview *argv;   /* the parser's argument array (valid as the other views) */
     struct pview rest;    /* the whole argument part of the line, CR/LF stripped (CONNECT/INFO JSON) */
     const char *payload;  /* header + body, without the trailing CRLF */
     uint32_t size;        /* payload length (total) */
@@ -66,7 +73,11 @@ struct parser {
     uint8_t headers_ok;    /* HPUB allowed (CONNECT said headers:true) */
     uint32_t ops_allowed;  /* OPBIT mask for this connection kind */
     uint32_t max_control_line;
+    uint32_t max_args;     /* arguments per line (RMSG lists every queue group) */
     int64_t max_payload;   /* < 0: no limit */
+    struct pview *argv;    /* args_inline, or a heap array once a line had more */
+    uint32_t argv_cap;
+    struct pview args_inline[PROTO_MAX_ARGS];
     char *scratch;
     size_t slen, scap;
     size_t line_len;       /* PS_PAYLOAD: bytes of control line at the start of scratch */
@@ -75,6 +86,7 @@ struct parser {
 };
 
 void parser_init(struct parser *p, uint32_t ops_allowed, uint32_t max_control_line, int64_t max_payload);
+void parser_set_max_args(struct parser *p, uint32_t max_args); /* default PROTO_MAX_ARGS */
 void parser_free(struct parser *p);
 /* Consume bytes from *buf (length *len). Returns 1 with *m filled when an op is
  * complete (buf/len advanced past it), PERR_NEED_MORE (0) when all bytes were

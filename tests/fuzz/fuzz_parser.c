@@ -125,7 +125,7 @@ static void check_msg(const struct parser *p, const struct cfg *c, const char *c
         REQUIRE(m->argc >= 2);
         REQUIRE(m->size_tok.p == m->argv[m->argc - 1].p && m->size_tok.n == m->argv[m->argc - 1].n);
         REQUIRE(c->maxpl < 0 || (int64_t)m->size <= c->maxpl);
-        if (m->op == OP_HPUB || m->op == OP_HMSG) {
+        if (m->op == OP_HPUB || m->op == OP_HMSG || m->op == OP_LMSG) {
             REQUIRE(m->op != OP_HPUB || c->headers_ok);
             REQUIRE(m->hdr >= 0 && (uint32_t)m->hdr <= m->size);
             check_view(p, chunk, clen, m->hdr_tok.p, m->hdr_tok.n);

@@ -143,7 +143,7 @@ static int check_msg(const struct parser *p, const struct pcfg *cfg, const char 
         INV(view_ok(p, chunk, clen, m->size_tok.p, m->size_tok.n));
         INV(proto_parse_size(m->size_tok.p, m->size_tok.n) == (int64_t)m->size);
         INV(cfg->maxpl < 0 || (int64_t)m->size <= cfg->maxpl);
-        if (m->op == OP_HPUB || m->op == OP_HMSG) {
+        if (m->op == OP_HPUB || m->op == OP_HMSG || m->op == OP_LMSG) {
             INV(m->hdr >= 0 && (uint32_t)m->hdr <= m->size);
             INV(view_ok(p, chunk, clen, m->hdr_tok.p, m->hdr_tok.n));
             INV(proto_parse_size(m->hdr_tok.p, m->hdr_tok.n) == m->hdr);
@@ -476,7 +476,7 @@ TEST(parser_stream_splits_server_ops)
                      "RS+ $G foo.* q 1\r\n"
                      "RS- $G foo.*\r\n"
                      "RMSG $G foo.bar + rep q1 q2 3\r\nabc\r\n"
-                     "LMSG foo 2\r\nhi\r\n"
+                     "LMSG $G foo 0 2\r\nhi\r\n"
                      "HMSG foo 9 rep 2 4\r\n\r\nhi\r\n"
                      "LS+ $G bar\r\n"
                      "LS- $G bar\r\n"
@@ -489,7 +489,7 @@ TEST(parser_stream_splits_server_ops)
                        "RS- [$G] [foo.*] rest[$G foo.*]\n"
                        "RMSG [$G] [foo.bar] [+] [rep] [q1] [q2] [3] rest[$G foo.bar + rep q1 q2 3] size=3 stok[3] "
                        "pl[abc]\n"
-                       "LMSG [foo] [2] rest[foo 2] size=2 stok[2] pl[hi]\n"
+                       "LMSG [$G] [foo] [0] [2] rest[$G foo 0 2] size=2 hdr=0 htok[0] stok[2] pl[hi]\n"
                        "HMSG [foo] [9] [rep] [2] [4] rest[foo 9 rep 2 4] size=4 hdr=2 htok[2] stok[4] pl[\r\nhi]\n"
                        "LS+ [$G] [bar] rest[$G bar]\n"
                        "LS- [$G] [bar] rest[$G bar]\n"
@@ -639,7 +639,7 @@ TEST(parser_ops_not_allowed)
 {
     static const char *const srv[] = {
         "MSG foo 1 2\r\nhi\r\n", "HMSG foo 1 2 2\r\n\r\n\r\n", "RS+ $G foo\r\n", "RS- $G foo\r\n",
-        "LS+ $G foo\r\n",        "LS- $G foo\r\n",             "RMSG $G foo 1\r\nx\r\n", "LMSG foo 1\r\nx\r\n",
+        "LS+ $G foo\r\n",        "LS- $G foo\r\n",             "RMSG $G foo 1\r\nx\r\n", "LMSG $G foo 0 1\r\nx\r\n",
         "A+ foo\r\n",            "A- foo\r\n",                 "rs+ $G foo\r\n",         "msg foo 1 0\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof srv / sizeof srv[0]; i++) {
@@ -961,6 +961,37 @@ TEST(parser_parse_size_and_names)
         CHECK(strcmp(proto_op_name((enum proto_op)op), "?") != 0);
 }
 
+/* A route's RMSG names every queue group the message is for: a parser
+ * for a server kind takes as many arguments as its max_args allows (kind.c),
+ * a client's stays at PROTO_MAX_ARGS. */
+TEST(parser_many_args_for_servers)
+{
+    char line[8192];
+    int n = snprintf(line, sizeof line, "RMSG $G foo | ");
+    for (int i = 0; i < 300; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "q%d ", i);
+    n += snprintf(line + n, sizeof line - (size_t)n, "2\r\nhi\r\n");
+    for (int cap = 0; cap < 2; cap++) {
+        struct parser p;
+        parser_init(&p, OPS_ROUTE, 16 * 4096, 1024);
+        if (cap)
+            parser_set_max_args(&p, 65536);
+        const char *b = line;
+        size_t len = (size_t)n;
+        struct proto_msg m;
+        int rc = parser_next(&p, &b, &len, &m);
+        if (cap) {
+            CHECK_EQ_INT(rc, 1);
+            CHECK_EQ_INT(m.argc, 3 + 300 + 1);
+            CHECK(view_eq(m.argv[303], "2") && view_eq(m.argv[2], "|") && view_eq(m.argv[302], "q299"));
+            CHECK_EQ_INT(m.size, 2);
+        } else {
+            CHECK_EQ_INT(rc, PERR_ARGS);
+        }
+        parser_free(&p);
+    }
+}
+
 int main(void)
 {
     RUN(parser_connect);
@@ -990,5 +1021,6 @@ int main(void)
     RUN(parser_connect_json_with_spaces);
     RUN(parser_views_and_progress);
     RUN(parser_parse_size_and_names);
+    RUN(parser_many_args_for_servers);
     return unit_report();
 }

@@ -1,0 +1,26 @@
+/* Connection kinds (nats-server's CLIENT, ROUTER, GATEWAY, LEAF): what each
+ * may send, its limits and its policies, in one table so that the one
+ * parser and the one connection state machine serve all of them.
+ * Immutable; any thread may read it.
+ *
+ * Only clients exist yet; routes (cluster/), gateways and leaf nodes add
+ * their handshakes, their ops' handlers and their encoders (RMSG/LMSG
+ * instead of MSG, chosen in deliver_local by kind) on top of this. */
+#ifndef GANNET_KIND_H
+#define GANNET_KIND_H
+#include <stdbool.h>
+#include <stdint.h>
+
+enum conn_kind { CK_CLIENT, CK_ROUTE, CK_GATEWAY, CK_LEAF, CK__COUNT };
+
+struct kind_def {
+    const char *name;          /* in log lines, as nats-server's kindString(): "Client", "Router", ... */
+    uint32_t ops;              /* OPBIT mask of the ops it may send */
+    uint32_t ctl_line_factor;  /* max_control_line times this bounds its control lines (servers: 16) */
+    uint32_t max_args;         /* arguments per control line (RMSG lists every queue group) */
+    bool stalls;               /* a producer of this kind waits for stalled consumers (clients only, as
+                                * nats-server: a route's input is shared by a whole server) */
+};
+
+extern const struct kind_def conn_kinds[CK__COUNT];
+#endif
