@@ -61,7 +61,12 @@ void xlink_consumed(struct xlink *l, const struct xbatch *b); /* receiver: done 
 
 struct sub;
 
-/* A message for some subscriptions of the receiving shard:
+/* Record types: what the receiving shard is to do with a record. Only
+ * XR_MSG exists yet; route-bound messages and interest changes will be
+ * records of their own types. */
+enum xrec_type { XR_MSG = 1 };
+
+/* XR_MSG, a message for some subscriptions of the receiving shard:
  *   struct xrec | struct sub *subs[nsubs] | subject | reply | size token | header token | payload
  * padded to 8 bytes. Lengths are 32-bit: a subject may be as long as
  * max_control_line allows. */
@@ -72,6 +77,7 @@ struct xrec {
     int32_t hdr;      /* header bytes, -1 when the message has none */
     uint32_t subj_len, reply_len;
     uint8_t sztok_len, hdrtok_len; /* the size tokens as the publisher wrote them */
-    uint8_t pad[6];
+    uint8_t type;     /* enum xrec_type */
+    uint8_t pad[5];
 };
 #endif

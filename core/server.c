@@ -283,7 +283,7 @@ static void reload(struct server *s)
  * grace period, then close the clients one by one spread over the rest of
  * lame_duck_duration (at most 1 s apart, at least half the interval), then
  * shut down. The control thread paces; each shard closes its own clients
- * when its close_quota is raised. */
+ * when told to (SC_CLOSE_CLIENTS). */
 
 static int32_t total_clients(struct server *s)
 {
@@ -302,6 +302,9 @@ static bool ldm_enter(struct server *s, struct ldm *l)
     l->phase = 1;
     l->next_ms = now_ms() + o->lame_duck_grace_ms;
     atomic_store(&s->ldm_start_ms, now_ms());
+    for (int i = 0; i < s->nshards; i++)
+        if (shard_post_simple(s->shards[i], SC_LAME_DUCK, 0) < 0)
+            log_error("lame duck: out of memory telling shard %d", i);
     return total_clients(s) == 0;
 }
 
@@ -329,19 +332,25 @@ static bool ldm_step(struct server *s, struct ldm *l)
         }
         l->phase = 2;
     }
-    /* one client (or a batch) from the shard that has the most */
+    /* one client (or a batch) from the shard that has the most; asked[]
+     * counts the closes of this step not carried out yet */
+    int32_t asked[MAX_SHARDS] = {0};
     for (int k = 0; k < l->batch; k++) {
         struct shard *best = NULL;
         int32_t most = 0;
+        int bi = 0;
         for (int i = 0; i < s->nshards; i++) {
             struct shard *sh = s->shards[i];
-            int32_t n = atomic_load(&sh->nclients) - atomic_load(&sh->close_quota);
+            int32_t n = atomic_load(&sh->nclients) - asked[i];
             if (n > most)
-                most = n, best = sh;
+                most = n, best = sh, bi = i;
         }
         if (best)
-            atomic_fetch_add(&best->close_quota, 1);
+            asked[bi]++;
     }
+    for (int i = 0; i < s->nshards; i++)
+        if (asked[i] && shard_post_simple(s->shards[i], SC_CLOSE_CLIENTS, asked[i]) < 0)
+            log_error("lame duck: out of memory telling shard %d", i);
     int64_t v = (int64_t)(rand() % (l->interval_ms > 0 ? l->interval_ms : 1));
     l->next_ms = now + (v < l->interval_ms / 2 ? l->interval_ms / 2 : v);
     return false;

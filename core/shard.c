@@ -517,6 +517,7 @@ static void emit_record(struct shard *sh, int d, const struct msgview *m)
     }
     struct xrec *r = (struct xrec *)(b->data + b->len);
     r->total = (uint32_t)need;
+    r->type = XR_MSG;
     r->nsubs = t->n;
     r->size = m->size;
     r->hdr = m->hdr;
@@ -858,7 +859,14 @@ static void drain_source(struct shard *sh, int s)
         while (in->off < b->len && !park) {
             struct xrec *r = (struct xrec *)(b->data + in->off);
             sh->note = (struct stall_note){0};
-            process_record(sh, r);
+            switch (r->type) {
+            case XR_MSG:
+                process_record(sh, r);
+                break;
+            default: /* a record type this build does not know: a bug, not input */
+                log_error("shard %d: record of unknown type %u from shard %d", sh->id, r->type, s);
+                break;
+            }
             in->off += r->total;
             park = sh->note.consumer != NULL;
         }
@@ -1176,21 +1184,69 @@ static void sync_conf(struct shard *sh)
         for (struct conn *k = sh->conns; k; k = k->next)
             conn_reconfigure(k, recheck);
     }
-    int64_t ldm = atomic_load_explicit(&srv->ldm_start_ms, memory_order_relaxed);
-    if (ldm && ldm != sh->ldm_seen) {
-        sh->ldm_seen = ldm;
+}
+
+void shard_post(struct shard *sh, struct shard_cmd *cmd)
+{
+    struct shard_cmd *head = atomic_load_explicit(&sh->cmds, memory_order_relaxed);
+    do {
+        cmd->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&sh->cmds, &head, cmd, memory_order_release,
+                                                    memory_order_relaxed));
+    shard_wake_for_query(sh);
+}
+
+int shard_post_simple(struct shard *sh, enum shard_cmd_type type, int32_t n)
+{
+    struct shard_cmd *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = type;
+    c->n = n;
+    shard_post(sh, c);
+    return 0;
+}
+
+static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
+{
+    switch (cmd->type) {
+    case SC_LAME_DUCK:
+        if (sh->ldm_seen)
+            return;
+        sh->ldm_seen = 1;
         close_listener(sh);
         for (struct conn *k = sh->conns; k; k = k->next)
             conn_send_ldm(k);
+        return;
+    case SC_CLOSE_CLIENTS: {
+        int32_t q = cmd->n;
+        for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
+            n = k->next;
+            if (k->closing)
+                continue;
+            conn_close(k, CR_SERVER_SHUTDOWN, true);
+            q--;
+        }
+        return;
     }
-    int32_t q = atomic_load_explicit(&sh->close_quota, memory_order_relaxed);
-    for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
-        n = k->next;
-        if (k->closing)
-            continue;
-        conn_close(k, CR_SERVER_SHUTDOWN, true);
-        atomic_fetch_sub(&sh->close_quota, 1);
-        q--;
+    }
+}
+
+/* Carry out the posted commands, oldest first. */
+static void run_cmds(struct shard *sh)
+{
+    struct shard_cmd *c = atomic_exchange_explicit(&sh->cmds, NULL, memory_order_acquire), *fifo = NULL;
+    while (c) { /* the list is newest first */
+        struct shard_cmd *n = c->next;
+        c->next = fifo;
+        fifo = c;
+        c = n;
+    }
+    while (fifo) {
+        struct shard_cmd *n = fifo->next;
+        run_cmd(sh, fifo);
+        free(fifo);
+        fifo = n;
     }
 }
 
@@ -1306,6 +1362,8 @@ static void *shard_main(void *arg)
         STAT_ADD(sh, loop_turns, 1);
         sh->now = t / 1000000;
         sync_conf(sh);
+        if (atomic_load_explicit(&sh->cmds, memory_order_relaxed))
+            run_cmds(sh);
         shard_answer_query(sh);
         process_cqes(sh);
         drain_incoming(sh);
@@ -1396,6 +1454,10 @@ void shard_destroy(struct shard *sh)
     free(sh->tgt);
     free(sh->xin);
     sem_destroy(&sh->started);
+    for (struct shard_cmd *c = atomic_exchange(&sh->cmds, NULL), *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
     free(sh->slots);
     free(sh->free_slots);
     for (struct conn *c = sh->conn_pool, *n; c; c = n) {

@@ -21,6 +21,18 @@
 enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE };
 #define UD(op, slot, gen) (((uint64_t)(gen) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
 
+/* A command from another thread (the control thread) to a shard, carried
+ * out at the start of the shard's next turn, in the order posted. */
+enum shard_cmd_type {
+    SC_LAME_DUCK,              /* stop accepting; tell clients (INFO "ldm":true) */
+    SC_CLOSE_CLIENTS,          /* lame duck pacing: close n of its clients */
+};
+struct shard_cmd {
+    struct shard_cmd *next;
+    enum shard_cmd_type type;
+    int32_t n;                 /* SC_CLOSE_CLIENTS */
+};
+
 /* What delivering one message ran into: a consumer above half its
  * max_pending (its producer waits for it), links over their budget, or an
  * allocation failure. Reset before each message, read after it. */
@@ -100,15 +112,15 @@ struct shard {
     struct sub *unsub_retry;   /* unsubscribed, but their removal from the index failed (no memory) */
 
     struct srvconf *conf;      /* the published configuration, loaded each turn */
-    int64_t ldm_seen;          /* lame duck start this shard has acted on */
+    bool ldm_seen;             /* SC_LAME_DUCK done: the listener is closed */
     _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
-    _Atomic int32_t close_quota; /* lame duck: clients the control thread asked us to close */
+    _Atomic(struct shard_cmd *) cmds; /* commands posted by other threads, newest first (shard_post) */
 
     struct match_cache cache;
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
-    int query_fd;              /* eventfd the asker writes so that a sleeping shard answers at once */
+    int query_fd;              /* eventfd other threads write to wake the shard (queries, commands) */
     uint64_t query_buf;
     struct conn_snap *closed;  /* ring of recently closed connections (owner only) */
     uint32_t closed_cap, closed_head, closed_n;
@@ -146,6 +158,10 @@ void shard_join(struct shard *sh);
 void shard_destroy(struct shard *sh);
 int listener_open(const char *host, int port, int *bound_port); /* SO_REUSEPORT listener; fd or -errno */
 void shard_wake_for_query(struct shard *sh); /* any thread, after posting sh->query */
+/* Any thread but the shard's: hand it cmd (malloc'ed; the shard frees it)
+ * and wake it. */
+void shard_post(struct shard *sh, struct shard_cmd *cmd);
+int shard_post_simple(struct shard *sh, enum shard_cmd_type type, int32_t n); /* 0 or -ENOMEM */
 
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
