@@ -139,7 +139,7 @@ int conn_write(struct conn *c, const void *p, size_t n)
 }
 
 
-void conn_sent(struct conn *c, uint32_t n)
+void conn_sent(struct conn *c, uint32_t n, bool wrote_all)
 {
     c->pending -= n;
     c->sent_total += n;
@@ -147,7 +147,7 @@ void conn_sent(struct conn *c, uint32_t n)
         c->no_drain = false; /* it reads again: its producers may wait for it again */
     /* as nats-server releases its stalled producers: everything attempted
      * was written, or less than half of max_pending is left */
-    if (c->stalled && (n == c->inflight_bytes || c->pending < (uint64_t)c->sh->conf->o->max_pending / 2)) {
+    if (c->stalled && (wrote_all || c->pending < (uint64_t)c->sh->conf->o->max_pending / 2)) {
         c->stalled = false;
         shard_unstalled(c->sh);
     }
@@ -941,6 +941,8 @@ int conn_input(struct conn *c, const char *buf, size_t len)
     }
     return rc < 0 ? -1 : 0;
 }
+
+int conn_input_cb(void *conn, const char *buf, size_t len) { return conn_input(conn, buf, len); }
 
 void conn_resume(struct conn *c)
 {

@@ -25,6 +25,7 @@
 #include "flow.h"
 #include "kind.h"
 #include "timer.h"
+#include "transport.h"
 
 struct shard;
 struct sub;
@@ -50,15 +51,6 @@ enum close_reason {
 };
 const char *close_reason_str(enum close_reason r);
 
-/* Output queue: a chain of blocks; appends go to the tail, the head is sent. */
-struct oblock {
-    struct oblock *next;
-    uint32_t len, cap;
-    char data[];
-};
-
-#define OBLOCK_SIZE (32 * 1024)
-#define SEND_IOV_MAX 64
 
 /* sid -> subscription, open addressing; owner-only. SIDMAP_TOMB marks a freed slot. */
 #define SIDMAP_TOMB ((struct sub *)1)
@@ -100,6 +92,8 @@ struct conn {
 
     struct sidmap subs;
 
+    struct transport tp;       /* between the socket and the parser / output blocks (net/transport.h) */
+
     /* output */
     struct oblock *ohead, *otail;
     uint32_t ohead_off;        /* bytes of ohead already sent */
@@ -134,6 +128,7 @@ struct conn {
 /* Called by the shard */
 void conn_start(struct conn *c);                              /* send INFO, set timers */
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
+int conn_input_cb(void *conn, const char *buf, size_t len);   /* conn_input for a transport's deliver() */
 void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
 void conn_timer(struct conn *c, int64_t now);                 /* its timer fired */
 void conn_schedule(struct conn *c);                           /* a deadline changed: re-arm the timer */
@@ -146,7 +141,7 @@ void conn_send_ldm(struct conn *c);                           /* lame duck: INFO
 /* Output (owner shard only) */
 int conn_write(struct conn *c, const void *p, size_t n);
 void conn_mark_flush(struct conn *c);
-void conn_sent(struct conn *c, uint32_t n);                   /* a send completed with n bytes */
+void conn_sent(struct conn *c, uint32_t n, bool wrote_all);   /* a send took n plaintext bytes (all it was given?) */
 
 /* Deliver one message to a subscription owned by this shard. */
 struct msgview {

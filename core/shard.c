@@ -36,7 +36,6 @@
 #include "log.h"
 
 #define RING_ENTRIES 4096
-#define BGID 1
 /* Provided receive buffers: 64 KiB each, so one completion carries ~450
  * 128-byte PUBs and a 16 KiB message rarely straddles two buffers.
  * Against 1024 x 16 KiB, bench measured publish-only 128 B 8.7-9.7 ->
@@ -52,20 +51,7 @@
 #define STALL_MAX_MS 1000 /* and stallClientMaxDuration */
 #define OBLOCK_POOL_MAX 512
 
-/* A submission entry, or NULL when the ring has none even after a submit
- * (the kernel refused it, e.g. -EBUSY with completions overflowing). Every
- * caller has a way to try again on a later turn. */
-static struct io_uring_sqe *get_sqe(struct shard *sh)
-{
-    if (failpoint(FP_SQE))
-        return NULL;
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
-    if (!sqe) {
-        io_uring_submit(&sh->ring);
-        sqe = io_uring_get_sqe(&sh->ring);
-    }
-    return sqe;
-}
+static inline struct io_uring_sqe *get_sqe(struct shard *sh) { return uring_sqe(&sh->u); }
 
 uint64_t shard_rand(struct shard *sh)
 {
@@ -76,43 +62,6 @@ uint64_t shard_rand(struct shard *sh)
     x ^= x >> 27;
     sh->rng = x;
     return x * 0x2545F4914F6CDD1DULL;
-}
-
-static int setup_ring(struct shard *sh)
-{
-    struct io_uring_params p = {0};
-    /* Created disabled: SINGLE_ISSUER binds the ring to the thread that
-     * enables it, which is the shard thread, not this (control) thread. */
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED;
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
-    if (rc == -EINVAL) {
-        /* kernels before 6.1: no DEFER_TASKRUN; run with plain task work */
-        memset(&p, 0, sizeof p);
-        rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
-        if (rc == 0 && sh->id == 0)
-            log_warn("io_uring: SINGLE_ISSUER|DEFER_TASKRUN unavailable, using default task work");
-    }
-    if (rc < 0)
-        return rc;
-    sh->nbufs = NBUFS;
-    sh->bufsz = BUFSZ;
-    size_t rsz = sh->nbufs * sizeof(struct io_uring_buf);
-    sh->br = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (sh->br == MAP_FAILED)
-        return -errno;
-    sh->bufs = malloc((size_t)sh->nbufs * sh->bufsz);
-    if (!sh->bufs)
-        return -ENOMEM;
-    struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)sh->br, .ring_entries = sh->nbufs, .bgid = BGID};
-    rc = io_uring_register_buf_ring(&sh->ring, &reg, 0);
-    if (rc < 0)
-        return rc;
-    io_uring_buf_ring_init(sh->br);
-    for (uint32_t i = 0; i < sh->nbufs; i++)
-        io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)i * sh->bufsz, sh->bufsz, (unsigned short)i,
-                              io_uring_buf_ring_mask(sh->nbufs), (int)i);
-    io_uring_buf_ring_advance(sh->br, (int)sh->nbufs);
-    return 0;
 }
 
 int shard_create(struct server *srv, int id, struct shard **out)
@@ -138,7 +87,9 @@ int shard_create(struct server *srv, int id, struct shard **out)
         shard_destroy(sh);
         return -ENOMEM;
     }
-    int rc = setup_ring(sh);
+    int rc = uring_init(&sh->u, RING_ENTRIES, NBUFS, BUFSZ);
+    if (rc == 0 && !sh->u.defer_taskrun && id == 0)
+        log_warn("io_uring: SINGLE_ISSUER|DEFER_TASKRUN unavailable, using default task work");
     if (rc < 0) {
         shard_destroy(sh);
         return rc;
@@ -187,6 +138,7 @@ static struct conn *conn_alloc(struct shard *sh)
     c->gen = (uint32_t)shard_rand(sh);
     c->sh = sh;
     c->park.kind = PARK_CONN;
+    c->tp.ops = &transport_plain;
     tnode_init(&c->timer);
     sh->slots[c->slot] = c;
     c->next = sh->conns;
@@ -307,7 +259,7 @@ static void arm_recv(struct shard *sh, struct conn *c)
     }
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = BGID;
+    sqe->buf_group = URING_BGID;
     io_uring_sqe_set_data64(sqe, UD(UD_RECV, c->slot, c->gen));
     c->recv_armed = true;
 }
@@ -327,16 +279,8 @@ void shard_cancel_recv(struct shard *sh, struct conn *c)
 
 void shard_arm_send(struct shard *sh, struct conn *c)
 {
-    int n = 0;
-    uint32_t bytes = 0, off = c->ohead_off;
-    for (struct oblock *b = c->ohead; b && n < SEND_IOV_MAX; b = b->next, off = 0) {
-        if (b->len == off)
-            continue;
-        c->iov[n].iov_base = b->data + off;
-        c->iov[n].iov_len = b->len - off;
-        bytes += b->len - off;
-        n++;
-    }
+    uint32_t bytes = 0;
+    int n = c->tp.ops->prep(&c->tp, c->ohead, c->ohead_off, c->iov, SEND_IOV_MAX, &bytes);
     if (n == 0)
         return;
     struct io_uring_sqe *sqe = get_sqe(sh);
@@ -409,25 +353,13 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
     maybe_release(sh, c);
 }
 
-static void return_buffer(struct shard *sh, struct io_uring_cqe *cqe)
-{
-    if (!(cqe->flags & IORING_CQE_F_BUFFER))
-        return;
-    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    io_uring_buf_ring_add(sh->br, sh->bufs + (size_t)bid * sh->bufsz, sh->bufsz, (unsigned short)bid,
-                          io_uring_buf_ring_mask(sh->nbufs), 0);
-    io_uring_buf_ring_advance(sh->br, 1);
-}
 
 static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
 {
     struct conn *c = conn_lookup(sh, cqe->user_data);
-    if (cqe->res > 0 && c && !c->closing) {
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        /* every byte the parser keeps is copied out, so the buffer goes back at once */
-        conn_input(c, sh->bufs + (size_t)bid * sh->bufsz, (size_t)cqe->res);
-    }
-    return_buffer(sh, cqe);
+    if (cqe->res > 0 && c && !c->closing) /* every byte the parser keeps is copied out: the buffer goes back at once */
+        c->tp.ops->input(&c->tp, uring_buf(&sh->u, cqe), (size_t)cqe->res, conn_input_cb, c);
+    uring_buf_return(&sh->u, cqe);
     if (!c)
         return;
     if (cqe->flags & IORING_CQE_F_MORE)
@@ -459,7 +391,7 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
         else
             shutdown(c->fd, SHUT_RDWR);
     } else {
-        conn_sent(c, (uint32_t)cqe->res);
+        conn_sent(c, c->tp.ops->sent(&c->tp, (uint32_t)cqe->res), (uint32_t)cqe->res == c->inflight_bytes);
         if (c->pending > 0 && !c->closing)
             conn_mark_flush(c);
     }
@@ -611,7 +543,7 @@ static void ring_doorbell(struct shard *sh, int d)
         return;
     }
     STAT_ADD(sh, doorbells, 1);
-    io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD(UD_DOORBELL, 0, 0), 0);
+    io_uring_prep_msg_ring(sqe, t->u.ring.ring_fd, 0, UD(UD_DOORBELL, 0, 0), 0);
     io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
@@ -1105,7 +1037,7 @@ static unsigned cqe_pass(struct shard *sh, bool recvs, unsigned limit)
 {
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
-    io_uring_for_each_cqe(&sh->ring, head, cqe)
+    io_uring_for_each_cqe(&sh->u.ring, head, cqe)
     {
         if (seen == limit)
             break; /* without DEFER_TASKRUN more may have arrived since the first pass */
@@ -1131,7 +1063,7 @@ static void process_cqes(struct shard *sh)
     STAT_ADD(sh, completions, n);
     drain_incoming(sh);
     cqe_pass(sh, true, n);
-    io_uring_cq_advance(&sh->ring, n);
+    io_uring_cq_advance(&sh->u.ring, n);
 }
 
 static void shutdown_conns(struct shard *sh)
@@ -1145,7 +1077,7 @@ static void shutdown_conns(struct shard *sh)
     while (sh->conns && now_ms() < deadline) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
-        io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+        io_uring_submit_and_wait_timeout(&sh->u.ring, &cqe, 1, &ts, NULL);
         process_cqes(sh);
         sh->now = now_ms();
         flush_all(sh);
@@ -1269,9 +1201,9 @@ static bool spin_for_work(struct shard *sh, int64_t limit_ns, int64_t *spent)
     int64_t t0 = now_ns(), t;
     bool found = false;
     atomic_store(&sh->sleeping, 0);
-    io_uring_submit_and_get_events(&sh->ring);
+    io_uring_submit_and_get_events(&sh->u.ring);
     for (;;) {
-        if (io_uring_cq_ready(&sh->ring) || !mailboxes_empty(sh)) {
+        if (io_uring_cq_ready(&sh->u.ring) || !mailboxes_empty(sh)) {
             found = true;
             t = now_ns();
             break;
@@ -1279,7 +1211,7 @@ static bool spin_for_work(struct shard *sh, int64_t limit_ns, int64_t *spent)
         t = now_ns();
         if (t - t0 > limit_ns)
             break;
-        io_uring_get_events(&sh->ring); /* DEFER_TASKRUN: completions appear only when asked */
+        io_uring_get_events(&sh->u.ring); /* DEFER_TASKRUN: completions appear only when asked */
         sched_yield(); /* a thread waiting for this core (a client, another shard) goes first */
     }
     *spent = t - t0;
@@ -1309,12 +1241,9 @@ static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
     struct server *srv = sh->srv;
-    if (sh->ring.flags & IORING_SETUP_R_DISABLED) { /* liburing 2.3 has no io_uring_enable_rings() */
-        if (syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
-            sh->start_rc = -errno;
-            sem_post(&sh->started);
-            return NULL;
-        }
+    if ((sh->start_rc = uring_enable(&sh->u)) < 0) {
+        sem_post(&sh->started);
+        return NULL;
     }
     sem_post(&sh->started); /* shard_start() returns: the ring works */
     rcu_register_thread();
@@ -1348,10 +1277,10 @@ static void *shard_main(void *arg)
                 sh->spin_tokens -= spent;
         }
         if (idle) {
-            io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+            io_uring_submit_and_wait_timeout(&sh->u.ring, &cqe, 1, &ts, NULL);
             STAT_ADD(sh, sleeps, 1);
         } else {
-            io_uring_submit(&sh->ring);
+            io_uring_submit(&sh->u.ring);
         }
         rcu_thread_online();
         atomic_store(&sh->sleeping, 0);
@@ -1427,11 +1356,7 @@ void shard_destroy(struct shard *sh)
         return;
     if (sh->query_fd >= 0)
         close(sh->query_fd);
-    if (sh->ring.ring_fd > 0)
-        io_uring_queue_exit(&sh->ring);
-    if (sh->br && sh->br != MAP_FAILED)
-        munmap(sh->br, sh->nbufs * sizeof(struct io_uring_buf));
-    free(sh->bufs);
+    uring_destroy(&sh->u);
     for (int d = 0; sh->open && d < sh->srv->nshards; d++) {
         free(sh->open[d]);
         if (sh->tgt)

@@ -16,6 +16,7 @@
 #include "server.h"
 #include "sublist.h"
 #include "topz.h"
+#include "uring.h"
 
 /* user_data: | gen:32 | slot:24 | op:8 | */
 enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE };
@@ -71,14 +72,10 @@ struct shard {
     sem_t started;             /* posted by the thread once its ring is enabled (or failed: start_rc) */
     int start_rc;
     bool thread_joined;
-    struct io_uring ring;
+    struct uring u;            /* its ring and provided receive buffers (net/uring.h) */
     int listen_fd;
     bool accept_armed;
 
-    /* provided receive buffers */
-    struct io_uring_buf_ring *br;
-    char *bufs;
-    uint32_t nbufs, bufsz;
 
     /* connections by slot; free slots chained through a stack */
     struct conn **slots;
