@@ -23,7 +23,7 @@ static void dump(const struct opts *o)
 {
 #define S(f) printf(#f "=%s\n", o->f ? o->f : "(null)")
 #define I(f) printf(#f "=%lld\n", (long long)o->f)
-    S(host); I(port); S(server_name); S(config_file); I(shards);
+    S(host); I(port); S(server_name); S(config_file); I(shards); I(xshard_max_pending);
     I(max_payload); I(max_pending); I(max_control_line); I(max_connections); I(max_subs);
     I(ping_interval_ms); I(ping_max); I(write_deadline_ms);
     S(user); S(pass); S(token); I(nusers); S(no_auth_user); I(auth_timeout_ms);

@@ -127,16 +127,17 @@ def test_keys_case_insensitive(probe, tmp_path):
 
 
 def test_gannet_only_keys(probe, tmp_path):
-    (tmp_path / "c.conf").write_text("shards: 3\nlogtime_utc: true\n")
+    (tmp_path / "c.conf").write_text("shards: 3\nlogtime_utc: true\nxshard_max_pending: 1MB\n")
     rc, err, f = probe_load(probe, "-c", "c.conf", cwd=str(tmp_path))
     assert rc == 0, err
-    assert (f["shards"], f["logtime_utc"]) == ("3", "1")
+    assert (f["shards"], f["logtime_utc"], f["xshard_max_pending"]) == ("3", "1", str(1 << 20))
 
 
 def test_defaults(probe):
     rc, err, f = probe_load(probe)
     assert rc == 0, err
     assert f["host"] == "0.0.0.0" and f["port"] == "4222"
+    assert f["xshard_max_pending"] == str(4 << 20)
     assert f["lame_duck_duration_ms"] == "120000" and f["lame_duck_grace_ms"] == "10000"
     assert f["log_size_limit"] == "0" and f["syslog"] == "0" and f["ports_file_dir"] == "(null)"
     assert f["ping_interval_ms"] == "120000" and f["write_deadline_ms"] == "10000" and f["logtime"] == "1"

@@ -15,7 +15,7 @@ from opshelp import GANNET_BIN, HAVE_NATS, REFERENCE_BIN, ROOT, Server, check_co
 
 ETC = os.path.join(ROOT, "etc")
 CONFS = sorted(os.path.basename(f) for f in glob.glob(os.path.join(ETC, "*.conf")))
-GANNET_ONLY_KEYS = ("shards", "logtime_utc")
+GANNET_ONLY_KEYS = ("shards", "logtime_utc", "xshard_max_pending")
 
 
 def test_there_are_examples():
@@ -39,7 +39,7 @@ def test_example_config_is_valid_for_nats_server(name):
 def uncommented(text):
     """gannet.conf with its commented-out settings switched on."""
     from test_config import IMPLEMENTED
-    keys = "|".join(sorted(IMPLEMENTED) + ["shards", "logtime_utc", "user", "password"])
+    keys = "|".join(sorted(IMPLEMENTED) + ["shards", "logtime_utc", "xshard_max_pending", "user", "password"])
     pat = r"^# (\s*(?:(?:%s):\s|authorization \{|\}))" % keys
     return "\n".join(re.sub(pat, r"\1", line) for line in text.splitlines()) + "\n"
 
@@ -150,7 +150,7 @@ def test_man_page_documents_every_flag():
 def test_man_page_documents_every_config_key():
     from test_config import IMPLEMENTED
     text = man_text()
-    keys = set(IMPLEMENTED) | {"no_auth_user", "shards", "logtime_utc"}
+    keys = set(IMPLEMENTED) | {"no_auth_user", "shards", "logtime_utc", "xshard_max_pending"}
     missing = [k for k in sorted(keys) if not re.search(r"(?<![\w-])%s(?![\w])" % re.escape(k), text)]
     assert not missing, missing
 
