@@ -293,6 +293,7 @@ void conn_start(struct conn *c)
     struct server *srv = sh->srv;
     const struct opts *o = sh->conf->o;
     c->cid = atomic_fetch_add(&srv->next_cid, 1);
+    c->acc = srv->gacc;
     atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->total_conns, 1, memory_order_relaxed);
     int32_t nc = atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed) + 1;
@@ -402,7 +403,7 @@ static void sid_drop(struct conn *c, struct sub *s)
 static void unsubscribe(struct conn *c, struct sub *s)
 {
     sid_drop(c, s);
-    if (sublist_remove(&c->sh->srv->gsl, s) == -ENOMEM) {
+    if (sublist_remove(&s->acc->sl, s) == -ENOMEM) {
         /* still in the index: it cannot be freed yet. Deliveries skip it
          * from now on; the shard retries the removal each turn. */
         shard_unsub_later(c->sh, s);
@@ -436,6 +437,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         return 1;
     }
     s->conn = c;
+    s->acc = c->acc;
     s->owner = c->sh;
     s->shard = (uint16_t)c->sh->id;
     if (sid_put(&c->subs, s) < 0) {
@@ -443,7 +445,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         conn_close(c, CR_RESOURCES, false);
         return 1;
     }
-    if (sublist_insert(&c->sh->srv->gsl, s) < 0) {
+    if (sublist_insert(&s->acc->sl, s) < 0) {
         /* in the sid map but not in the index: take it out again before
          * freeing, so that no pointer to it is left anywhere */
         struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);

@@ -64,6 +64,7 @@ struct conn {
     int fd;
     struct shard *sh;
     enum conn_kind kind;       /* what it is and may do (kind.h) */
+    struct account *acc;       /* the account it is bound to ($G for every client yet) */
     uint64_t cid;
     char ip[46];
     uint16_t port;
@@ -105,7 +106,7 @@ struct conn {
     /* timers, in shard milliseconds */
     int64_t start_ns;          /* accepted at (monotonic ns): the first RTT estimate */
     int64_t start_ms, last_in_ms, last_ping_in_ms, auth_deadline_ms, next_ping_ms, send_start_ms;
-    struct match_cache_entry *match_hint; /* the shard's cache entry its last PUB used */
+    struct match_cache_entry *match_hint; /* the shard's cache entry its last PUB used (in acc's cache: reset it if acc changes) */
     int64_t rtt_start_ns, rtt_ns; /* monotonic ns of the PING sent for RTT; measured RTT (-1: not yet) */
     int64_t last_activity_ms;  /* last message in or out (/connz last_activity) */
     int pings_out;

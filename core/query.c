@@ -122,10 +122,10 @@ static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, boo
 static void answer_cache(struct shard *sh, struct query *q)
 {
     int i = sh->id;
-    uint64_t gen = atomic_load_explicit(&sh->srv->gsl.gen, memory_order_acquire);
+    uint64_t gen = atomic_load_explicit(&sh->srv->gacc->sl.gen, memory_order_acquire);
     q->cache[i] = calloc(MATCH_CACHE_SLOTS, sizeof *q->cache[i]);
     for (int k = 0; q->cache[i] && k < MATCH_CACHE_SLOTS; k++) {
-        const struct match_cache_entry *e = &sh->cache.e[k];
+        const struct match_cache_entry *e = &sh->cache[sh->srv->gacc->id].e[k]; /* /subsz: $G's */
         if (e->valid && e->gen == gen)
             q->cache[i][q->count[i]++] = (struct cache_snap){e->hash, e->res.npsubs + e->res.ngroups};
     }
@@ -244,7 +244,10 @@ void server_stats(struct server *s, struct server_stats *st)
     int32_t nc = atomic_load_explicit(&s->nclients, memory_order_relaxed);
     st->connections = nc > 0 ? (uint64_t)nc : 0;
     st->total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed);
-    st->subscriptions = atomic_load_explicit(&s->gsl.count, memory_order_relaxed);
-    st->sl_inserts = atomic_load_explicit(&s->gsl.inserts, memory_order_relaxed);
-    st->sl_removes = atomic_load_explicit(&s->gsl.removes, memory_order_relaxed);
+    for (int a = 0; a < ACC_MAX; a++) { /* nats-server's /varz sums every account's index */
+        const struct sublist *sl = &s->acc[a].sl;
+        st->subscriptions += atomic_load_explicit(&sl->count, memory_order_relaxed);
+        st->sl_inserts += atomic_load_explicit(&sl->inserts, memory_order_relaxed);
+        st->sl_removes += atomic_load_explicit(&sl->removes, memory_order_relaxed);
+    }
 }

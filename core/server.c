@@ -190,9 +190,12 @@ int server_init(struct server *s, const struct opts *o)
     s->nshards = o->shards > 0 ? o->shards : (int)(ncpu > 0 ? ncpu : 1);
     if (s->nshards > MAX_SHARDS)
         s->nshards = MAX_SHARDS;
-    int rc = sublist_init(&s->gsl);
-    if (rc < 0)
+    int rc;
+    if ((rc = account_init(&s->acc[0], ACC_GLOBAL, 0, false)) < 0 ||
+        (rc = account_init(&s->acc[1], ACC_SYSTEM, 1, true)) < 0)
         return rc;
+    s->gacc = &s->acc[0];
+    s->sacc = &s->acc[1];
     s->mbox = calloc((size_t)(s->nshards * s->nshards), sizeof *s->mbox);
     s->shards = calloc((size_t)s->nshards, sizeof *s->shards);
     if (!s->mbox || !s->shards)
@@ -446,7 +449,8 @@ void server_free(struct server *s)
         xlink_destroy(&s->mbox[i]);
     free(s->mbox);
     rcu_register_thread();
-    sublist_destroy(&s->gsl);
+    for (int i = 0; i < ACC_MAX; i++)
+        account_destroy(&s->acc[i]);
     rcu_unregister_thread();
     conf_free(s, atomic_load(&s->conf));
 }

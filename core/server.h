@@ -12,6 +12,7 @@
 
 #include "mailbox.h"
 #include "opts.h"
+#include "account.h"
 #include "sublist.h"
 
 #define MAX_SHARDS 64
@@ -35,7 +36,8 @@ struct server {
     int nshards;
     struct shard **shards;
     struct xlink *mbox;        /* nshards*nshards links: mbox[from*nshards+to] */
-    struct sublist gsl;        /* the global account $G */
+    struct account acc[ACC_MAX]; /* $G (every client's, for now) and $SYS */
+    struct account *gacc, *sacc;
     char server_id[57];        /* nkey-style public key, 56 chars */
     int port;                  /* the port actually bound */
     _Atomic uint64_t next_cid;

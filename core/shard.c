@@ -498,7 +498,7 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
 {
     const struct match_result *r =
-        match_cached_hint(&sh->srv->gsl, &sh->cache, m->subj, m->subj_len, &from->match_hint);
+        match_cached_hint(&from->acc->sl, &sh->cache[from->acc->id], m->subj, m->subj_len, &from->match_hint);
     uint32_t n = 0;
     bool noecho = !from->echo;
     for (uint32_t i = 0; i < r->npsubs; i++) {
@@ -878,7 +878,7 @@ static void retry_unsubs(struct shard *sh)
     sh->unsub_retry = NULL;
     while (s) {
         struct sub *n = s->zombie_next;
-        if (sublist_remove(&sh->srv->gsl, s) == -ENOMEM)
+        if (sublist_remove(&s->acc->sl, s) == -ENOMEM)
             shard_unsub_later(sh, s);
         else
             shard_retire_sub(sh, s);
@@ -1237,6 +1237,18 @@ static void earn_spin(struct shard *sh, int64_t t)
 
 #define SPIN_MIN_NS 2000 /* a budget shorter than this is not worth a spin */
 
+/* Match-cache figures for /subsz and /varz, published once per turn. */
+static void publish_cache_figures(struct shard *sh)
+{
+    uint64_t hits = 0, lookups = 0;
+    for (int a = 0; a < ACC_MAX; a++) {
+        hits += sh->cache[a].hits;
+        lookups += sh->cache[a].hits + sh->cache[a].misses;
+    }
+    atomic_store_explicit(&sh->cache_lookups, lookups, memory_order_relaxed);
+    atomic_store_explicit(&sh->cache_hits, hits, memory_order_relaxed);
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -1305,8 +1317,7 @@ static void *shard_main(void *arg)
             retry_io(sh);
         push_batches(sh);
         /* match-cache figures for /subsz, published once per turn */
-        atomic_store_explicit(&sh->cache_lookups, sh->cache.hits + sh->cache.misses, memory_order_relaxed);
-        atomic_store_explicit(&sh->cache_hits, sh->cache.hits, memory_order_relaxed);
+        publish_cache_figures(sh);
         flush_all(sh);
         if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)
             arm_accept(sh);
@@ -1393,7 +1404,8 @@ void shard_destroy(struct shard *sh)
         n = b->next;
         free(b);
     }
-    match_cache_free(&sh->cache);
+    for (int a = 0; a < ACC_MAX; a++)
+        match_cache_free(&sh->cache[a]);
     shard_closed_free(sh);
     free(sh);
 }

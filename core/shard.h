@@ -113,7 +113,7 @@ struct shard {
     _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
     _Atomic(struct shard_cmd *) cmds; /* commands posted by other threads, newest first (shard_post) */
 
-    struct match_cache cache;
+    struct match_cache cache[ACC_MAX]; /* per account: results keyed by (account, subject) */
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */

@@ -23,6 +23,7 @@
 #define _LGPL_SOURCE
 #include <urcu-qsbr.h>
 
+struct account;
 struct conn;
 struct shard;
 
@@ -31,6 +32,7 @@ struct shard;
 struct sub {
     struct conn *conn;   /* owner; dereferenced only by the owner shard */
     struct shard *owner; /* owner shard: where deliveries go */
+    struct account *acc; /* whose index it is in */
     uint16_t shard;      /* owner shard id */
     uint32_t qlen;       /* queue name length, 0 = plain subscription */
     uint32_t sid_len;
