@@ -9,7 +9,9 @@ the ratio gannet / nats-server. A repetition is clean when the client
 accounted for every message and the CPU used by anything but the server,
 the client and ksoftirqd stayed under the noise limit; a run that lost or
 garbled a message fails its server for that case and shows as FAILED, never
-as a number.
+as a number. The pair kinds (stalled subscriber, inbox churn) run the client
+twice per repetition, without and with the disturbance, and report both and
+the share of its throughput each server keeps.
 
 Every process started here is tracked by PID, in its own session so that a
 terminal's Ctrl-C reaches only this script, and is killed on any exit.
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIENT = os.path.join(ROOT, "build/bench/natsbench")
@@ -38,6 +41,12 @@ SIZES = [16, 128, 1024, 16384]
 SERVERS = ("gannet", "nats")
 CLIENT_BOUND = 85.0  # % of its core above which a pinned client may be the bottleneck
 LABEL = {"gannet": "gannet", "nats": "nats-server"}
+PAIR_KINDS = ("stall", "churn")  # each repetition: the case without, then with, the disturbance
+IDLE_WANTED = 100000  # idle100k: clients wanted, if the open-files limit allows
+# Server configuration of the stalled-subscriber scenario, the same file for
+# both servers: a stalled subscriber must be cut within the run.
+STALL_CONF = "write_deadline: 2s\n"  # max_pending stays at its default, 64 MiB
+BIG_CONF = "max_connections: 200000\n"  # both default to 64K
 
 # --------------------------------------------------------------------------
 # processes
@@ -106,16 +115,22 @@ def cpus_used(pid):
 
 
 class Server:
-    def __init__(self, kind, layout, logdir):
+    def __init__(self, kind, layout, logdir, conf=None):
         self.kind, self.layout, self.logdir = kind, layout, logdir
         self.proc = None
         self.port = 0
+        self.conf = None
+        if conf:  # the same configuration file for both servers
+            self.conf = os.path.join(logdir, f"{kind}-{zlib.crc32(conf.encode()):08x}.conf")
+            with open(self.conf, "w") as f:
+                f.write(conf)
 
     def argv(self):
         pin = ["taskset", "-c", self.layout["server_cpus"]] if self.layout["server_cpus"] else []
+        conf = ["-c", self.conf] if self.conf else []
         if self.kind == "gannet":
-            return pin + [GANNET, "-a", "127.0.0.1", "-p", str(self.port)] + self.layout["gannet_args"]
-        return pin + [NATS, "-a", "127.0.0.1", "-p", str(self.port)]
+            return pin + [GANNET, "-a", "127.0.0.1", "-p", str(self.port)] + conf + self.layout["gannet_args"]
+        return pin + [NATS, "-a", "127.0.0.1", "-p", str(self.port)] + conf
 
     def start(self):
         self.port = free_port()
@@ -179,11 +194,27 @@ def layouts():
     }
 
 
+def idle_count():
+    """Idle clients the open-files limit allows (server and client each hold
+    one descriptor per client), up to IDLE_WANTED; and why, when fewer."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= IDLE_WANTED + 512:
+        return IDLE_WANTED, ""
+    n = max(1000, (hard - 512) // 1000 * 1000)
+    return n, (f"{IDLE_WANTED:,} wanted: the open-files hard limit is {hard} "
+               "(raising it needs CAP_SYS_RESOURCE)")
+
+
 def specs(layout, quick):
-    """(name, kind, title, client args, sizes) for one layout."""
+    """(name, kind, title, client args, sizes, extra) for one layout. extra:
+    conf (server configuration, both servers), with (client arguments added
+    for the second run of a pair kind), duration (s, at least this), reps
+    (at most this many), case_cap (s), why (a note for the report)."""
     q = quick
     n_rr, n_ow, rate = (3000, 3000, 10000) if q else (20000, 20000, 10000)
     conns = 2000 if q else 10000
+    idle_n, idle_why = idle_count()
     if layout == "pinned":
         s = [
             ("pub", "tput", "publish only, 1 publisher", ["--scenario", "pub"], SIZES),
@@ -195,7 +226,16 @@ def specs(layout, quick):
             ("oneway", "lat", f"one-way latency at {rate} msgs/s",
              ["--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)], SIZES),
             ("conns", "conns", f"{conns} idle clients + 1:1 traffic",
-             ["--scenario", "conns", "--conns", str(conns)], [128]),
+             ["--scenario", "conns", "--conns", str(conns), "--idle", "0.5" if q else "1"], [128]),
+            ("idle100k", "conns", f"{idle_n:,} idle clients: RSS and CPU at rest, then 1:1 traffic",
+             ["--scenario", "conns", "--conns", str(idle_n), "--idle", "3"], [128],
+             {"conf": BIG_CONF, "reps": 1, "case_cap": 300.0, "why": idle_why}),
+            ("stalled", "stall", "1 publisher → 3 fast subscribers, then + 1 stalled subscriber "
+             "(write_deadline 2s; goal with/without ≥ 0.90)",
+             ["--scenario", "fanout", "--subs", "3"], [128],
+             {"conf": STALL_CONF, "with": ["--stalled", "1"], "duration": 4.0}),
+            ("churn", "churn", "1:1 beside 1,000 inbox SUB+UNSUB pairs/s (goal with/without ≥ 0.95)",
+             ["--scenario", "pubsub"], [128], {"with": ["--churn", "1000"]}),
             ("nats-pubsub", "tput", "libnats 1:1", ["--mode", "nats", "--scenario", "pubsub"], SIZES),
             ("nats-fanout", "tput", "libnats fan-out 1:4",
              ["--mode", "nats", "--scenario", "fanout", "--subs", "4"], [128]),
@@ -209,9 +249,10 @@ def specs(layout, quick):
         ]
         if q:
             pick = {"pub": [128], "pubsub": [128, 16384], "fanout": [128], "queue": [128],
-                    "reqrep": [128], "oneway": [128], "conns": [128], "nats-pubsub": [128]}
-            s = [(n, k, t, a, pick[n]) for (n, k, t, a, _) in s if n in pick]
-        return s
+                    "reqrep": [128], "oneway": [128], "conns": [128], "nats-pubsub": [128],
+                    "churn": [128]}
+            s = [(x[0], x[1], x[2], x[3], pick[x[0]]) + x[5:] for x in s if x[0] in pick]
+        return [x if len(x) == 6 else x + ({},) for x in s]
     two = ["--pubs", "2"]
     s = [
         ("pub", "tput", "publish only, 2 publishers", ["--scenario", "pub"] + two, SIZES),
@@ -227,7 +268,7 @@ def specs(layout, quick):
     ]
     if q:
         s = [(n, k, t, a, [128]) for (n, k, t, a, _) in s if n == "pubsub"]
-    return s
+    return [x + ({},) for x in s]
 
 
 # --------------------------------------------------------------------------
@@ -253,21 +294,33 @@ def derive(d, kind):
     if kind == "conns":
         out["rss_conn_b"] = (d["rss_after_kb"] - d["rss_before_kb"]) * 1024 / d["conns"]
         out["conn_s"] = d["conns"] / d["connect_s"] if d["connect_s"] else 0.0
+        if d.get("idle_s"):
+            out["idle_pct"] = 100 * d["idle_server_cpu_s"] / d["idle_s"]
+    if kind in PAIR_KINDS:
+        b = derive(d["base"], "tput")
+        out["base_msgs_s"] = b["msgs_s"]
+        out["base_cpu_per_m"] = b["cpu_per_m"]
+        out["keep"] = out["msgs_s"] / b["msgs_s"] if b["msgs_s"] else 0.0
+        if kind == "stall":
+            out["cut"] = d.get("stalled_cut", 0) / max(1, d.get("stalled", 1))
+        else:
+            out["churn_s"] = d.get("churn_pairs", 0) / el
     return out
 
 
-def run_client(srv, layout, args, size, opts):
+def run_client(srv, layout, args, size, opts, duration=None):
     pin = ["taskset", "-c", layout["client_cpus"]] if layout["client_cpus"] else []
     argv = pin + [CLIENT, "--port", str(srv.port), "--server-pid", str(srv.proc.pid),
-                  "--size", str(size), "--duration", str(opts.duration), "--warmup",
+                  "--size", str(size), "--duration", str(duration or opts.duration), "--warmup",
                   str(opts.warmup), "--timeout", str(opts.cap), "--threads",
                   str(layout["threads"])] + args
+    cap = opts.cap + (duration or 0) + 20
     p = TRACK.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        out, err = p.communicate(timeout=opts.cap + 20)
+        out, err = p.communicate(timeout=cap)
     except subprocess.TimeoutExpired:
         TRACK.reap(p)
-        return {"ok": False, "error": f"client still running {opts.cap + 20:.0f} s after start: killed"}, argv
+        return {"ok": False, "error": f"client still running {cap:.0f} s after start: killed"}, argv
     TRACK.procs.pop(p.pid, None)
     try:
         d = json.loads(out.strip().splitlines()[-1])
@@ -288,12 +341,12 @@ def noise_limit(d, opts):
 
 
 def run_case(layout_name, layout, spec, size, opts, logdir, log):
-    name, kind, title, args, _ = spec
+    name, kind, title, args, _, extra = spec
     case = {"layout": layout_name, "name": name, "kind": kind, "title": title, "size": size,
             "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
             "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None,
-            "repro": {s: None for s in SERVERS}}
-    servers = {s: Server(s, layout, logdir) for s in SERVERS}
+            "repro": {s: None for s in SERVERS}, "conf": extra.get("conf"), "why": extra.get("why")}
+    servers = {s: Server(s, layout, logdir, extra.get("conf")) for s in SERVERS}
     t0 = time.time()
     try:
         for s in SERVERS:
@@ -301,10 +354,11 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
         for s in SERVERS:
             case["placement"][s] = servers[s].placement()
         attempts = 0
-        want = opts.reps
+        want = min(opts.reps, extra.get("reps", opts.reps))
+        case_cap = extra.get("case_cap", opts.case_cap)
         while attempts < want + opts.extra:
             todo = [s for s in SERVERS if not case["failed"][s] and len(case["runs"][s]) < want]
-            if not todo or time.time() - t0 > opts.case_cap:
+            if not todo or time.time() - t0 > case_cap:
                 break
             if attempts >= want and time.time() > opts.budget_end:
                 break  # quick mode's minute is up: no more repeats for noise
@@ -317,7 +371,10 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
                     if case["failed"][s]:
                         continue
                     servers[s].start()
-                one_run(case, servers[s], s, layout, args, size, kind, opts, log)
+                if kind in PAIR_KINDS:
+                    pair_run(case, servers[s], s, layout, args, extra, size, opts, log)
+                else:
+                    one_run(case, servers[s], s, layout, args, size, kind, opts, log)
         for s in SERVERS:
             if servers[s].alive():
                 case["placement"][s]["ran_on"] = cpus_used(servers[s].proc.pid)
@@ -368,6 +425,52 @@ def one_run(case, srv, s, layout, args, size, kind, opts, log):
     extra = f"p50 {dd['p50']:.1f} µs p99 {dd['p99']:.1f} µs" if kind == "lat" else ""
     log(f"    {LABEL[s]:12s} {dd['msgs_s']:12,.0f} msgs/s  server {dd['srv_pct']:5.1f}%  "
         f"client {dd['cli_pct']:5.1f}%  noise {dd['noise_pct']:4.1f}%  {extra}")
+
+
+def pair_run(case, srv, s, layout, args, extra, size, opts, log):
+    """One repetition of a pair kind: the case without the disturbance, then
+    with it (extra["with"]), on the same server. Clean only when both are;
+    a failure of either fails the server (a stalled subscriber being cut is
+    no failure: the client leaves it out of the accounting)."""
+    dur = max(opts.duration, extra.get("duration", 0))
+    what = {"stall": "the stalled subscriber", "churn": "the inbox churn"}[case["kind"]]
+    got = {}
+    order = [("without", args), ("with", args + extra["with"])]
+    if (len(case["runs"][s]) + len(case["discarded"][s])) % 2:
+        order.reverse()  # alternate which goes first: the first run on a fresh server may differ
+    for v, a in order:
+        d, argv = run_client(srv, layout, a, size, opts, dur)
+        case["argv"] = argv[argv.index(CLIENT):]
+        case["repro"][s] = [" ".join(os.path.relpath(x, ROOT) if x.startswith(ROOT) else x for x in y)
+                            for y in (srv.argv(), argv)]
+        err = None
+        if not srv.alive():
+            err = f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
+        elif not d.get("ok"):
+            err = d.get("error", "?")
+        if err:
+            case["failed"][s] = f"{v} {what}: {err}"
+            log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
+            return
+        got[v] = d
+    d = got["with"]
+    d["base"] = got["without"]
+    d["derived"] = derive(d, case["kind"])
+    noisy = [(v, x["noise_s"], noise_limit(x, opts)) for v, x in got.items()
+             if x["noise_s"] > noise_limit(x, opts)]
+    if noisy:
+        d["noise_limit_s"] = noise_limit(d, opts)
+        case["discarded"][s].append(d)
+        log(f"    {LABEL[s]:12s} noisy ({', '.join(f'{v}: {n:.3f} s > {lim:.3f}' for v, n, lim in noisy)}"
+            f" of other CPU use): repeating")
+        wait_quiet(opts)
+        return
+    case["runs"][s].append(d)
+    dd = d["derived"]
+    note = (f"stalled cut {d.get('stalled_cut', 0)}/{d.get('stalled', 0)}" if case["kind"] == "stall"
+            else f"churn {dd['churn_s']:,.0f} pairs/s")
+    log(f"    {LABEL[s]:12s} without {dd['base_msgs_s']:12,.0f} msgs/s  with {dd['msgs_s']:12,.0f} msgs/s"
+        f"  ({dd['keep']:.2f})  {note}  server {dd['srv_pct']:5.1f}%  noise {dd['noise_pct']:4.1f}%")
 
 
 def busy_now():
@@ -487,8 +590,8 @@ def table_lat(cases):
 
 def table_conns(cases):
     h = ("| idle clients | server | RSS before MiB | RSS after MiB | RSS per connection KiB "
-         "| connects/s | 1:1 msgs/s beside them | CPU s/M msgs | clean runs |")
-    rows = [h, "|" + "---|" * 9]
+         "| server CPU % at rest | connects/s | 1:1 msgs/s beside them | CPU s/M msgs | clean runs |")
+    rows = [h, "|" + "---|" * 10]
     for c in cases:
         m = summarize(c)
         for s in SERVERS:
@@ -498,13 +601,43 @@ def table_conns(cases):
             per = x.get("rss_conn_b")
             rows.append(f"| {conns_of(c)} | {LABEL[s]} | {fmt_num(before)} | {fmt_num(after)} "
                         f"| {cell(x, 'rss_conn_b') if x['failed'] else fmt_num(per / 1024 if per else None)} "
+                        f"| {cell(x, 'idle_pct')} "
                         f"| {cell(x, 'conn_s', 'int')} | {cell(x, 'msgs_s', 'int', True)} "
                         f"| {cell(x, 'cpu_per_m')} | {x['clean']} |")
         if both_ok(m):
             rows.append(f"| {conns_of(c)} | **ratio** | | | {ratio(m['gannet'].get('rss_conn_b'), m['nats'].get('rss_conn_b'))} "
+                        f"| {ratio(m['gannet'].get('idle_pct'), m['nats'].get('idle_pct'))} "
                         f"| {ratio(m['gannet'].get('conn_s'), m['nats'].get('conn_s'))} "
                         f"| {ratio(m['gannet'].get('msgs_s'), m['nats'].get('msgs_s'))} "
                         f"| {ratio(m['gannet'].get('cpu_per_m'), m['nats'].get('cpu_per_m'))} | |")
+    return rows
+
+
+def table_pair(cases):
+    """Pair kinds: each server without and with the disturbance, and the
+    share of its own throughput it keeps."""
+    stall = cases[0]["kind"] == "stall"
+    h = ("| size | server | msgs/s without | msgs/s with | with / without | CPU s/M msgs without "
+         f"| CPU s/M msgs with | {'stalled cut' if stall else 'churn pairs/s'} | server CPU % "
+         "| client CPU % | clean runs |")
+    rows = [h, "|" + "---|" * 11]
+    for c in cases:
+        m = summarize(c)
+        for s in SERVERS:
+            x = m[s]
+            ex = cell(x, "cut") if stall else cell(x, "churn_s", "int")
+            if stall and not x["failed"] and x["n"]:
+                ex = f"{100 * x['cut']:.0f}%" + ("†" if x["noisy"] else "")
+            rows.append(f"| {size_label(c['size'])} | {LABEL[s]} | {cell(x, 'base_msgs_s', 'int', True)} "
+                        f"| {cell(x, 'msgs_s', 'int', True)} | {cell(x, 'keep')} "
+                        f"| {cell(x, 'base_cpu_per_m')} | {cell(x, 'cpu_per_m')} | {ex} "
+                        f"| {cell(x, 'srv_pct')} | {cell(x, 'cli_pct')} | {x['clean']} |")
+        if both_ok(m):
+            g, n = m["gannet"], m["nats"]
+            rows.append(f"| {size_label(c['size'])} | **ratio** | {ratio(g.get('base_msgs_s'), n.get('base_msgs_s'))} "
+                        f"| {ratio(g.get('msgs_s'), n.get('msgs_s'))} | {ratio(g.get('keep'), n.get('keep'))} "
+                        f"| {ratio(g.get('base_cpu_per_m'), n.get('base_cpu_per_m'))} "
+                        f"| {ratio(g.get('cpu_per_m'), n.get('cpu_per_m'))} | | | | |")
     return rows
 
 
@@ -526,16 +659,24 @@ def failures(cases):
                            f"{size_label(c['size'])}: {c['failed'][s]}")
                 if c["repro"][s]:
                     env = "GOMAXPROCS=1 " if s == "nats" and c["layout"] == "pinned" else ""
+                    conf = (" (the -c file holds `" + c["conf"].strip().replace("\n", "; ") + "`)"
+                            if c.get("conf") else "")
                     out.append(f"  - reproduce: `{env}{c['repro'][s][0]} &` then "
                                f"`{c['repro'][s][1]}` "
-                               f"(--server-pid: the server's PID)")
+                               f"(--server-pid: the server's PID){conf}")
     return out
 
 
 def scenario_table(cases):
     kind = cases[0]["kind"]
-    rows = {"tput": table_tput, "lat": table_lat, "conns": table_conns}[kind](cases)
-    return rows + [""] + failures(cases)
+    rows = {"tput": table_tput, "lat": table_lat, "conns": table_conns, "stall": table_pair,
+            "churn": table_pair}[kind](cases)
+    notes = []
+    if cases[0].get("conf"):
+        notes.append("server configuration, both servers: `" + cases[0]["conf"].strip().replace("\n", "; ") + "`")
+    if cases[0].get("why"):
+        notes.append(f"fewer clients than wanted: {cases[0]['why']}")
+    return rows + [""] + ([f"- {x}" for x in notes] + [""] if notes else []) + failures(cases)
 
 
 def summary_table(groups):
@@ -551,6 +692,9 @@ def summary_table(groups):
                 or "ok"
             ok = both_ok(m)
             lat = c["kind"] == "lat"
+            if c["kind"] in PAIR_KINDS:
+                st += "; with/without " + " / ".join(
+                    f"{LABEL[s][0]} {m[s]['keep']:.2f}" for s in SERVERS if m[s]["n"] and not m[s]["failed"])
             rows.append(
                 f"| {lay} | {name} | {size_label(c['size'])} "
                 f"| {ratio(g.get('msgs_s'), n.get('msgs_s')) if ok else '–'} "
@@ -875,7 +1019,8 @@ def run_all(o, sel, tmp, groups):
 KEEP = ("ok", "error", "client_cpus", "published", "delivered", "elapsed_s", "window_s",
         "server_cpu_s", "client_cpu_s", "softirqd_s", "steal_s", "noise_s", "noise_limit_s",
         "lat_us", "members", "conns", "rss_before_kb", "rss_after_kb", "connect_s", "conns_ok",
-        "derived")
+        "src_addrs", "idle_s", "idle_server_cpu_s", "idle_noise_s", "stalled", "stalled_cut",
+        "stalled_bytes", "churn", "churn_pairs", "base", "derived")
 
 
 def rounded(x):
@@ -893,8 +1038,11 @@ def slim(case):
     """The record of a case without what every run repeats (parameters are
     in argv) or what only served to cross-check the noise measure."""
     def keep(r, fields):
-        return rounded({f: r[f] for f in fields if r.get(f) not in (None, 0, "", [])
-                        and not (f == "lat_us" and not r[f].get("count"))})
+        out = {f: r[f] for f in fields if r.get(f) not in (None, 0, "", [])
+               and not (f == "lat_us" and not r[f].get("count"))}
+        if "base" in out:  # a pair kind's run without the disturbance
+            out["base"] = keep(out["base"], [f for f in KEEP if f != "derived"])
+        return rounded(out)
     c = dict(case)
     c["runs"] = {s: [keep(r, KEEP) for r in case["runs"][s]] for s in SERVERS}
     # a discarded run only ever stands in for a missing clean one

@@ -44,6 +44,10 @@ struct params {
     uint64_t count;     /* req/reply: requests; one-way: messages */
     double rate;        /* one-way: messages per second */
     int conns;          /* many-connections scenario: idle clients */
+    double idle;        /* conns: seconds of server CPU measured with only idle clients */
+    int per_src;        /* conns: clients per loopback source address (0: from the port range) */
+    int stalled;        /* fanout: extra subscribers that stop reading (not accounted) */
+    double churn;       /* SUB+UNSUB pairs per second on unique inboxes, beside the traffic */
     pid_t server_pid;   /* whose CPU and RSS to measure */
 };
 
@@ -61,6 +65,12 @@ struct result {
     long rss_before_kb, rss_after_kb;
     double connect_s;
     int conns_ok;
+    int src_addrs;      /* source addresses the idle clients were spread over */
+    double idle_s, idle_server_cpu_s, idle_noise_s; /* the idle window (--idle) */
+    /* stalled subscribers: how many the server had cut by the end of the run */
+    int stalled_cut;
+    uint64_t stalled_bytes; /* what they had been sent that was read afterwards */
+    uint64_t churn_pairs;   /* SUB+UNSUB pairs sent in the timed window */
 };
 
 /* Marks the run failed with a printf-style reason; only the first is kept.

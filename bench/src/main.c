@@ -36,7 +36,11 @@ static void usage(void)
             "  --window N         in-flight messages per subscriber (from size)\n"
             "  --count N          reqrep: requests, oneway: messages (20000)\n"
             "  --rate R           oneway: messages per second (20000)\n"
-            "  --conns N          conns: idle clients (10000)\n");
+            "  --conns N          conns: idle clients (10000)\n"
+            "  --idle S           conns: seconds of server CPU measured while all are idle (0)\n"
+            "  --per-src N        conns: clients per source address 127.0.0.x (1/3 of the port range)\n"
+            "  --stalled N        fanout: N more subscribers that stop reading (0)\n"
+            "  --churn R          SUB+UNSUB pairs per second on unique inboxes meanwhile (0)\n");
     exit(2);
 }
 
@@ -57,7 +61,9 @@ static void parse_args(int argc, char **argv, struct params *p)
         {"pubs", 1, 0, 'b'},     {"subs", 1, 0, 'u'},    {"threads", 1, 0, 't'},
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},  {"timeout", 1, 0, 'T'},
         {"max-msgs", 1, 0, 'M'}, {"window", 1, 0, 'W'},  {"count", 1, 0, 'n'},
-        {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {0, 0, 0, 0},
+        {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {"idle", 1, 0, 'i'},
+        {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'},   {"per-src", 1, 0, 'A'},
+        {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -79,11 +85,16 @@ static void parse_args(int argc, char **argv, struct params *p)
         case 'n': p->count = strtoull(optarg, NULL, 10); break;
         case 'r': p->rate = atof(optarg); break;
         case 'c': p->conns = atoi(optarg); break;
+        case 'i': p->idle = atof(optarg); break;
+        case 'A': p->per_src = atoi(optarg); break;
+        case 'S': p->stalled = atoi(optarg); break;
+        case 'C': p->churn = atof(optarg); break;
         default: usage();
         }
     }
     if (!p->port || p->size < PFX_LEN || p->pubs < 1 || p->pubs > MAX_CONNS_PER_SIDE ||
-        p->subs < 1 || p->subs > MAX_CONNS_PER_SIDE || p->rate <= 0 || p->count < 1)
+        p->subs < 1 || p->subs > MAX_CONNS_PER_SIDE || p->rate <= 0 || p->count < 1 ||
+        p->stalled < 0 || p->stalled > MAX_CONNS_PER_SIDE || p->churn < 0 || p->idle < 0 || p->per_src < 0)
         usage();
 }
 
@@ -163,9 +174,15 @@ static void print_result(const struct params *p, const struct result *r)
     for (int i = 0; i < r->nmember; i++)
         printf("%s%llu", i ? "," : "", (unsigned long long)r->member[i]);
     printf("],\"conns\":%d,\"rss_before_kb\":%ld,\"rss_after_kb\":%ld,\"connect_s\":%.4f,"
-           "\"conns_ok\":%d}\n",
+           "\"conns_ok\":%d,\"src_addrs\":%d,",
            p->scen == SC_CONNS ? p->conns : 0, r->rss_before_kb, r->rss_after_kb, r->connect_s,
-           r->conns_ok);
+           r->conns_ok, r->src_addrs);
+    printf("\"idle_s\":%.4f,\"idle_server_cpu_s\":%.6f,\"idle_noise_s\":%.4f,", r->idle_s,
+           r->idle_server_cpu_s, r->idle_noise_s);
+    printf("\"stalled\":%d,\"stalled_cut\":%d,\"stalled_bytes\":%llu,\"churn\":%.1f,"
+           "\"churn_pairs\":%llu}\n",
+           p->stalled, r->stalled_cut, (unsigned long long)r->stalled_bytes, p->churn,
+           (unsigned long long)r->churn_pairs);
 }
 
 int main(int argc, char **argv)
@@ -176,6 +193,14 @@ int main(int argc, char **argv)
         .rate = 20000, .conns = 10000,
     };
     parse_args(argc, argv, &p);
+    if (p.stalled && (p.scen != SC_FANOUT || p.mode != MODE_RAW)) {
+        fprintf(stderr, "natsbench: --stalled needs --scenario fanout in raw mode\n");
+        return 2;
+    }
+    if (p.churn > 0 && p.mode != MODE_RAW) {
+        fprintf(stderr, "natsbench: --churn needs raw mode\n");
+        return 2;
+    }
     raise_nofile(p.conns + 256);
     static struct result r; /* large (histogram): not on the stack */
     hist_init(&r.lat);

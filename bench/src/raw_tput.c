@@ -12,11 +12,25 @@
  * server that reads faster than it can write would pile messages up until
  * it cut the subscriber off as slow, and the run would measure buffering.
  *
+ * Stalled subscribers (--stalled N, fan-out only): N more connections with a
+ * small SO_RCVBUF subscribe to the fan-out subject just before the timed
+ * phase and never read again. They are outside the accounting: the server
+ * is expected to cut them off as slow consumers, and only the fast
+ * subscribers' deliveries are counted (each must still get every message).
+ * After the run each is drained to learn whether it was cut (EOF) or kept.
+ *
+ * Inbox churn (--churn R): one more connection, on a thread of its own,
+ * sends R SUB+UNSUB pairs a second on unique _INBOX.<random> subjects (each
+ * inbox lives CHURN_LIVE pairs, ~16 ms at 1,000/s, as a request's would),
+ * beside the traffic, for the warm-up and the timed phase alike; it must
+ * receive nothing, and still answer a PING at the end.
+ *
  * Threads: params.threads event loops (epoll, edge-triggered), each owning
  * the connections i with i % threads == its number. Shared: the atomics in
  * struct tput. The loop that sees the last delivery ends the window.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +38,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -33,6 +48,10 @@
 #define SUB_RBUF (256u << 10)
 #define PUB_RBUF (4u << 10)
 #define MAX_THREADS 16
+#define STALLED_RCVBUF 4096 /* the kernel doubles it: a few KiB of window */
+#define STALLED_SID 1000
+#define CHURN_LIVE 16       /* inboxes subscribed at once */
+#define CHURN_BATCH 64      /* most pairs in one write when the thread was late */
 
 struct pubc {
     struct rconn c;
@@ -57,6 +76,18 @@ struct subc {
     struct tput *tp;
 };
 
+struct churn {
+    struct rconn c;
+    const struct params *p;
+    struct result *r;
+    pthread_t th;
+    int started;
+    _Atomic int stop;
+    _Atomic uint64_t pairs; /* SUB+UNSUB pairs written so far */
+    uint64_t subs;          /* SUBs written (sids 1..subs); the thread's own until joined */
+    uint64_t rng;
+};
+
 struct tput {
     const struct params *p;
     struct result *r;
@@ -67,6 +98,9 @@ struct tput {
     uint64_t min_batch;     /* do not wake a publisher for fewer messages */
     struct pubc pub[MAX_CONNS_PER_SIDE];
     struct subc sub[MAX_CONNS_PER_SIDE];
+    struct rconn stalled[MAX_CONNS_PER_SIDE]; /* subscribe, then never read */
+    int nstalled;
+    struct churn churn;
     int ep[MAX_THREADS];    /* one epoll per loop thread */
     /* per phase */
     _Atomic uint64_t sent;      /* stamped by all publishers */
@@ -439,6 +473,153 @@ static void verify(struct tput *tp)
                  (unsigned long long)tp->r->member[i], (unsigned long long)measured, fair);
 }
 
+/* Just before the timed phase: subscribers that are answered once (the
+ * PONG proves the SUB is in place) and then never read again. */
+static int stalled_open(struct tput *tp)
+{
+    const struct params *p = tp->p;
+    const struct dial_opts o = {.rcvbuf = STALLED_RCVBUF};
+    for (int i = 0; i < p->stalled; i++) {
+        struct rconn *c = &tp->stalled[i];
+        char line[64];
+        int n = snprintf(line, sizeof line, "SUB bench.0 %d\r\n", STALLED_SID + i);
+        tp->nstalled = i + 1;
+        if (rconn_dial_ex(c, p->host, p->port, 64u << 10, &o) < 0 ||
+            rconn_write_all(c, line, (size_t)n, 5000) < 0 || rconn_sync(c, 5000) < 0) {
+            fail(tp->r, "stalled subscriber %d: %s", i, c->err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* After the run: reads what a stalled subscriber was sent. EOF or a reset
+ * means the server cut it off; silence once its backlog is read means it
+ * is still connected. Returns 1 when cut. */
+static int stalled_drain(struct tput *tp, struct rconn *c)
+{
+    static char sink[64u << 10];
+    uint64_t end = now_ns() + 5000000000ull;
+    while (now_ns() < end) {
+        struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+        int n = poll(&pf, 1, 500);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        ssize_t k = n < 0 ? -1 : read(c->fd, sink, sizeof sink);
+        if (k > 0)
+            tp->r->stalled_bytes += (uint64_t)k;
+        else if (!(k < 0 && errno == EINTR))
+            return 1;
+    }
+    return 0;
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* _INBOX. and 22 random base-62 characters, as a NUID-named inbox. */
+static void inbox_name(struct churn *ch, char *dst)
+{
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    memcpy(dst, "_INBOX.", 7);
+    uint64_t a = splitmix(&ch->rng), b = splitmix(&ch->rng);
+    for (int i = 0; i < 22; i++) {
+        uint64_t *w = i < 11 ? &a : &b;
+        dst[7 + i] = b62[*w % 62];
+        *w /= 62;
+    }
+    dst[29] = 0;
+}
+
+/* The churn connection's thread: pairs on a fixed schedule (late pairs go
+ * out together, up to CHURN_BATCH a write), reading whatever comes back. */
+static void *churn_run(void *arg)
+{
+    struct churn *ch = arg;
+    uint64_t period = (uint64_t)(1e9 / ch->p->churn), t0 = now_ns(), sent = 0;
+    char buf[CHURN_BATCH * 96], subj[32];
+    while (!atomic_load(&ch->stop) && !ch->r->failed) {
+        uint64_t due = (now_ns() - t0) / period + 1;
+        size_t len = 0;
+        for (; sent < due && len + 96 <= sizeof buf; sent++) {
+            uint32_t sid = (uint32_t)sent + 1;
+            if (sent >= CHURN_LIVE)
+                len += (size_t)snprintf(buf + len, sizeof buf - len, "UNSUB %u\r\n", sid - CHURN_LIVE);
+            inbox_name(ch, subj);
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "SUB %s %u\r\n", subj, sid);
+        }
+        if (len && rconn_write_all(&ch->c, buf, len, 5000) < 0) {
+            fail(ch->r, "churn connection: %s", ch->c.err);
+            break;
+        }
+        ch->subs = sent;
+        atomic_store(&ch->pairs, sent > CHURN_LIVE ? sent - CHURN_LIVE : 0);
+        if (rconn_read(&ch->c, NULL) < 0 || ch->c.failed || ch->c.msgs) {
+            fail(ch->r, "churn connection: %s", ch->c.msgs ? "received a message" : ch->c.err);
+            break;
+        }
+        if (ch->c.pong_owed) {
+            ch->c.pong_owed = 0;
+            rconn_write_all(&ch->c, "PONG\r\n", 6, 5000);
+        }
+        uint64_t next = t0 + sent * period;
+        struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+        if (next > now_ns())
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+    }
+    return NULL;
+}
+
+static int churn_start(struct tput *tp)
+{
+    struct churn *ch = &tp->churn;
+    ch->p = tp->p;
+    ch->r = tp->r;
+    ch->rng = now_ns() ^ ((uint64_t)getpid() << 32);
+    if (rconn_dial(&ch->c, tp->p->host, tp->p->port, 16u << 10) < 0 || rconn_sync(&ch->c, 5000) < 0 ||
+        rconn_set_nonblock(&ch->c) < 0) {
+        fail(tp->r, "churn connection: %s", ch->c.err);
+        return -1;
+    }
+    if (pthread_create(&ch->th, NULL, churn_run, ch) != 0) {
+        fail(tp->r, "churn thread: %s", strerror(errno));
+        return -1;
+    }
+    ch->started = 1;
+    return 0;
+}
+
+/* Stops the churn, unsubscribes what is left, and checks the connection
+ * still answers. */
+static void churn_stop(struct tput *tp)
+{
+    struct churn *ch = &tp->churn;
+    if (!ch->started)
+        return;
+    atomic_store(&ch->stop, 1);
+    pthread_join(ch->th, NULL);
+    ch->started = 0;
+    if (tp->r->failed)
+        return;
+    uint64_t n = ch->subs, first = n > CHURN_LIVE ? n - CHURN_LIVE : 0;
+    char line[32];
+    for (uint64_t sid = first + 1; sid <= n && !tp->r->failed; sid++) {
+        int k = snprintf(line, sizeof line, "UNSUB %llu\r\n", (unsigned long long)sid);
+        if (rconn_write_all(&ch->c, line, (size_t)k, 5000) < 0)
+            fail(tp->r, "churn connection: %s", ch->c.err);
+    }
+    if (!tp->r->failed && (rconn_sync(&ch->c, 5000) < 0 || ch->c.msgs))
+        fail(tp->r, "churn connection after the run: %s",
+             ch->c.msgs ? "received a message" : ch->c.err);
+}
+
 static void teardown(struct tput *tp)
 {
     for (int i = 0; i < tp->npub; i++) {
@@ -447,6 +628,10 @@ static void teardown(struct tput *tp)
     }
     for (int i = 0; i < tp->nsub; i++)
         rconn_close(&tp->sub[i].c);
+    for (int i = 0; i < tp->nstalled; i++)
+        rconn_close(&tp->stalled[i]);
+    if (tp->churn.c.rbuf)
+        rconn_close(&tp->churn.c);
     for (int t = 0; t < tp->nthr; t++)
         if (tp->ep[t] > 0)
             close(tp->ep[t]);
@@ -471,14 +656,22 @@ void raw_throughput(const struct params *p, struct result *r)
     tp->limit = w * (uint64_t)(tp->nsub ? tp->nsub : 1);
     tp->min_batch = w / 4 ? w / 4 : 1;
     tp->max_msgs = p->max_msgs;
-    if (setup(tp) == 0) {
+    if (setup(tp) == 0 && (p->churn <= 0 || churn_start(tp) == 0)) {
         if (p->warmup > 0)
             run_phase(tp, p->warmup, 0, run_deadline);
+        if (!r->failed && p->stalled)
+            stalled_open(tp);
+        uint64_t pairs0 = atomic_load(&tp->churn.pairs);
         if (!r->failed)
             run_phase(tp, p->duration, 1, run_deadline);
+        r->churn_pairs = atomic_load(&tp->churn.pairs) - pairs0;
         if (!r->failed)
             verify(tp);
+        churn_stop(tp);
+        for (int i = 0; i < tp->nstalled && !r->failed; i++)
+            r->stalled_cut += stalled_drain(tp, &tp->stalled[i]);
     }
+    churn_stop(tp);
     teardown(tp);
     free(tp);
 }

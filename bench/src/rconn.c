@@ -35,6 +35,11 @@ static void cfail(struct rconn *c, const char *fmt, ...)
 
 int rconn_dial(struct rconn *c, const char *host, int port, size_t rcap)
 {
+    return rconn_dial_ex(c, host, port, rcap, NULL);
+}
+
+int rconn_dial_ex(struct rconn *c, const char *host, int port, size_t rcap, const struct dial_opts *o)
+{
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->rcap = rcap;
@@ -53,6 +58,25 @@ int rconn_dial(struct rconn *c, const char *host, int port, size_t rcap)
         int e = errno;
         cfail(c, "socket: %s", strerror(e));
         return -e;
+    }
+    if (o && o->rcvbuf && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof o->rcvbuf) < 0) {
+        int e = errno;
+        cfail(c, "SO_RCVBUF: %s", strerror(e));
+        return -e;
+    }
+    if (o && o->src) {
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        int one = 1;
+        if (inet_pton(AF_INET, o->src, &sa.sin_addr) != 1) {
+            cfail(c, "bad source address %s", o->src);
+            return -EINVAL;
+        }
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        if (bind(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            int e = errno;
+            cfail(c, "bind %s: %s", o->src, strerror(e));
+            return -e;
+        }
     }
     if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) {
         int e = errno;

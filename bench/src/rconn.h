@@ -54,6 +54,16 @@ struct rconn {
 /* Connects to host:port, reads INFO, sends CONNECT. rcap: read buffer size.
  * Returns 0 or -errno; on failure c->err says why. */
 int rconn_dial(struct rconn *c, const char *host, int port, size_t rcap);
+
+/* Socket options set before connect() (0 / NULL: the kernel's default). */
+struct dial_opts {
+    int rcvbuf;      /* SO_RCVBUF: bounds the receive window (stalled subscriber) */
+    const char *src; /* source address, port still picked by connect()
+                      * (IP_BIND_ADDRESS_NO_PORT): 100,000 clients on loopback
+                      * need more than one source address's ephemeral ports */
+};
+int rconn_dial_ex(struct rconn *c, const char *host, int port, size_t rcap,
+                  const struct dial_opts *o);
 /* Writes all of buf, waiting for the socket when needed (blocking or not).
  * Returns 0 or -errno. */
 int rconn_write_all(struct rconn *c, const void *buf, size_t len, int timeout_ms);
