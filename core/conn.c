@@ -403,13 +403,7 @@ static void sid_drop(struct conn *c, struct sub *s)
 static void unsubscribe(struct conn *c, struct sub *s)
 {
     sid_drop(c, s);
-    if (sublist_remove(&s->acc->sl, s) == -ENOMEM) {
-        /* still in the index: it cannot be freed yet. Deliveries skip it
-         * from now on; the shard retries the removal each turn. */
-        shard_unsub_later(c->sh, s);
-        return;
-    }
-    shard_retire_sub(c->sh, s);
+    shard_unsub_later(c->sh, s); /* leaves the index at the end of the turn, batched */
 }
 
 static int process_sub(struct conn *c, const struct proto_msg *m)
@@ -445,7 +439,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         conn_close(c, CR_RESOURCES, false);
         return 1;
     }
-    if (sublist_insert(&s->acc->sl, s) < 0) {
+    if (shard_index_add(c->sh, s) < 0) {
         /* in the sid map but not in the index: take it out again before
          * freeing, so that no pointer to it is left anywhere */
         struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);

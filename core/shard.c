@@ -495,8 +495,17 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
     sh->remote_targets++;
 }
 
+static void flush_inserts(struct shard *sh);
+static void flush_removals(struct shard *sh, bool retries);
+
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
 {
+    /* this turn's SUBs match from now on, its UNSUBs no longer (a request
+     * to a responder that just left gets its 503) */
+    if (__builtin_expect(sh->idx_nins != 0, 0))
+        flush_inserts(sh);
+    if (__builtin_expect(sh->unsub_new != NULL, 0))
+        flush_removals(sh, false);
     const struct match_result *r =
         match_cached_hint(&from->acc->sl, &sh->cache[from->acc->id], m->subj, m->subj_len, &from->match_hint);
     uint32_t n = 0;
@@ -867,23 +876,141 @@ void shard_retire_sub(struct shard *sh, struct sub *s)
 void shard_unsub_later(struct shard *sh, struct sub *s)
 {
     s->removed = true; /* deliveries skip it already */
+    s->zombie_next = sh->unsub_new;
+    sh->unsub_new = s;
+}
+
+static void unsub_retry_later(struct shard *sh, struct sub *s)
+{
     s->zombie_next = sh->unsub_retry;
     sh->unsub_retry = s;
 }
 
-/* Subscriptions whose removal from the index failed for lack of memory. */
-static void retry_unsubs(struct shard *sh)
+/* ---- batched index writes ----
+ *
+ * SUBs and UNSUBs of a turn reach the index in batches, one acquisition
+ * of each account's writers' lock per batch, instead of one per operation:
+ * a client resubscribing thousands of subjects, or a closing connection's
+ * subscriptions, would otherwise make every other shard's SUBs queue
+ * behind the lock thousands of times. A SUB is in the index before this
+ * shard matches anything (shard_publish flushes first) and before the
+ * turn's output (its +OK, the PONG after it) leaves, so no client can tell.
+ * An UNSUB'd subscription is marked removed at once (nothing is delivered
+ * to it) and leaves the index at the end of the turn. */
+
+int shard_index_add(struct shard *sh, struct sub *s)
 {
-    struct sub *s = sh->unsub_retry;
-    sh->unsub_retry = NULL;
-    while (s) {
-        struct sub *n = s->zombie_next;
-        if (sublist_remove(&s->acc->sl, s) == -ENOMEM)
-            shard_unsub_later(sh, s);
-        else
-            shard_retire_sub(sh, s);
-        s = n;
+    if (sh->idx_nins == sh->idx_cap) {
+        uint32_t ncap = sh->idx_cap ? sh->idx_cap * 2 : 64;
+        struct sub **nv = realloc(sh->idx_ins, ncap * sizeof *nv);
+        if (!nv) /* no room to batch it: insert it alone */
+            return sublist_insert(&s->acc->sl, s);
+        sh->idx_ins = nv;
+        sh->idx_cap = ncap;
     }
+    sh->idx_ins[sh->idx_nins++] = s;
+    return 0;
+}
+
+/* Scratch for one account's part of a batch. */
+static bool idx_scratch(struct shard *sh, uint32_t n)
+{
+    if (n <= sh->idx_tmp_cap)
+        return true;
+    struct sub **t = realloc(sh->idx_tmp, n * sizeof *t);
+    if (t)
+        sh->idx_tmp = t;
+    int *rc = t ? realloc(sh->idx_rc, n * sizeof *rc) : NULL;
+    if (rc)
+        sh->idx_rc = rc;
+    if (!t || !rc)
+        return false;
+    sh->idx_tmp_cap = n;
+    return true;
+}
+
+static void flush_inserts(struct shard *sh)
+{
+    uint32_t n = sh->idx_nins;
+    sh->idx_nins = 0;
+    bool batch = idx_scratch(sh, n);
+    for (int a = 0; a < ACC_MAX; a++) {
+        struct account *acc = &sh->srv->acc[a];
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            struct sub *s = sh->idx_ins[i];
+            if (s->acc != acc || s->removed) /* unsubscribed before it got in: on the removal list */
+                continue;
+            if (batch)
+                sh->idx_tmp[k++] = s;
+            else if (sublist_insert(&acc->sl, s) < 0)
+                conn_close(s->conn, CR_RESOURCES, false);
+        }
+        if (!k)
+            continue;
+        sublist_insert_many(&acc->sl, sh->idx_tmp, k, sh->idx_rc);
+        for (uint32_t j = 0; j < k; j++)
+            if (sh->idx_rc[j] < 0) /* its close unsubscribes it (and the rest of its subs) */
+                conn_close(sh->idx_tmp[j]->conn, CR_RESOURCES, false);
+    }
+}
+
+/* Removals: subscriptions unsubscribed this turn, and at the end of a turn
+ * (`retries`) those whose removal failed for lack of memory before (they
+ * stay in the index, marked removed, and are tried once a turn). */
+static void flush_removals(struct shard *sh, bool retries)
+{
+    struct sub *list = sh->unsub_new;
+    sh->unsub_new = NULL;
+    if (retries && sh->unsub_retry) {
+        struct sub *t = sh->unsub_retry;
+        while (t->zombie_next)
+            t = t->zombie_next;
+        t->zombie_next = list;
+        list = sh->unsub_retry;
+        sh->unsub_retry = NULL;
+    }
+    uint32_t n = 0;
+    for (struct sub *s = list; s; s = s->zombie_next)
+        n++;
+    bool batch = idx_scratch(sh, n);
+    for (int a = 0; a < ACC_MAX && list; a++) {
+        struct account *acc = &sh->srv->acc[a];
+        uint32_t k = 0;
+        struct sub **pp = &list;
+        while (*pp) {
+            struct sub *s = *pp;
+            if (s->acc != acc) {
+                pp = &s->zombie_next;
+                continue;
+            }
+            *pp = s->zombie_next; /* this account's: off the list */
+            if (batch) {
+                sh->idx_tmp[k++] = s;
+            } else if (sublist_remove(&acc->sl, s) == -ENOMEM) {
+                unsub_retry_later(sh, s);
+            } else {
+                shard_retire_sub(sh, s);
+            }
+        }
+        if (!k)
+            continue;
+        sublist_remove_many(&acc->sl, sh->idx_tmp, k, sh->idx_rc);
+        for (uint32_t j = 0; j < k; j++) {
+            if (sh->idx_rc[j] == -ENOMEM)
+                unsub_retry_later(sh, sh->idx_tmp[j]);
+            else /* removed, or never got in (-ENOENT) */
+                shard_retire_sub(sh, sh->idx_tmp[j]);
+        }
+    }
+}
+
+void shard_index_flush(struct shard *sh)
+{
+    if (sh->idx_nins)
+        flush_inserts(sh);
+    if (sh->unsub_new || sh->unsub_retry)
+        flush_removals(sh, true);
 }
 
 static void free_subs(struct sub *z)
@@ -1311,8 +1438,8 @@ static void *shard_main(void *arg)
         if (sh->parked)
             resume_parked(sh);
         sh->park_check = false;
-        if (sh->unsub_retry)
-            retry_unsubs(sh);
+        if (sh->idx_nins || sh->unsub_new || sh->unsub_retry)
+            shard_index_flush(sh);
         if (sh->retry_recv || sh->retry_query)
             retry_io(sh);
         push_batches(sh);
@@ -1380,6 +1507,10 @@ void shard_destroy(struct shard *sh)
         free(g);
     }
     free_subs(sh->unsub_retry); /* their grace periods are long over: the index is destroyed after */
+    free_subs(sh->unsub_new);
+    free(sh->idx_ins);
+    free(sh->idx_tmp);
+    free(sh->idx_rc);
     /* subscriptions retired in the last turns: their grace periods ended in
      * server_free()'s rcu_barrier(), which handed them back here */
     for (struct sub *z = atomic_exchange(&sh->zombies, NULL), *n; z; z = n) {

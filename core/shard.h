@@ -106,7 +106,13 @@ struct shard {
     struct conn *retry_recv;   /* connections whose recv could not be armed (no SQE), chained by retry_next */
     bool retry_query;          /* the query read could not be armed */
     uint64_t retry_bells;      /* doorbells that could not be rung (no SQE) */
-    struct sub *unsub_retry;   /* unsubscribed, but their removal from the index failed (no memory) */
+    struct sub *unsub_new;     /* unsubscribed this turn: leave the index before the next match or at the turn's end */
+    struct sub *unsub_retry;   /* their removal failed (no memory): tried again each turn */
+    struct sub **idx_ins;      /* subscribed this turn, not in the index yet (shard_index_add) */
+    uint32_t idx_nins, idx_cap;
+    struct sub **idx_tmp;      /* scratch for one account's part of a batch */
+    int *idx_rc;
+    uint32_t idx_tmp_cap;
 
     struct srvconf *conf;      /* the published configuration, loaded each turn */
     bool ldm_seen;             /* SC_LAME_DUCK done: the listener is closed */
@@ -163,7 +169,9 @@ int shard_post_simple(struct shard *sh, enum shard_cmd_type type, int32_t n); /*
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
 void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove: free once safe */
-void shard_unsub_later(struct shard *sh, struct sub *s); /* sublist_remove failed (no memory): retried */
+void shard_unsub_later(struct shard *sh, struct sub *s); /* marked removed; leaves the index at the turn's end */
+int shard_index_add(struct shard *sh, struct sub *s);    /* a new sub: into the index before the next match */
+void shard_index_flush(struct shard *sh);                /* apply the batched index writes now */
 void shard_arm_send(struct shard *sh, struct conn *c);
 void shard_cancel_recv(struct shard *sh, struct conn *c);
 /* Flow control, owner shard only (docs/design.md §11) */

@@ -276,9 +276,8 @@ static int del_from_node(struct snode *n, struct sub *s)
     return 0;
 }
 
-int sublist_insert(struct sublist *sl, struct sub *s)
+static int insert_locked(struct sublist *sl, struct sub *s)
 {
-    pthread_mutex_lock(&sl->wlock);
     struct snode *n = walk(sl, s->subject, s->subj_len, true);
     int rc = n ? add_to_node(n, s) : -ENOMEM;
     if (rc < 0 && n)
@@ -288,8 +287,23 @@ int sublist_insert(struct sublist *sl, struct sub *s)
         atomic_fetch_add_explicit(&sl->inserts, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
     }
+    return rc;
+}
+
+int sublist_insert(struct sublist *sl, struct sub *s)
+{
+    pthread_mutex_lock(&sl->wlock);
+    int rc = insert_locked(sl, s);
     pthread_mutex_unlock(&sl->wlock);
     return rc;
+}
+
+void sublist_insert_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc)
+{
+    pthread_mutex_lock(&sl->wlock);
+    for (uint32_t i = 0; i < n; i++)
+        rc[i] = insert_locked(sl, v[i]);
+    pthread_mutex_unlock(&sl->wlock);
 }
 
 static bool node_empty(const struct snode *n)
@@ -315,9 +329,8 @@ static void prune(struct sublist *sl, struct snode *n)
     }
 }
 
-int sublist_remove(struct sublist *sl, struct sub *s)
+static int remove_locked(struct sublist *sl, struct sub *s)
 {
-    pthread_mutex_lock(&sl->wlock);
     struct snode *n = walk(sl, s->subject, s->subj_len, false);
     int rc = n ? del_from_node(n, s) : -ENOENT;
     if (rc == 0) {
@@ -326,8 +339,23 @@ int sublist_remove(struct sublist *sl, struct sub *s)
         atomic_fetch_add_explicit(&sl->removes, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
     }
+    return rc;
+}
+
+int sublist_remove(struct sublist *sl, struct sub *s)
+{
+    pthread_mutex_lock(&sl->wlock);
+    int rc = remove_locked(sl, s);
     pthread_mutex_unlock(&sl->wlock);
     return rc;
+}
+
+void sublist_remove_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc)
+{
+    pthread_mutex_lock(&sl->wlock);
+    for (uint32_t i = 0; i < n; i++)
+        rc[i] = remove_locked(sl, v[i]);
+    pthread_mutex_unlock(&sl->wlock);
 }
 
 /* ---- matching (readers) ---- */

@@ -78,6 +78,11 @@ int sublist_init(struct sublist *sl);
 void sublist_destroy(struct sublist *sl); /* at exit, no readers left */
 int sublist_insert(struct sublist *sl, struct sub *s);
 int sublist_remove(struct sublist *sl, struct sub *s); /* -ENOENT if absent */
+/* The same for n subscriptions under one acquisition of the writers' lock
+ * (a burst of SUBs, a closing connection's subscriptions); rc[i] is each
+ * one's result. */
+void sublist_insert_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc);
+void sublist_remove_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc);
 /* Fill r (reset first) with the matches of a literal subject. */
 void sublist_match(struct sublist *sl, const char *subj, size_t len, struct match_result *r);
 void match_result_reset(struct match_result *r);

@@ -182,3 +182,32 @@ def test_unsub_max_on_queue_subscription(server):
     pub = client(server)
     pubs(pub, "foo", 5)
     assert received(c) == [msg("foo", 1, b"0"), msg("foo", 1, b"1")]
+
+
+def test_burst_of_subs_then_pubs_in_one_write(server):
+    """A SUB is matched by a PUB that follows it in the same read (gannet
+    batches index writes per turn: they must be in before anything matches),
+    and an UNSUB stops delivery to the PUB right behind it."""
+    c = client(server)
+    n = 2000
+    c.send(b"".join(b"SUB s.%d %d\r\n" % (i, i) for i in range(n)) +
+           b"".join(b"PUB s.%d 1\r\nx\r\n" % i for i in range(n)) +
+           b"UNSUB 7\r\nPUB s.7 1\r\ny\r\nSUB s.7 again\r\nPUB s.7 1\r\nz\r\n")
+    got = received(c)
+    want = [b"MSG s.%d %d 1\r\nx\r\n" % (i, i) for i in range(n)] + [b"MSG s.7 again 1\r\nz\r\n"]
+    assert sorted(got) == sorted(want) and len(got) == len(want)
+
+
+def test_closing_connection_with_many_subs_stops_delivery(server):
+    """A connection with thousands of subscriptions goes: none of them is
+    delivered to afterwards, and the subjects can be subscribed again."""
+    a = client(server)
+    a.send(b"".join(b"SUB t.%d %d\r\n" % (i, i) for i in range(3000)))
+    a.expect_nothing()
+    a.close()
+    b = client(server)
+    b.send(b"SUB t.5 1\r\n")
+    b.expect_nothing()
+    pub = client(server)
+    pubs(pub, "t.5", 3)
+    assert received(b) == [b"MSG t.5 1 1\r\n%d\r\n" % i for i in range(3)]
