@@ -4,6 +4,29 @@
 #include <errno.h>
 #include <stdlib.h>
 
+struct xbatch *xbatch_new(uint32_t cap)
+{
+    struct xbatch *b = malloc(sizeof *b);
+    char *d = b ? malloc(cap) : NULL;
+    if (!d) {
+        free(b);
+        return NULL;
+    }
+    atomic_init(&b->next, NULL);
+    b->len = 0;
+    b->cap = cap;
+    b->data = d;
+    return b;
+}
+
+void xbatch_free(struct xbatch *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    free(b);
+}
+
 int xlink_init(struct xlink *l)
 {
     l->stub = calloc(1, sizeof *l->stub);
@@ -26,7 +49,7 @@ void xlink_destroy(struct xlink *l)
     while (b) {
         struct xbatch *n = atomic_load_explicit(&b->next, memory_order_relaxed);
         if (b != l->stub)
-            free(b);
+            xbatch_free(b);
         b = n;
     }
     free(l->stub);
@@ -56,7 +79,7 @@ struct xbatch *xlink_pop(struct xlink *l)
         return NULL;
     l->head = n;
     if (h != l->stub)
-        free(h); /* its successor exists: the sender no longer touches it */
+        xbatch_free(h); /* its successor exists: the sender no longer touches it */
     return n;
 }
 
@@ -65,8 +88,10 @@ bool xlink_empty(struct xlink *l)
     return atomic_load_explicit(&l->head->next, memory_order_acquire) == NULL;
 }
 
-void xlink_consumed(struct xlink *l, const struct xbatch *b)
+void xlink_consumed(struct xlink *l, struct xbatch *b)
 {
+    free(b->data);
+    b->data = NULL;
     atomic_store_explicit(&l->consumed, atomic_load_explicit(&l->consumed, memory_order_relaxed) + b->cap,
                           memory_order_release);
 }

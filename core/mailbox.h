@@ -31,11 +31,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A batch: a small node that may outlive its records (the queue's head is
+ * freed only when its successor is popped), and the records' buffer, which
+ * the receiver frees as soon as it is done with them (xlink_consumed), so
+ * that a quiet link keeps no buffer. */
 struct xbatch {
     _Atomic(struct xbatch *) next; /* the queue's link */
     uint32_t len, cap;
-    char data[];
+    char *data;                    /* cap bytes, NULL once consumed */
 };
+
+struct xbatch *xbatch_new(uint32_t cap);   /* NULL when out of memory */
+void xbatch_free(struct xbatch *b);
 
 struct xlink {
     /* producer side */
@@ -57,7 +64,7 @@ uint64_t xlink_inflight(struct xlink *l);          /* sender: capacity pushed an
  * before it (which is no longer needed once the caller pops again). */
 struct xbatch *xlink_pop(struct xlink *l);
 bool xlink_empty(struct xlink *l);                 /* receiver: nothing to pop */
-void xlink_consumed(struct xlink *l, const struct xbatch *b); /* receiver: done with b's records */
+void xlink_consumed(struct xlink *l, struct xbatch *b); /* receiver: done with b's records (frees them) */
 
 struct sub;
 

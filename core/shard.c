@@ -411,13 +411,7 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
 static struct xbatch *batch_new(uint32_t need)
 {
     uint32_t cap = need > BATCH_MIN ? need : BATCH_MIN;
-    struct xbatch *b = failpoint(FP_BATCH) ? NULL : malloc(sizeof *b + cap);
-    if (!b)
-        return NULL;
-    atomic_init(&b->next, NULL);
-    b->len = 0;
-    b->cap = cap;
-    return b;
+    return failpoint(FP_BATCH) ? NULL : xbatch_new(cap);
 }
 
 static inline struct xlink *link_to(struct shard *sh, int d) { return &sh->srv->mbox[sh->id * sh->srv->nshards + d]; }
@@ -1496,7 +1490,7 @@ void shard_destroy(struct shard *sh)
         close(sh->query_fd);
     uring_destroy(&sh->u);
     for (int d = 0; sh->open && d < sh->srv->nshards; d++) {
-        free(sh->open[d]);
+        xbatch_free(sh->open[d]);
         if (sh->tgt)
             free(sh->tgt[d].v);
     }
