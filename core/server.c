@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -359,6 +360,39 @@ static bool ldm_step(struct server *s, struct ldm *l)
     return false;
 }
 
+/* GANNET_DIAL_TEST="host:port[,timeout_ms[,max_attempts[,backoff_ms]]]": a
+ * test knob that makes shard 0 dial out and serve what answers as a client
+ * connection, so that tests reach the outbound path (connect timeout,
+ * retries with backoff) that routes, gateways and leaf remotes use. */
+static void dial_test(struct server *s)
+{
+    const char *v = getenv("GANNET_DIAL_TEST");
+    if (!v || !*v)
+        return;
+    char host[256];
+    int port = 0;
+    long long timeout = 2000, attempts = 0, backoff = 100;
+    if (sscanf(v, "%255[^:]:%d,%lld,%lld,%lld", host, &port, &timeout, &attempts, &backoff) < 2) {
+        log_error("GANNET_DIAL_TEST=%s: want host:port[,timeout_ms[,max_attempts[,backoff_ms]]]", v);
+        return;
+    }
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+    if (getaddrinfo(host, ps, &hints, &res) != 0) {
+        log_error("GANNET_DIAL_TEST: cannot resolve %s", host);
+        return;
+    }
+    struct dial_spec d = {.kind = CK_CLIENT, .timeout_ms = timeout, .max_attempts = (int)attempts,
+                          .backoff_ms = backoff, .backoff_max_ms = 8 * backoff};
+    memcpy(&d.addr, res->ai_addr, res->ai_addrlen);
+    d.alen = res->ai_addrlen;
+    freeaddrinfo(res);
+    log_warn("GANNET_DIAL_TEST: dialing %s:%d (a test knob)", host, port);
+    if (shard_post_dial(s->shards[0], &d) < 0)
+        log_error("GANNET_DIAL_TEST: out of memory");
+}
+
 int server_run(struct server *s)
 {
     const struct opts *o = s->opts;
@@ -400,6 +434,7 @@ int server_run(struct server *s)
         return mrc;
     }
     log_info("Server is ready");
+    dial_test(s);
     struct ldm ldm = {0};
     for (;;) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000000};

@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <linux/sockios.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -316,6 +317,19 @@ static void maybe_release(struct shard *sh, struct conn *c)
     conn_free_slot(sh, c);
 }
 
+static void addr_str(const struct sockaddr_storage *ss, char *ip, size_t cap, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)cap);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)cap);
+        *port = ntohs(a->sin_port);
+    }
+}
+
 static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -336,17 +350,8 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
     c->fd = fd;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, c->ip, sizeof c->ip);
-            c->port = ntohs(a->sin6_port);
-        } else {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, c->ip, sizeof c->ip);
-            c->port = ntohs(a->sin_port);
-        }
-    }
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        addr_str(&ss, c->ip, sizeof c->ip, &c->port);
     conn_start(c);
     if (!c->closing)
         arm_recv(sh, c);
@@ -396,6 +401,153 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
             conn_mark_flush(c);
     }
     maybe_release(sh, c);
+}
+
+/* ---- outbound connections ----
+ *
+ * A dialer is an outbound connection being made (SC_DIAL): each attempt is
+ * a connect linked to a timeout on the shard's ring; a failed one is
+ * retried after a delay that doubles up to a maximum. Once connected it
+ * becomes a struct conn of the kind asked for and starts as an accepted
+ * one of that kind would. Routes, gateways and leaf remotes dial this way. */
+
+static void dialer_free(struct shard *sh, uint32_t slot)
+{
+    struct dialer *d = sh->dialers[slot];
+    if (d->fd >= 0)
+        close(d->fd);
+    free(d);
+    sh->dialers[slot] = NULL;
+}
+
+static void dialer_new(struct shard *sh, const struct dial_spec *spec)
+{
+    uint32_t slot;
+    for (slot = 0; slot < sh->ndialers && sh->dialers[slot]; slot++)
+        ;
+    if (slot == sh->ndialers) {
+        uint32_t n = sh->ndialers ? sh->ndialers * 2 : 4;
+        struct dialer **v = realloc(sh->dialers, n * sizeof *v);
+        if (!v) {
+            log_error("dial: out of memory");
+            return;
+        }
+        for (uint32_t i = sh->ndialers; i < n; i++)
+            v[i] = NULL;
+        sh->dialers = v;
+        sh->ndialers = n;
+    }
+    struct dialer *d = calloc(1, sizeof *d);
+    if (!d) {
+        log_error("dial: out of memory");
+        return;
+    }
+    d->spec = *spec;
+    d->gen = (uint32_t)shard_rand(sh);
+    d->fd = -1;
+    d->delay_ms = spec->backoff_ms > 0 ? spec->backoff_ms : 100;
+    d->next_ms = sh->now;
+    char ip[46];
+    uint16_t port = 0;
+    addr_str(&spec->addr, ip, sizeof ip, &port);
+    snprintf(d->where, sizeof d->where, spec->addr.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+    sh->dialers[slot] = d;
+    sh->have_dialers = true;
+}
+
+static void dial_attempt(struct shard *sh, uint32_t slot)
+{
+    struct dialer *d = sh->dialers[slot];
+    d->fd = socket(d->spec.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct io_uring_sqe *c = d->fd >= 0 ? get_sqe(sh) : NULL, *t = c ? get_sqe(sh) : NULL;
+    if (!t) { /* no socket or no SQEs: try again shortly (an SQE taken stays a NOP) */
+        if (c)
+            io_uring_prep_nop(c), io_uring_sqe_set_data64(c, UD(UD_IGNORE, 0, 0));
+        if (d->fd >= 0)
+            close(d->fd);
+        d->fd = -1;
+        d->next_ms = sh->now + 10;
+        return;
+    }
+    int one = 1;
+    setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    d->attempts++;
+    d->next_ms = INT64_MAX;
+    io_uring_prep_connect(c, d->fd, (const struct sockaddr *)&d->spec.addr, d->spec.alen);
+    io_uring_sqe_set_data64(c, UD(UD_CONNECT, slot, d->gen));
+    c->flags |= IOSQE_IO_LINK;
+    int64_t to = d->spec.timeout_ms > 0 ? d->spec.timeout_ms : 2000;
+    d->ts.tv_sec = to / 1000;
+    d->ts.tv_nsec = (to % 1000) * 1000000;
+    io_uring_prep_link_timeout(t, &d->ts, 0);
+    io_uring_sqe_set_data64(t, UD(UD_IGNORE, 0, 0));
+}
+
+static void arm_recv(struct shard *sh, struct conn *c);
+
+static void on_connect(struct shard *sh, struct io_uring_cqe *cqe)
+{
+    uint32_t slot = (uint32_t)(cqe->user_data >> 8) & 0xffffff, gen = (uint32_t)(cqe->user_data >> 32);
+    struct dialer *d = slot < sh->ndialers ? sh->dialers[slot] : NULL;
+    if (!d || d->gen != gen)
+        return;
+    struct conn *c = cqe->res == 0 ? conn_alloc(sh) : NULL;
+    if (c) {
+        c->kind = d->spec.kind;
+        c->fd = d->fd;
+        d->fd = -1;
+        addr_str(&d->spec.addr, c->ip, sizeof c->ip, &c->port);
+        log_debug("%s - connected (attempt %d)", d->where, d->attempts);
+        dialer_free(sh, slot);
+        conn_start(c);
+        if (!c->closing)
+            arm_recv(sh, c);
+        maybe_release(sh, c);
+        return;
+    }
+    int err = cqe->res == -ECANCELED ? ETIMEDOUT : cqe->res < 0 ? -cqe->res : ENOMEM;
+    close(d->fd);
+    d->fd = -1;
+    if (d->spec.max_attempts > 0 && d->attempts >= d->spec.max_attempts) {
+        log_error("%s - connect failed (attempt %d): %s; giving up", d->where, d->attempts, strerror(err));
+        dialer_free(sh, slot);
+        return;
+    }
+    log_debug("%s - connect failed (attempt %d): %s; next attempt in %" PRId64 "ms", d->where, d->attempts,
+              strerror(err), d->delay_ms);
+    d->next_ms = sh->now + d->delay_ms;
+    int64_t max = d->spec.backoff_max_ms > 0 ? d->spec.backoff_max_ms : 5000;
+    d->delay_ms = d->delay_ms * 2 > max ? max : d->delay_ms * 2;
+}
+
+/* Start the attempts that are due; the earliest next one (INT64_MAX: none). */
+static int64_t run_dialers(struct shard *sh)
+{
+    int64_t next = INT64_MAX;
+    bool any = false;
+    for (uint32_t i = 0; i < sh->ndialers; i++) {
+        struct dialer *d = sh->dialers[i];
+        if (!d)
+            continue;
+        any = true;
+        if (d->fd < 0 && d->next_ms <= sh->now)
+            dial_attempt(sh, i);
+        if (d->next_ms < next)
+            next = d->next_ms;
+    }
+    sh->have_dialers = any;
+    return next;
+}
+
+int shard_post_dial(struct shard *sh, const struct dial_spec *spec)
+{
+    struct shard_cmd *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->type = SC_DIAL;
+    c->dial = *spec;
+    shard_post(sh, c);
+    return 0;
 }
 
 /* ---- cross-shard delivery ----
@@ -1143,6 +1295,9 @@ static void handle_cqe(struct shard *sh, struct io_uring_cqe *cqe)
     case UD_SEND:
         on_send(sh, cqe);
         break;
+    case UD_CONNECT:
+        on_connect(sh, cqe);
+        break;
     case UD_QUERY_WAKE: /* the query itself is answered at the start of the next turn */
         if (!atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed))
             arm_query_wake(sh);
@@ -1271,6 +1426,9 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
         for (struct conn *k = sh->conns; k; k = k->next)
             conn_send_ldm(k);
         return;
+    case SC_DIAL:
+        dialer_new(sh, &cmd->dial);
+        return;
     case SC_CLOSE_CLIENTS: {
         int32_t q = cmd->n;
         for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
@@ -1391,6 +1549,11 @@ static void *shard_main(void *arg)
         int64_t wake_at = sh->next_tick, pd = sh->parked ? park_deadline(sh) : INT64_MAX;
         if (pd < wake_at)
             wake_at = pd;
+        if (sh->have_dialers) {
+            int64_t dn = run_dialers(sh);
+            if (dn < wake_at)
+                wake_at = dn;
+        }
         int64_t wait = wake_at - sh->now;
         if (wait < 1)
             wait = 1;
@@ -1515,6 +1678,10 @@ void shard_destroy(struct shard *sh)
     free(sh->tgt);
     free(sh->xin);
     sem_destroy(&sh->started);
+    for (uint32_t i = 0; i < sh->ndialers; i++)
+        if (sh->dialers[i])
+            dialer_free(sh, i);
+    free(sh->dialers);
     for (struct shard_cmd *c = atomic_exchange(&sh->cmds, NULL), *n; c; c = n) {
         n = c->next;
         free(c);

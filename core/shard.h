@@ -9,6 +9,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "mailbox.h"
@@ -19,7 +20,7 @@
 #include "uring.h"
 
 /* user_data: | gen:32 | slot:24 | op:8 | */
-enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE };
+enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE, UD_QUERY_WAKE, UD_CONNECT };
 #define UD(op, slot, gen) (((uint64_t)(gen) << 32) | ((uint64_t)(slot) << 8) | (uint64_t)(op))
 
 /* A command from another thread (the control thread) to a shard, carried
@@ -27,11 +28,37 @@ enum ud_op { UD_ACCEPT = 1, UD_RECV, UD_SEND, UD_DOORBELL, UD_CANCEL, UD_IGNORE,
 enum shard_cmd_type {
     SC_LAME_DUCK,              /* stop accepting; tell clients (INFO "ldm":true) */
     SC_CLOSE_CLIENTS,          /* lame duck pacing: close n of its clients */
+    SC_DIAL,                   /* open an outbound connection (struct dial_spec) */
 };
+
+/* An outbound connection to make: where, as what kind, how hard to try.
+ * The address is resolved by the poster (a shard never blocks on DNS). */
+struct dial_spec {
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    enum conn_kind kind;
+    int64_t timeout_ms;        /* each attempt's connect timeout */
+    int64_t backoff_ms, backoff_max_ms; /* delay before the 2nd attempt, doubling up to the max */
+    int max_attempts;          /* 0: until it connects or the server stops */
+};
+
 struct shard_cmd {
     struct shard_cmd *next;
     enum shard_cmd_type type;
     int32_t n;                 /* SC_CLOSE_CLIENTS */
+    struct dial_spec dial;     /* SC_DIAL */
+};
+
+/* An outbound connection being made: not a struct conn until it connects. */
+struct dialer {
+    struct dial_spec spec;
+    uint32_t gen;              /* user_data identity, as a connection's */
+    int fd;                    /* -1 between attempts */
+    int attempts;
+    int64_t delay_ms;          /* before the next attempt */
+    int64_t next_ms;           /* when the next attempt starts (in flight: INT64_MAX) */
+    struct __kernel_timespec ts; /* the attempt's link timeout (must live while it is in flight) */
+    char where[64];            /* host:port, for the log */
 };
 
 /* What delivering one message ran into: a consumer above half its
@@ -105,6 +132,9 @@ struct shard {
     struct stall_note note;    /* what the message being processed ran into */
     struct conn *retry_recv;   /* connections whose recv could not be armed (no SQE), chained by retry_next */
     bool retry_query;          /* the query read could not be armed */
+    struct dialer **dialers;   /* outbound connections being made, by slot (NULL: free) */
+    uint32_t ndialers;
+    bool have_dialers;
     uint64_t retry_bells;      /* doorbells that could not be rung (no SQE) */
     struct sub *unsub_new;     /* unsubscribed this turn: leave the index before the next match or at the turn's end */
     struct sub *unsub_retry;   /* their removal failed (no memory): tried again each turn */
@@ -165,6 +195,7 @@ void shard_wake_for_query(struct shard *sh); /* any thread, after posting sh->qu
  * and wake it. */
 void shard_post(struct shard *sh, struct shard_cmd *cmd);
 int shard_post_simple(struct shard *sh, enum shard_cmd_type type, int32_t n); /* 0 or -ENOMEM */
+int shard_post_dial(struct shard *sh, const struct dial_spec *spec);          /* 0 or -ENOMEM */
 
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
