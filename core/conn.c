@@ -39,6 +39,8 @@ const char *close_reason_str(enum close_reason r)
         [CR_PARSE_ERROR] = "Parse Error",
         [CR_SERVER_SHUTDOWN] = "Server Shutdown",
         [CR_RESOURCES] = "Insufficient Resources",
+        [CR_BAD_PROTOCOL] = "Bad Client Protocol Version",
+        [CR_NO_RESPONDERS_HEADERS] = "No Responders Requires Headers",
     };
     return r < sizeof s / sizeof s[0] ? s[r] : "Unknown";
 }
@@ -788,11 +790,11 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
     c->auth_ok = true;
     c->connected = true;
     if (c->protocol < 0 || c->protocol > 1) {
-        conn_send_err_close(c, "invalid client protocol", CR_PROTOCOL_VIOLATION);
+        conn_send_err_close(c, "invalid client protocol", CR_BAD_PROTOCOL);
         return 1;
     }
     if (c->no_responders && !c->headers) {
-        conn_send_err_close(c, "no responders requires headers support", CR_PROTOCOL_VIOLATION);
+        conn_send_err_close(c, "no responders requires headers support", CR_NO_RESPONDERS_HEADERS);
         return 1;
     }
     send_ok(c);
@@ -828,8 +830,8 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
         if (c->rtt_start_ns)
             c->rtt_ns = now_ns() - c->rtt_start_ns;
         return 0;
-    case OP_ERR:
-        conn_close(c, CR_CLIENT_CLOSED, false);
+    case OP_ERR: /* as nats-server's processErr */
+        conn_close(c, CR_PARSE_ERROR, false);
         return 1;
     case OP_INFO: { /* ignored, but nats-server decodes it: bad JSON closes silently */
         json_error_t jerr;
@@ -885,8 +887,8 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
             case PERR_UNKNOWN_OP:
                 if (!c->auth_ok && auth_required(sh->conf->o))
                     conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
-                else
-                    conn_send_err_close(c, "Unknown Protocol Operation", CR_PARSE_ERROR);
+                else /* nats-server closes every parse error as a protocol violation */
+                    conn_send_err_close(c, "Unknown Protocol Operation", CR_PROTOCOL_VIOLATION);
                 break;
             case PERR_CONTROL_LINE:
                 conn_send_err_close(c, "maximum control line exceeded", CR_MAX_CONTROL_LINE);

@@ -48,6 +48,8 @@ enum close_reason {
     CR_PARSE_ERROR,
     CR_SERVER_SHUTDOWN,
     CR_RESOURCES,              /* an allocation failed: the connection cannot go on correctly */
+    CR_BAD_PROTOCOL,
+    CR_NO_RESPONDERS_HEADERS,
 };
 const char *close_reason_str(enum close_reason r);
 
