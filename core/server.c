@@ -167,6 +167,8 @@ static long env_knob(const char *name, long def, long max)
 int server_init(struct server *s, const struct opts *o)
 {
     memset(s, 0, sizeof *s);
+    for (int i = 0; i < MAX_SHARDS; i++)
+        s->listen_ctl[i] = -1;
     s->opts = o;
     atomic_init(&s->ldm_start_ms, 0);
     s->start_ms = now_ms();
@@ -222,6 +224,10 @@ int server_init(struct server *s, const struct opts *o)
             log_fatal("Error listening on port: %s:%d, \"%s\"", o->host, s->port, strerror(-rc));
             return rc;
         }
+        /* the control thread's own handle on the socket, for lame duck:
+         * the shard may close its fd at any time, and a reused fd number
+         * must never be shut down by mistake */
+        s->listen_ctl[i] = fcntl(s->shards[i]->listen_fd, F_DUPFD_CLOEXEC, 0);
     }
     struct srvconf *c = conf_new(s, (struct opts *)o);
     if (!c)
@@ -278,6 +284,7 @@ static void reload(struct server *s)
     /* every shard loads the pointer at the start of a turn and passes a
      * quiescent state at its end: after this, none holds the old one */
     synchronize_rcu();
+    TSAN_GRACE_ACQUIRE();
     conf_free(s, old);
     log_info("Reloaded server configuration");
 }
@@ -300,8 +307,8 @@ static bool ldm_enter(struct server *s, struct ldm *l)
     /* Refuse new connections before saying so. The listening sockets stay
      * the shards' to close; shutdown() just stops them listening, now. */
     for (int i = 0; i < s->nshards; i++)
-        if (s->shards[i]->listen_fd >= 0)
-            shutdown(s->shards[i]->listen_fd, SHUT_RDWR);
+        if (s->listen_ctl[i] >= 0)
+            shutdown(s->listen_ctl[i], SHUT_RDWR);
     log_info("Entering lame duck mode, stop accepting new clients");
     l->phase = 1;
     l->next_ms = now_ms() + o->lame_duck_grace_ms;
@@ -479,6 +486,9 @@ void server_free(struct server *s)
     rcu_barrier_qsbr();
     for (int i = 0; s->shards && i < s->nshards; i++)
         shard_destroy(s->shards[i]);
+    for (int i = 0; i < MAX_SHARDS; i++)
+        if (s->listen_ctl[i] >= 0)
+            close(s->listen_ctl[i]);
     free(s->shards);
     for (int i = 0; s->mbox && i < s->nshards * s->nshards; i++)
         xlink_destroy(&s->mbox[i]);

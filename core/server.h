@@ -40,6 +40,7 @@ struct server {
     struct account *gacc, *sacc;
     char server_id[57];        /* nkey-style public key, 56 chars */
     int port;                  /* the port actually bound */
+    int listen_ctl[MAX_SHARDS]; /* the control thread's dup of each shard's listener (lame duck) */
     _Atomic uint64_t next_cid;
     _Atomic int32_t nclients;  /* open client connections (max_connections) */
     _Atomic uint64_t total_conns;

@@ -1004,6 +1004,7 @@ static bool mailboxes_empty(struct shard *sh)
 
 static void zombie_cb(struct rcu_head *h)
 {
+    TSAN_GRACE_ACQUIRE(); /* every reader's uses of s happened before */
     struct sub *s = caa_container_of(h, struct sub, rcu);
     struct shard *sh = s->owner;
     struct sub *head = atomic_load_explicit(&sh->zombies, memory_order_relaxed);
@@ -1562,7 +1563,7 @@ static void *shard_main(void *arg)
         atomic_thread_fence(memory_order_seq_cst);
         bool idle = mailboxes_empty(sh) && !atomic_load_explicit(&sh->zombies, memory_order_relaxed) &&
                     !sh->park_check && !(sh->parked && parked_budget_ready(sh));
-        rcu_thread_offline();
+        gannet_offline();
         int64_t t_idle = now_ns(), idle_from = idle ? t_idle : 0;
         earn_spin(sh, t_idle);
         if (idle && sh->busy && sh->srv->spin_ns > 0 && sh->spin_tokens >= SPIN_MIN_NS) {
@@ -1613,7 +1614,7 @@ static void *shard_main(void *arg)
             topz_tick(&sh->topz, sh->now);
             sh->next_tick = sh->now + TICK_MS;
         }
-        rcu_quiescent_state();
+        gannet_quiescent();
     }
     close_listener(sh);
     shutdown_conns(sh);

@@ -115,9 +115,25 @@ int sublist_init(struct sublist *sl)
     return 0;
 }
 
-static void free_subarr(struct rcu_head *h) { free(caa_container_of(h, struct subarr, rcu)); }
-static void free_qarr(struct rcu_head *h) { free(caa_container_of(h, struct qarr, rcu)); }
-static void free_node(struct rcu_head *h) { free(caa_container_of(h, struct snode, rcu)); }
+#ifdef GANNET_TSAN
+char tsan_grace_token;
+#endif
+
+static void free_subarr(struct rcu_head *h)
+{
+    TSAN_GRACE_ACQUIRE();
+    free(caa_container_of(h, struct subarr, rcu));
+}
+static void free_qarr(struct rcu_head *h)
+{
+    TSAN_GRACE_ACQUIRE();
+    free(caa_container_of(h, struct qarr, rcu));
+}
+static void free_node(struct rcu_head *h)
+{
+    TSAN_GRACE_ACQUIRE();
+    free(caa_container_of(h, struct snode, rcu));
+}
 
 /* Copy `old` with `add` appended, or without `del`. */
 static struct subarr *subarr_with(const struct subarr *old, struct sub *add, struct sub *del)

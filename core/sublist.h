@@ -23,6 +23,22 @@
 #define _LGPL_SOURCE
 #include <urcu-qsbr.h>
 
+#include "tsan.h"
+
+/* A reader's quiescent state and going offline, with the happens-before
+ * ThreadSanitizer needs to see (tsan.h); callbacks run after a grace period
+ * start with TSAN_GRACE_ACQUIRE(). */
+static inline void gannet_quiescent(void)
+{
+    TSAN_GRACE_RELEASE();
+    rcu_quiescent_state();
+}
+static inline void gannet_offline(void)
+{
+    TSAN_GRACE_RELEASE();
+    rcu_thread_offline();
+}
+
 struct account;
 struct conn;
 struct shard;

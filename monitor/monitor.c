@@ -716,7 +716,7 @@ static void *mon_main(void *arg)
     arm_tick(m);
     arm_accept(m);
     while (!m->stopping) {
-        rcu_thread_offline();
+        gannet_offline();
         int rc = io_uring_submit_and_wait(&m->ring, 1);
         rcu_thread_online();
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {

@@ -6,7 +6,7 @@
 #           config grammar
 #   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
 #           stress, real-client and monitoring tests against that build
-#   tsan  — ThreadSanitizer build; the stress test and the concurrent unit tests
+#   tsan  — ThreadSanitizer build; the stress, fault-injection, unit and protocol tests
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
 # Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
 set -u
@@ -49,7 +49,7 @@ if make -s tsan >"$R/tsan-build.log" 2>&1; then
     record tsan-build ok
     pytest_phase tsan "GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
-        STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py
+        STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto
 else
     cat "$R/tsan-build.log"
     record tsan-build fail
