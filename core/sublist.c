@@ -79,6 +79,7 @@ struct edge_key {
 static int edge_match(struct cds_lfht_node *node, const void *key)
 {
     const struct snode *sn = caa_container_of(node, struct snode, edge);
+    TSAN_CONSUME(sn); /* published by cds_lfht_add, which TSan does not see */
     const struct edge_key *k = key;
     return sn->parent == k->parent && sn->tlen == k->n && memcmp(sn->token, k->tok, k->n) == 0;
 }
@@ -181,6 +182,7 @@ static struct snode *walk(struct sublist *sl, const char *subj, size_t len, bool
                     prune(sl, n);
                     return NULL;
                 }
+                TSAN_PUBLISH(c);
                 cds_lfht_add(sl->edges, edge_hash(n, tok, tl), &c->edge);
                 n->nchildren++;
             }

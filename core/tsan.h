@@ -26,8 +26,14 @@ void __tsan_release(void *addr);
 extern char tsan_grace_token;
 #define TSAN_GRACE_RELEASE() __tsan_release(&tsan_grace_token)
 #define TSAN_GRACE_ACQUIRE() __tsan_acquire(&tsan_grace_token)
+/* An object published through liburcu's own code (cds_lfht_add): released
+ * by the writer before, acquired by a reader before it reads the fields. */
+#define TSAN_PUBLISH(p) __tsan_release((void *)(p))
+#define TSAN_CONSUME(p) __tsan_acquire((void *)(p))
 #else
 #define TSAN_GRACE_RELEASE() ((void)0)
 #define TSAN_GRACE_ACQUIRE() ((void)0)
+#define TSAN_PUBLISH(p) ((void)0)
+#define TSAN_CONSUME(p) ((void)0)
 #endif
 #endif

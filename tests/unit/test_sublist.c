@@ -308,7 +308,7 @@ TEST(sublist_queue_name_outlives_member)
     ins(&sl, c);
     rm(&sl, a);
     free_subs(&a, 1);
-    rcu_thread_offline();
+    gannet_offline();
     rcu_barrier(); /* old arrays gone too */
     rcu_thread_online();
     match(&sl, "foo", &r);
@@ -772,7 +772,7 @@ static void *writer(void *arg)
         if (rc != 0 || g <= last || atomic_load(&t->sl.count) != (uint64_t)n)
             atomic_fetch_add(&t->errors, 1);
         last = g;
-        rcu_quiescent_state();
+        gannet_quiescent();
     }
     for (int k = 0; k < POOL; k++)
         if (in[k] && sublist_remove(&t->sl, t->pool[k]) != 0)
@@ -803,7 +803,7 @@ static void *reader(void *arg)
                 atomic_fetch_add(&t->final_nonempty, 1);
         }
         atomic_fetch_add(&t->reads[id], 1);
-        rcu_quiescent_state();
+        gannet_quiescent();
     } while (!done);
     match_result_free(&r);
     match_cache_free(c);
@@ -822,7 +822,7 @@ TEST(sublist_concurrent_readers)
         t->pool[i] = mk(pool_subj[j], q == 0 ? NULL : q == 1 ? "q1" : "q2");
     }
     pthread_t w, rd[2];
-    rcu_thread_offline(); /* blocked in join: must not hold up grace periods */
+    gannet_offline(); /* blocked in join: must not hold up grace periods */
     CHECK_EQ_INT(pthread_create(&rd[0], NULL, reader, (void *)(intptr_t)0), 0);
     CHECK_EQ_INT(pthread_create(&rd[1], NULL, reader, (void *)(intptr_t)1), 0);
     CHECK_EQ_INT(pthread_create(&w, NULL, writer, t), 0);
@@ -859,7 +859,7 @@ int main(void)
     RUN(sublist_match_cached_hint);
     RUN(sublist_sub_new);
     RUN(sublist_concurrent_readers);
-    rcu_thread_offline();
+    gannet_offline();
     rcu_barrier(); /* run every pending call_rcu free before exit (LSan) */
     rcu_thread_online();
     rcu_unregister_thread();
