@@ -122,10 +122,13 @@ static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, boo
 static void answer_cache(struct shard *sh, struct query *q)
 {
     int i = sh->id;
-    uint64_t gen = atomic_load_explicit(&sh->srv->gacc->sl.gen, memory_order_acquire);
+    struct account *acc = sh->srv->gacc; /* /subsz: $G's */
+    struct match_cache *c = &sh->cache[acc->id];
+    match_cache_sync(&acc->sl, c); /* entries valid now, as nats-server's cache */
+    uint64_t gen = c->registered ? 0 : atomic_load_explicit(&acc->sl.gen, memory_order_acquire);
     q->cache[i] = calloc(MATCH_CACHE_SLOTS, sizeof *q->cache[i]);
     for (int k = 0; q->cache[i] && k < MATCH_CACHE_SLOTS; k++) {
-        const struct match_cache_entry *e = &sh->cache[sh->srv->gacc->id].e[k]; /* /subsz: $G's */
+        const struct match_cache_entry *e = &c->e[k];
         if (e->valid && e->gen == gen)
             q->cache[i][q->count[i]++] = (struct cache_snap){e->hash, e->res.npsubs + e->res.ngroups};
     }

@@ -88,6 +88,8 @@ int shard_create(struct server *srv, int id, struct shard **out)
         shard_destroy(sh);
         return -ENOMEM;
     }
+    for (int a = 0; a < ACC_MAX; a++) /* told of its account's index changes (selective invalidation) */
+        sublist_register_cache(&srv->acc[a].sl, &sh->cache[a]);
     int rc = uring_init(&sh->u, RING_ENTRIES, NBUFS, BUFSZ);
     if (rc == 0 && !sh->u.defer_taskrun && id == 0)
         log_warn("io_uring: SINGLE_ISSUER|DEFER_TASKRUN unavailable, using default task work");
@@ -1601,7 +1603,10 @@ static void *shard_main(void *arg)
         if (sh->retry_recv || sh->retry_query)
             retry_io(sh);
         push_batches(sh);
-        /* match-cache figures for /subsz, published once per turn */
+        /* apply index changes to the match caches even without publishing
+         * (their queues stay short), and publish the figures for /subsz */
+        for (int a = 0; a < ACC_MAX; a++)
+            match_cache_sync(&srv->acc[a].sl, &sh->cache[a]);
         publish_cache_figures(sh);
         flush_all(sh);
         if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "failpoint.h"
+#include "subject.h"
 
 /* Publication of RCU-protected pointers: release stores and acquire loads
  * (free on x86, and visible to ThreadSanitizer, which does not model
@@ -294,6 +295,109 @@ static int del_from_node(struct snode *n, struct sub *s)
     return 0;
 }
 
+/* ---- selective cache invalidation (see sublist.h) ---- */
+
+int sublist_register_cache(struct sublist *sl, struct match_cache *c)
+{
+    if (sl->ncaches == SUBLIST_MAX_CACHES)
+        return -ENOSPC;
+    c->registered = true;
+    c->applied = atomic_load_explicit(&sl->gen, memory_order_relaxed);
+    sl->caches[sl->ncaches++] = c;
+    return 0;
+}
+
+/* Writer, under wlock: send s's subject to every registered cache. */
+static void tell_caches(struct sublist *sl, const struct sub *s)
+{
+    bool wild = false;
+    for (uint32_t i = 0; i < s->subj_len && !wild; i++)
+        wild = (s->subject[i] == '*' || s->subject[i] == '>') && (i == 0 || s->subject[i - 1] == '.') &&
+               (i + 1 == s->subj_len || s->subject[i + 1] == '.');
+    for (uint32_t k = 0; k < sl->ncaches; k++) {
+        struct match_cache *c = sl->caches[k];
+        if (atomic_load_explicit(&c->overflow, memory_order_relaxed))
+            continue; /* it drops everything anyway */
+        struct inval *v = atomic_load_explicit(&c->npending, memory_order_relaxed) >= INVAL_PENDING_MAX
+                              ? NULL
+                              : malloc(sizeof *v + s->subj_len);
+        if (!v) { /* too many, or no memory: the owner drops everything */
+            atomic_store_explicit(&c->overflow, 1, memory_order_release);
+            continue;
+        }
+        v->len = s->subj_len;
+        v->wild = wild;
+        memcpy(v->subj, s->subject, s->subj_len);
+        struct inval *head = atomic_load_explicit(&c->pending, memory_order_relaxed);
+        do {
+            v->next = head;
+        } while (!atomic_compare_exchange_weak_explicit(&c->pending, &head, v, memory_order_release,
+                                                        memory_order_relaxed));
+        atomic_fetch_add_explicit(&c->npending, 1, memory_order_relaxed);
+    }
+}
+
+static void drop_all(struct match_cache *c)
+{
+    for (int i = 0; i < MATCH_CACHE_SLOTS; i++)
+        c->e[i].valid = false;
+}
+
+/* Drop the cached subjects one changed subscription could have matched. */
+static void drop_matching(struct match_cache *c, const struct inval *v)
+{
+    if (!v->wild) {
+        uint64_t h = XXH3_64bits(v->subj, v->len);
+        struct match_cache_entry *e = &c->e[h & (MATCH_CACHE_SLOTS - 1)];
+        if (e->valid && e->hash == h && e->len == v->len && memcmp(e->subj, v->subj, v->len) == 0) {
+            e->valid = false;
+            c->dropped++;
+        }
+        return;
+    }
+    for (int i = 0; i < MATCH_CACHE_SLOTS; i++) {
+        struct match_cache_entry *e = &c->e[i];
+        if (e->valid && subject_matches(v->subj, v->len, e->subj, e->len)) {
+            e->valid = false;
+            c->dropped++;
+        }
+    }
+}
+
+static void free_invals(struct inval *v)
+{
+    while (v) {
+        struct inval *n = v->next;
+        free(v);
+        v = n;
+    }
+}
+
+/* Owner: apply what writers sent up to generation gen (read before). */
+static void cache_apply(struct match_cache *c, uint64_t gen)
+{
+    struct inval *v = atomic_exchange_explicit(&c->pending, NULL, memory_order_acquire);
+    uint32_t n = 0;
+    if (atomic_exchange_explicit(&c->overflow, 0, memory_order_acquire)) {
+        drop_all(c);
+        for (struct inval *t = v; t; t = t->next)
+            n++;
+    } else {
+        for (struct inval *t = v; t; t = t->next, n++)
+            drop_matching(c, t);
+    }
+    free_invals(v);
+    atomic_fetch_sub_explicit(&c->npending, n, memory_order_relaxed);
+    c->applied = gen;
+}
+
+void match_cache_sync(struct sublist *sl, struct match_cache *c)
+{
+    uint64_t gen = atomic_load_explicit(&sl->gen, memory_order_acquire);
+    if (c->registered && gen != c->applied)
+        cache_apply(c, gen);
+}
+
 static int insert_locked(struct sublist *sl, struct sub *s)
 {
     struct snode *n = walk(sl, s->subject, s->subj_len, true);
@@ -303,6 +407,7 @@ static int insert_locked(struct sublist *sl, struct sub *s)
     if (rc == 0) {
         atomic_fetch_add_explicit(&sl->count, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sl->inserts, 1, memory_order_relaxed);
+        tell_caches(sl, s); /* after the change, before the generation moves */
         atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
     }
     return rc;
@@ -355,6 +460,7 @@ static int remove_locked(struct sublist *sl, struct sub *s)
         prune(sl, n);
         atomic_fetch_sub_explicit(&sl->count, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sl->removes, 1, memory_order_relaxed);
+        tell_caches(sl, s);
         atomic_fetch_add_explicit(&sl->gen, 1, memory_order_release);
     }
     return rc;
@@ -508,6 +614,11 @@ const struct match_result *match_cached_hint(struct sublist *sl, struct match_ca
                                              struct match_cache_entry **hint)
 {
     uint64_t gen = atomic_load_explicit(&sl->gen, memory_order_acquire);
+    if (c->registered) { /* selective: entries stay valid until a change drops them */
+        if (gen != c->applied)
+            cache_apply(c, gen);
+        gen = 0;
+    }
     /* A publisher usually repeats its subject: try the entry it used last
      * before hashing. The entry may since hold another subject (same
      * slot) or be stale; the checks are those of a hit below. */
@@ -541,6 +652,7 @@ const struct match_result *match_cached_hint(struct sublist *sl, struct match_ca
 
 void match_cache_free(struct match_cache *c)
 {
+    free_invals(atomic_exchange(&c->pending, NULL));
     for (int i = 0; i < MATCH_CACHE_SLOTS; i++) {
         free(c->e[i].subj);
         match_result_free(&c->e[i].res);

@@ -66,6 +66,8 @@ struct sub {
 };
 
 struct snode;
+struct match_cache;
+#define SUBLIST_MAX_CACHES 64      /* match caches told of changes: one per shard (MAX_SHARDS) */
 
 struct sublist {
     struct snode *root;
@@ -74,6 +76,8 @@ struct sublist {
     _Atomic uint64_t gen;        /* bumped after every insert/remove */
     _Atomic uint64_t count;      /* subscriptions in the index */
     _Atomic uint64_t inserts, removes;
+    struct match_cache *caches[SUBLIST_MAX_CACHES]; /* told of every change (writers, under wlock) */
+    uint32_t ncaches;
 };
 
 struct match_group {
@@ -105,8 +109,21 @@ void match_result_reset(struct match_result *r);
 void match_result_free(struct match_result *r);
 
 /* A per-shard, direct-mapped cache of match results keyed by xxhash of the
- * subject and stamped with the index generation it was built in. */
+ * subject (one cache per shard and account, so keyed by (account, subject)).
+ *
+ * Invalidation is selective, as nats-server's sublist cache: a cache
+ * registered with its sublist (sublist_register_cache, before the shards
+ * start) is sent the subject of every subscription inserted or removed, and
+ * drops only the cached subjects it matches: a literal one its own entry, a
+ * wildcard the entries it matches. A writer sends after changing the index
+ * and before bumping sl->gen; the owner applies what it was sent whenever
+ * it sees gen move (and each turn), so an entry built before a change is
+ * always dropped, and one built after it is right. More than
+ * INVAL_PENDING_MAX unapplied changes, or a record that cannot be
+ * allocated, make the owner drop everything instead. An unregistered cache
+ * (unit tests) drops everything on any change. */
 #define MATCH_CACHE_SLOTS 1024
+#define INVAL_PENDING_MAX 1024
 struct match_cache_entry {
     uint64_t hash, gen;
     char *subj;
@@ -114,10 +131,28 @@ struct match_cache_entry {
     bool valid;
     struct match_result res;
 };
+struct inval {                       /* one changed subscription's subject */
+    struct inval *next;
+    uint32_t len;
+    bool wild;                       /* contains '*' or '>' */
+    char subj[];
+};
 struct match_cache {
     struct match_cache_entry e[MATCH_CACHE_SLOTS];
     uint64_t hits, misses;
+    /* selective invalidation: writers push (under the sublist's lock), the owner takes */
+    bool registered;
+    _Atomic(struct inval *) pending; /* newest first */
+    _Atomic uint32_t npending;
+    _Atomic int overflow;            /* too many or no memory: drop everything */
+    uint64_t applied;                /* sl->gen whose changes are all applied */
+    uint64_t dropped;                /* entries invalidated selectively (tests, /subsz) */
 };
+/* Register c (owned by one shard) to be told of sl's changes. Before the
+ * shards start; at most SUBLIST_MAX_CACHES per sublist. */
+int sublist_register_cache(struct sublist *sl, struct match_cache *c);
+/* The owner: apply the changes sent so far (also done by lookups). */
+void match_cache_sync(struct sublist *sl, struct match_cache *c);
 /* The result stays valid until the caller's next quiescent state. */
 const struct match_result *match_cached(struct sublist *sl, struct match_cache *c, const char *subj, size_t len);
 /* The same, trying *hint (the entry this caller used last, or NULL) before

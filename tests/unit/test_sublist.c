@@ -748,6 +748,7 @@ static void verify(struct conc *t, const struct match_result *r, const char *pub
 }
 
 static struct conc *g_conc;
+static struct match_cache *g_cache[2]; /* the readers': registered, so selective invalidation is exercised */
 
 static void *writer(void *arg)
 {
@@ -788,7 +789,7 @@ static void *reader(void *arg)
     int id = (int)(intptr_t)arg;
     rcu_register_thread();
     struct match_result r = {0};
-    struct match_cache *c = calloc(1, sizeof *c);
+    struct match_cache *c = g_cache[id];
     int done;
     do {
         done = atomic_load_explicit(&t->done, memory_order_acquire);
@@ -806,8 +807,6 @@ static void *reader(void *arg)
         gannet_quiescent();
     } while (!done);
     match_result_free(&r);
-    match_cache_free(c);
-    free(c);
     rcu_unregister_thread();
     return NULL;
 }
@@ -820,6 +819,10 @@ TEST(sublist_concurrent_readers)
     for (int i = 0; i < POOL; i++) {
         int j = i % NSUBJ, q = (i / NSUBJ) % 3;
         t->pool[i] = mk(pool_subj[j], q == 0 ? NULL : q == 1 ? "q1" : "q2");
+    }
+    for (int i = 0; i < 2; i++) {
+        g_cache[i] = calloc(1, sizeof *g_cache[i]);
+        CHECK_EQ_INT(sublist_register_cache(&t->sl, g_cache[i]), 0);
     }
     pthread_t w, rd[2];
     gannet_offline(); /* blocked in join: must not hold up grace periods */
@@ -835,11 +838,89 @@ TEST(sublist_concurrent_readers)
     CHECK_EQ_INT(atomic_load(&t->final_nonempty), 0); /* after the writer finished: nothing */
     CHECK_EQ_INT(atomic_load(&t->sl.inserts), atomic_load(&t->sl.removes));
     CHECK(trie_empty(&t->sl));
+    CHECK(g_cache[0]->dropped + g_cache[1]->dropped > 0); /* selective drops happened */
+    for (int i = 0; i < 2; i++) {
+        match_cache_free(g_cache[i]);
+        free(g_cache[i]);
+    }
     fprintf(stderr, "  concurrent: reader passes %ld + %ld, non-empty matches %ld\n", atomic_load(&t->reads[0]),
             atomic_load(&t->reads[1]), atomic_load(&t->seen_nonempty));
     sublist_destroy(&t->sl);
     free_subs(t->pool, POOL);
     free(t);
+}
+
+/* A registered cache drops only what a change could have matched (as
+ * nats-server's sublist cache): an unrelated SUB/UNSUB leaves its entries
+ * (hits), a related literal or wildcard one drops them (fresh results), and
+ * too many unapplied changes drop everything. */
+TEST(sublist_cache_selective)
+{
+    struct sublist sl;
+    CHECK_EQ_INT(sublist_init(&sl), 0);
+    struct match_cache *c = calloc(1, sizeof *c);
+    CHECK_EQ_INT(sublist_register_cache(&sl, c), 0);
+    struct sub *a = mk("foo.bar", NULL), *in = mk("_INBOX.x1", NULL), *w = mk("foo.*", NULL),
+               *other = mk("baz.>", "q"), *any = mk(">", NULL);
+    ins(&sl, a);
+    CHECK_EQ_INT(match_cached(&sl, c, "foo.bar", 7)->npsubs, 1);
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 0);
+    uint64_t h = c->hits;
+    /* unrelated: an inbox comes and goes, a queue on another subtree */
+    ins(&sl, in);
+    rm(&sl, in);
+    ins(&sl, other);
+    const struct match_result *r = match_cached(&sl, c, "foo.bar", 7);
+    CHECK_EQ_INT(c->hits, h + 1); /* still cached */
+    CHECK_EQ_INT(r->npsubs, 1);
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 0);
+    CHECK_EQ_INT(c->hits, h + 2);
+    /* related literal: the removal drops foo.bar only */
+    rm(&sl, a);
+    h = c->hits;
+    CHECK_EQ_INT(total(match_cached(&sl, c, "foo.bar", 7)), 0);
+    CHECK_EQ_INT(c->hits, h);
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 0);
+    CHECK_EQ_INT(c->hits, h + 1);
+    /* related wildcard: foo.* drops foo.bar, not zip.zap */
+    ins(&sl, w);
+    h = c->hits;
+    r = match_cached(&sl, c, "foo.bar", 7);
+    CHECK(has_psub(r, w) && r->npsubs == 1);
+    CHECK_EQ_INT(c->hits, h);
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 0);
+    CHECK_EQ_INT(c->hits, h + 1);
+    /* '>' matches everything cached */
+    ins(&sl, any);
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 1);
+    CHECK_EQ_INT(match_cached(&sl, c, "foo.bar", 7)->npsubs, 2);
+    CHECK(c->dropped >= 4);
+    /* more unapplied changes than the queue holds: everything goes, results stay right */
+    struct sub *many[INVAL_PENDING_MAX + 10];
+    for (int i = 0; i < INVAL_PENDING_MAX + 10; i++) {
+        char sj[32];
+        snprintf(sj, sizeof sj, "m.%d", i);
+        many[i] = mk(sj, NULL);
+        ins(&sl, many[i]);
+    }
+    CHECK(atomic_load(&c->overflow) == 1);
+    h = c->hits;
+    CHECK_EQ_INT(match_cached(&sl, c, "zip.zap", 7)->npsubs, 1);
+    CHECK_EQ_INT(c->hits, h); /* dropped with the rest */
+    CHECK_EQ_INT(match_cached(&sl, c, "m.3", 3)->npsubs, 2);
+    CHECK(atomic_load(&c->overflow) == 0 && atomic_load(&c->pending) == NULL);
+    for (int i = 0; i < INVAL_PENDING_MAX + 10; i++)
+        rm(&sl, many[i]);
+    rm(&sl, w);
+    rm(&sl, other);
+    rm(&sl, any);
+    CHECK_EQ_INT(total(match_cached(&sl, c, "foo.bar", 7)), 0);
+    match_cache_free(c);
+    free(c);
+    sublist_destroy(&sl);
+    struct sub *v[] = {a, in, w, other, any};
+    free_subs(v, 5);
+    free_subs(many, INVAL_PENDING_MAX + 10);
 }
 
 int main(void)
@@ -855,6 +936,7 @@ int main(void)
     RUN(sublist_remove_prunes);
     RUN(sublist_many_tokens);
     RUN(sublist_match_cached);
+    RUN(sublist_cache_selective);
     RUN(sublist_match_cached_collision);
     RUN(sublist_match_cached_hint);
     RUN(sublist_sub_new);
