@@ -32,6 +32,16 @@ def server_targets():
     return targets
 
 
+def poll(cond, timeout, step=0.02):
+    """cond()'s first truthy value within timeout seconds, else its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

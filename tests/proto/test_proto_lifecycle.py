@@ -31,7 +31,7 @@ import urllib.request
 import pytest
 
 from proto import Conn, client, connect_line, msg
-from servers import free_port, wait_port
+from servers import free_port, poll, wait_port
 
 # ---- helpers -------------------------------------------------------------------------
 
@@ -56,14 +56,6 @@ def by_name(server, name, query=""):
     return [c for c in connz(server, query)["connections"] if c.get("name") == name]
 
 
-def poll(cond, timeout, step=0.02):
-    """cond()'s first truthy value within timeout seconds, else None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
 
 
 def server_socket(server, client_port):

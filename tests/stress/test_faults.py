@@ -50,7 +50,7 @@ import urllib.request
 import pytest
 
 from proto import Conn, ProtoError, connect_line
-from servers import REFERENCE_BIN, free_port, wait_port
+from servers import REFERENCE_BIN, free_port, poll, wait_port
 
 OP_TIMEOUT = 8.0       # a PING unanswered this long on an open connection: the server hangs
 WORK_SECONDS = 4.0     # workload duration per scenario
@@ -97,13 +97,6 @@ def mon(server, path, attempts=20):
     raise AssertionError("%s: no answer: %r" % (path, err))
 
 
-def poll(cond, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
 
 
 # ---- a client the server may close at any time ----------------------------------------
