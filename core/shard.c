@@ -1377,8 +1377,10 @@ static void close_listener(struct shard *sh)
     if (sh->listen_fd < 0)
         return;
     struct io_uring_sqe *sqe = get_sqe(sh);
-    io_uring_prep_cancel64(sqe, UD(UD_ACCEPT, 0, 0), 0);
-    io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+    if (sqe) { /* without one, closing the socket below ends the accept too */
+        io_uring_prep_cancel64(sqe, UD(UD_ACCEPT, 0, 0), 0);
+        io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+    }
     shutdown(sh->listen_fd, SHUT_RDWR);
     close(sh->listen_fd);
     sh->listen_fd = -1;
