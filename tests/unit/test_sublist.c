@@ -111,6 +111,7 @@ static void ins(struct sublist *sl, struct sub *s)
 
 static void free_subs(struct sub **v, size_t n)
 {
+    TSAN_GRACE_RELEASE(); /* this thread's uses happened before the grace period */
     synchronize_rcu(); /* no reader still holds them */
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -309,6 +310,7 @@ TEST(sublist_queue_name_outlives_member)
     rm(&sl, a);
     free_subs(&a, 1);
     gannet_offline();
+    TSAN_GRACE_RELEASE();
     rcu_barrier(); /* old arrays gone too */
     rcu_thread_online();
     match(&sl, "foo", &r);
@@ -942,6 +944,7 @@ int main(void)
     RUN(sublist_sub_new);
     RUN(sublist_concurrent_readers);
     gannet_offline();
+    TSAN_GRACE_RELEASE();
     rcu_barrier(); /* run every pending call_rcu free before exit (LSan) */
     rcu_thread_online();
     rcu_unregister_thread();
