@@ -269,6 +269,27 @@ void conn_release(struct conn *c)
     free(c->cred_token);
 }
 
+void conn_adopt(struct conn *dst, struct conn *src)
+{
+    /* the new slot's identity and list links stay; everything else comes over */
+    uint32_t slot = dst->slot, gen = dst->gen;
+    struct shard *sh = dst->sh;
+    struct conn *next = dst->next, *prev = dst->prev;
+    struct tnode timer = dst->timer;
+    struct park park = dst->park;
+    *dst = *src;
+    parser_move(&dst->parser, &src->parser);
+    dst->slot = slot, dst->gen = gen, dst->sh = sh;
+    dst->next = next, dst->prev = prev;
+    dst->timer = timer;
+    dst->park = park;
+    dst->recv_armed = dst->send_inflight = dst->in_flush_list = dst->retry_recv = false;
+    dst->flush_next = dst->retry_next = NULL;
+    dst->moving = false;
+    dst->match_hint = NULL; /* an entry of the old shard's cache */
+    dst->stalled = false;
+}
+
 /* The client INFO: the published prefix, this connection's fields, `extra`
  * (a JSON member list starting with a comma, or ""). */
 static int send_info(struct conn *c, const char *extra)
@@ -798,6 +819,9 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
         return 1;
     }
     send_ok(c);
+    struct server *srv = c->sh->srv;
+    if (srv->handover_test && srv->nshards > 1 && c->subs.n == 0)
+        shard_handover(c->sh, c, (c->sh->id + 1) % srv->nshards);
     return 0;
 }
 
@@ -906,6 +930,8 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
             conn_close(c, CR_PROTOCOL_VIOLATION, true);
             return -1;
         }
+        if (__builtin_expect(c->moving, 0) && !c->closing)
+            return 1; /* being handed over: the rest is read by the new owner */
         if (!conn_kinds[c->kind].stalls)
             sh->note.consumer = NULL; /* it never waits for a consumer; link budgets still hold */
         if (__builtin_expect(sh->note.consumer || sh->note.links || sh->note.oom, 0) && !c->closing) {
@@ -925,7 +951,7 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
 int conn_input(struct conn *c, const char *buf, size_t len)
 {
     c->last_in_ms = c->sh->now;
-    if (c->park.on_list) { /* parked: arrived after the recv was cancelled */
+    if (c->park.on_list || c->moving) { /* parked or moving: arrived after the recv was cancelled */
         if (inq_append(c, buf, len) < 0) {
             conn_close(c, CR_RESOURCES, false);
             return -1;
@@ -944,7 +970,7 @@ int conn_input_cb(void *conn, const char *buf, size_t len) { return conn_input(c
 
 void conn_resume(struct conn *c)
 {
-    while (!c->closing && !c->park.on_list && c->inq_off < c->inq_len) {
+    while (!c->closing && !c->park.on_list && !c->moving && c->inq_off < c->inq_len) {
         const char *buf = c->inq + c->inq_off;
         size_t len = c->inq_len - c->inq_off;
         int rc = input_loop(c, &buf, &len);

@@ -118,6 +118,8 @@ struct conn {
     bool stalled;              /* as a consumer: more than max_pending/2 queued; producers wait for it */
     bool no_drain;             /* a wait for it timed out without progress: none until it sends again */
     bool retry_recv;           /* on sh->retry_recv: its recv could not be armed */
+    bool moving;               /* being handed over to shard move_to: input stopped, output draining */
+    int move_to;
     struct conn *retry_next;
     char *inq;                 /* input received while parked, not parsed yet */
     uint32_t inq_off, inq_len, inq_cap;
@@ -140,6 +142,9 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
 void conn_release(struct conn *c);                            /* free resources at final close */
 void conn_reconfigure(struct conn *c, bool recheck_auth);     /* a reloaded configuration was published */
 void conn_send_ldm(struct conn *c);                           /* lame duck: INFO with "ldm":true */
+/* Handover (shard_handover): dst, a fresh slot of the new owner, takes
+ * everything of src but the slot's identity and its old shard's lists. */
+void conn_adopt(struct conn *dst, struct conn *src);
 
 /* Output (owner shard only) */
 int conn_write(struct conn *c, const void *p, size_t n);

@@ -145,13 +145,24 @@ void parser_init(struct parser *p, uint32_t ops_allowed, uint32_t max_control_li
     p->max_control_line = max_control_line;
     p->max_payload = max_payload;
     p->max_args = PROTO_MAX_ARGS;
-    p->argv = p->args_inline; /* points into the struct: a parser is never copied */
+    p->argv = p->args_inline; /* points into the struct: copy a parser with parser_move */
     p->argv_cap = PROTO_MAX_ARGS;
 }
 
 void parser_set_max_args(struct parser *p, uint32_t max_args)
 {
     p->max_args = max_args > PROTO_MAX_ARGS ? max_args : PROTO_MAX_ARGS;
+}
+
+void parser_move(struct parser *dst, struct parser *src)
+{
+    *dst = *src;
+    if (src->argv == src->args_inline)
+        dst->argv = dst->args_inline;
+    src->argv = src->args_inline; /* src no longer owns the heap parts */
+    src->argv_cap = PROTO_MAX_ARGS;
+    src->scratch = NULL;
+    src->scap = src->slen = 0;
 }
 
 void parser_free(struct parser *p)

@@ -88,6 +88,7 @@ struct parser {
 void parser_init(struct parser *p, uint32_t ops_allowed, uint32_t max_control_line, int64_t max_payload);
 void parser_set_max_args(struct parser *p, uint32_t max_args); /* default PROTO_MAX_ARGS */
 void parser_free(struct parser *p);
+void parser_move(struct parser *dst, struct parser *src); /* dst takes src's state; src is left empty */
 /* Consume bytes from *buf (length *len). Returns 1 with *m filled when an op is
  * complete (buf/len advanced past it), PERR_NEED_MORE (0) when all bytes were
  * consumed without completing one, or a negative parse_err. */

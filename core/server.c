@@ -181,6 +181,11 @@ int server_init(struct server *s, const struct opts *o)
     s->topz_one_in = (uint32_t)env_knob("GANNET_TOPZ_SAMPLE", TOPZ_DEFAULT_ONE_IN, 1000000);
     s->spin_ns = env_knob("GANNET_SPIN_US", SPIN_DEFAULT_US, 1000) * 1000;
     s->spin_pct = env_knob("GANNET_SPIN_PCT", SPIN_DEFAULT_PCT, 100000);
+    /* a test knob: every client is handed over to the next shard after its
+     * first CONNECT (tests/stress/test_handover.py) */
+    s->handover_test = env_knob("GANNET_HANDOVER_TEST", 0, 1) == 1;
+    if (s->handover_test)
+        log_warn("GANNET_HANDOVER_TEST=1: clients change shards after CONNECT (a test knob)");
     char fperr[256];
     if (failpoints_init(getenv("GANNET_FAILPOINTS"), fperr, sizeof fperr) < 0) {
         log_fatal("%s", fperr);

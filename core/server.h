@@ -52,6 +52,7 @@ struct server {
     uint32_t topz_one_in;      /* /topz sampling: one published message in this many (0: off) */
     int64_t spin_ns;           /* longest poll for more work before a shard sleeps (0: never spin) */
     int64_t spin_pct;          /* spin budget: % of the shard's busy time */
+    bool handover_test;        /* GANNET_HANDOVER_TEST: clients change shards after CONNECT */
 };
 
 int server_init(struct server *s, const struct opts *o);

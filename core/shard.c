@@ -305,8 +305,15 @@ void shard_arm_send(struct shard *sh, struct conn *c)
 }
 
 /* Free a closing connection once nothing of it is in flight. */
+static void move_out(struct shard *sh, struct conn *c);
+
 static void maybe_release(struct shard *sh, struct conn *c)
 {
+    if (c->moving && !c->closing && !c->recv_armed && !c->send_inflight && !c->in_flush_list && !c->retry_recv &&
+        c->pending == 0) {
+        move_out(sh, c);
+        return;
+    }
     if (!c->closing || c->recv_armed || c->send_inflight || c->in_flush_list || c->retry_recv)
         return; /* a connection on the flush or retry list is released by that pass */
     if (c->flush_on_close && c->pending > 0 && c->fd >= 0) {
@@ -373,8 +380,8 @@ static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
         return;
     c->recv_armed = false;
     if (!c->closing) {
-        if (c->park.on_list)
-            ; /* cancelled (or ended) while parked: re-armed when it resumes */
+        if (c->park.on_list || c->moving)
+            ; /* cancelled (or ended) while parked or moving: re-armed when it resumes, or by the new owner */
         else if (cqe->res > 0 || cqe->res == -ENOBUFS || cqe->res == -ECANCELED)
             arm_recv(sh, c); /* multishot ended (buffers ran out, or a park's cancel after it resumed): re-arm */
         else if (cqe->res == 0)
@@ -402,6 +409,86 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
         if (c->pending > 0 && !c->closing)
             conn_mark_flush(c);
     }
+    maybe_release(sh, c);
+}
+
+/* ---- handing a connection over to another shard ----
+ *
+ * The old owner stops the connection's input after the op being processed
+ * (what it already read waits in c->inq, as for a parked producer),
+ * cancels its recv and lets its output drain; once nothing of it is in
+ * flight (maybe_release), move_out copies the connection, fd, parser state
+ * and unread input included, into a command for the new owner and frees
+ * the slot without closing the fd. The new owner (adopt) gives it a slot,
+ * parses the unread input and re-arms the recv. Bytes are never reordered:
+ * the socket is read by one shard at a time. A connection with
+ * subscriptions is not moved (they are owned by this shard's index
+ * batches, caches and zombie lists); routes and pool connections are
+ * handed over before they have any (docs/design.md §17). */
+
+int shard_handover(struct shard *sh, struct conn *c, int to)
+{
+    if (to < 0 || to >= sh->srv->nshards || to == sh->id)
+        return -EINVAL;
+    if (c->closing || c->moving || c->park.on_list || c->stalled || c->subs.n > 0)
+        return -EBUSY;
+    c->moving = true;
+    c->move_to = to;
+    shard_cancel_recv(sh, c);
+    conn_mark_flush(c); /* the flush pass sees it through maybe_release */
+    return 0;
+}
+
+static void move_out(struct shard *sh, struct conn *c)
+{
+    struct shard_cmd *cmd = calloc(1, sizeof *cmd);
+    struct conn *m = cmd ? malloc(sizeof *m) : NULL;
+    if (!m) {
+        free(cmd);
+        c->moving = false;
+        conn_close(c, CR_RESOURCES, false);
+        maybe_release(sh, c);
+        return;
+    }
+    *m = *c; /* the new owner takes fd, strings, parser, inq and the sid map as they are */
+    parser_move(&m->parser, &c->parser);
+    atomic_fetch_sub_explicit(&sh->nclients, 1, memory_order_relaxed);
+    log_debug("%s:%u - cid:%" PRIu64 " - handed over from shard %d to shard %d", c->ip, c->port, c->cid, sh->id,
+              c->move_to);
+    memset(&c->parser, 0, sizeof c->parser);
+    c->inq = NULL;
+    c->subs.slots = NULL;
+    c->name = c->lang = c->version = c->cred_user = c->cred_pass = c->cred_token = NULL;
+    c->fd = -1;
+    cmd->type = SC_ADOPT;
+    cmd->conn = m;
+    int to = c->move_to;
+    conn_free_slot(sh, c);
+    shard_post(sh->srv->shards[to], cmd);
+}
+
+static void adopt(struct shard *sh, struct conn *m)
+{
+    struct conn *c = conn_alloc(sh);
+    if (!c) { /* it cannot live here: closed as a failed allocation closes a connection */
+        log_error("%s:%u - cid:%" PRIu64 " - handover to shard %d failed: out of memory", m->ip, m->port, m->cid,
+                  sh->id);
+        atomic_fetch_sub_explicit(&sh->srv->nclients, 1, memory_order_relaxed);
+        m->sh = sh;
+        conn_release(m);
+        close(m->fd);
+        free(m);
+        return;
+    }
+    conn_adopt(c, m);
+    free(m);
+    atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
+    conn_schedule(c);
+    conn_resume(c);
+    if (!c->closing && !c->park.on_list && !c->moving && !c->recv_armed)
+        arm_recv(sh, c);
+    if (c->pending > 0)
+        conn_mark_flush(c);
     maybe_release(sh, c);
 }
 
@@ -1252,7 +1339,7 @@ static void retry_io(struct shard *sh)
         struct conn *n = c->retry_next;
         c->retry_recv = false;
         c->retry_next = NULL;
-        if (c->closing || c->park.on_list)
+        if (c->closing || c->park.on_list || c->moving)
             shard_cancel_recv(sh, c); /* the cancel was what failed */
         else if (!c->recv_armed)
             arm_recv(sh, c);
@@ -1433,6 +1520,9 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
         return;
     case SC_DIAL:
         dialer_new(sh, &cmd->dial);
+        return;
+    case SC_ADOPT:
+        adopt(sh, cmd->conn);
         return;
     case SC_CLOSE_CLIENTS: {
         int32_t q = cmd->n;
@@ -1692,6 +1782,12 @@ void shard_destroy(struct shard *sh)
     free(sh->dialers);
     for (struct shard_cmd *c = atomic_exchange(&sh->cmds, NULL), *n; c; c = n) {
         n = c->next;
+        if (c->type == SC_ADOPT) { /* handed over as the server stopped */
+            c->conn->sh = sh;
+            conn_release(c->conn);
+            close(c->conn->fd);
+            free(c->conn);
+        }
         free(c);
     }
     free(sh->slots);

@@ -29,6 +29,7 @@ enum shard_cmd_type {
     SC_LAME_DUCK,              /* stop accepting; tell clients (INFO "ldm":true) */
     SC_CLOSE_CLIENTS,          /* lame duck pacing: close n of its clients */
     SC_DIAL,                   /* open an outbound connection (struct dial_spec) */
+    SC_ADOPT,                  /* take over a connection another shard handed over (shard_handover) */
 };
 
 /* An outbound connection to make: where, as what kind, how hard to try.
@@ -47,6 +48,7 @@ struct shard_cmd {
     enum shard_cmd_type type;
     int32_t n;                 /* SC_CLOSE_CLIENTS */
     struct dial_spec dial;     /* SC_DIAL */
+    struct conn *conn;         /* SC_ADOPT: a malloc'ed copy of the connection, fd and all */
 };
 
 /* An outbound connection being made: not a struct conn until it connects. */
@@ -205,6 +207,12 @@ int shard_index_add(struct shard *sh, struct sub *s);    /* a new sub: into the 
 void shard_index_flush(struct shard *sh);                /* apply the batched index writes now */
 void shard_arm_send(struct shard *sh, struct conn *c);
 void shard_cancel_recv(struct shard *sh, struct conn *c);
+/* Hand c over to shard `to` (docs/design.md §17): its input stops after
+ * the op being processed (the rest waits in c->inq), its output drains,
+ * then the connection, fd and unread input included, moves. Only a
+ * connection without subscriptions, not closing, parked or stalled:
+ * 0, or -EBUSY / -EINVAL (bad shard). */
+int shard_handover(struct shard *sh, struct conn *c, int to);
 /* Flow control, owner shard only (docs/design.md §11) */
 void shard_note_delivery(struct shard *sh, struct conn *c);  /* c just queued output: stalled? */
 void shard_unstalled(struct shard *sh);                      /* a consumer drained: re-check parked inputs */

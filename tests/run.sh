@@ -4,6 +4,8 @@
 #   main  — every pytest test: unit binaries, protocol conformance (each test
 #           against gannet AND Debian's nats-server), real clients, stress,
 #           config grammar
+#   handover — the message-path protocol tests once more, on gannet alone,
+#           with every client handed over to another shard after CONNECT
 #   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
 #           stress, real-client and monitoring tests against that build
 #   tsan  — ThreadSanitizer build; the stress, fault-injection, unit and protocol tests
@@ -32,6 +34,9 @@ record() { # name ok|fail
 }
 
 pytest_phase main "" tests
+pytest_phase handover "GANNET_HANDOVER_TEST=1 NATS_SERVER_BIN=build/gannet" tests/proto/test_proto_pubsub.py \
+    tests/proto/test_proto_queues.py tests/proto/test_proto_request.py tests/proto/test_proto_subs.py \
+    tests/proto/test_proto_flow.py tests/proto/test_proto_connect.py
 
 echo "=== phase asan (build)"
 if make -s asan >"$R/asan-build.log" 2>&1; then
