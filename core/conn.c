@@ -15,6 +15,7 @@
 
 #include "failpoint.h"
 #include "log.h"
+#include "encode.h"
 #include "shard.h"
 #include "subject.h"
 
@@ -41,6 +42,14 @@ const char *close_reason_str(enum close_reason r)
         [CR_RESOURCES] = "Insufficient Resources",
         [CR_BAD_PROTOCOL] = "Bad Client Protocol Version",
         [CR_NO_RESPONDERS_HEADERS] = "No Responders Requires Headers",
+        [CR_WRONG_PORT] = "Incorrect Port",
+        [CR_DUPLICATE_ROUTE] = "Duplicate Route",
+        [CR_ROUTE_REMOVED] = "Route Removed",
+        [CR_DUPLICATE_SERVER_NAME] = "Duplicate Server Name",
+        [CR_CLUSTER_NAME_CONFLICT] = "Cluster Name Conflict",
+        [CR_WRONG_GATEWAY] = "Wrong Gateway",
+        [CR_MISSING_ACCOUNT] = "Missing Account",
+        [CR_DUPLICATE_LEAF] = "Duplicate Remote LeafNode Connection",
     };
     return r < sizeof s / sizeof s[0] ? s[r] : "Unknown";
 }
@@ -510,19 +519,6 @@ static int process_unsub(struct conn *c, const struct proto_msg *m)
 
 /* ---- delivery ---- */
 
-static size_t u32dec(char *p, uint32_t v)
-{
-    char t[12];
-    size_t n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
 void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
 {
     if (s->removed)
@@ -537,33 +533,25 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
         body += m->hdr;
         size -= (uint32_t)m->hdr;
     }
-    size_t need = 5 + (size_t)m->subj_len + 1 + s->sid_len + 1 + m->reply_len + 1 + 24 + 2 + size + 2;
+    struct msgline ml = {
+        .subj = {m->subj, m->subj_len},
+        .reply = {m->reply, m->reply_len},
+        .sid = {s->sid, s->sid_len},
+        .hdr = hmsg ? m->hdr : -1,
+        .size = size,
+    };
+    if (hmsg || m->hdr < 0) { /* the publisher's own tokens: no formatting */
+        ml.sztok = (struct strv){m->sztok, m->sztok_len};
+        if (hmsg)
+            ml.hdrtok = (struct strv){m->hdrtok, m->hdrtok_len};
+    }
+    size_t need = msgline_max(CK_CLIENT, &ml) + size + 2;
     char *p = out_reserve(c, need), *st = p;
     if (!p) { /* it would miss this message: better it knows */
         conn_close(c, CR_RESOURCES, false);
         return;
     }
-    if (hmsg)
-        memcpy(p, "HMSG ", 5), p += 5;
-    else
-        memcpy(p, "MSG ", 4), p += 4;
-    memcpy(p, m->subj, m->subj_len), p += m->subj_len;
-    *p++ = ' ';
-    memcpy(p, s->sid, s->sid_len), p += s->sid_len;
-    *p++ = ' ';
-    if (m->reply_len) {
-        memcpy(p, m->reply, m->reply_len), p += m->reply_len;
-        *p++ = ' ';
-    }
-    if (hmsg) {
-        memcpy(p, m->hdrtok, m->hdrtok_len), p += m->hdrtok_len;
-        *p++ = ' ';
-    }
-    if (m->hdr >= 0 && !hmsg)
-        p += u32dec(p, size);
-    else
-        memcpy(p, m->sztok, m->sztok_len), p += m->sztok_len;
-    *p++ = '\r', *p++ = '\n';
+    p += msgline_encode(CK_CLIENT, p, &ml);
     memcpy(p, body, size), p += size;
     *p++ = '\r', *p++ = '\n';
     /* give back what the worst-case reservation did not use */

@@ -50,6 +50,15 @@ enum close_reason {
     CR_RESOURCES,              /* an allocation failed: the connection cannot go on correctly */
     CR_BAD_PROTOCOL,
     CR_NO_RESPONDERS_HEADERS,
+    /* server links (nats-server's ClosedState names, 2.9.10) */
+    CR_WRONG_PORT,             /* a client on a route port or the reverse */
+    CR_DUPLICATE_ROUTE,
+    CR_ROUTE_REMOVED,
+    CR_DUPLICATE_SERVER_NAME,
+    CR_CLUSTER_NAME_CONFLICT,
+    CR_WRONG_GATEWAY,
+    CR_MISSING_ACCOUNT,
+    CR_DUPLICATE_LEAF,
 };
 const char *close_reason_str(enum close_reason r);
 

@@ -3,9 +3,11 @@
  * parser and the one connection state machine serve all of them.
  * Immutable; any thread may read it.
  *
- * Only clients exist yet; routes (cluster/), gateways and leaf nodes add
- * their handshakes, their ops' handlers and their encoders (RMSG/LMSG
- * instead of MSG, chosen in deliver_local by kind) on top of this. */
+ * Each kind's message line is written by msgline_encode (encode.h: MSG,
+ * RMSG, LMSG and their HMSG forms) and its close reasons are in conn.h's
+ * close_reason (the server-link ones under "server links"). Only clients
+ * exist yet; routes (cluster/), gateways and leaf nodes add their
+ * handshakes and their ops' handlers on top of this. */
 #ifndef GANNET_KIND_H
 #define GANNET_KIND_H
 #include <stdbool.h>
