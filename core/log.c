@@ -165,12 +165,12 @@ static void rotate(struct sink *s)
         if (rename(s->path, bak) == 0)
             fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     }
-    if (fd >= 0) {
-        install_file(fd);
+    if (fd >= 0) { /* the new file's first line, written before other writers can reach it */
         char line[4096 + 64];
         size_t n = format_now(line, sizeof line, LOG_INF, "Rotated log, backup saved as \"%s\"", bak);
-        if (write(atomic_load(&file_fd), line, n) == (ssize_t)n)
-            atomic_fetch_add(&file_bytes, (int64_t)n);
+        if (write(fd, line, n) != (ssize_t)n)
+            (void)0; /* a full disk: the file goes on without it */
+        install_file(fd); /* its size (fstat) counts the line */
     } else {
         atomic_store(&file_bytes, 0); /* could not rotate: try again after another limit's worth */
     }
