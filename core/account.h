@@ -1,8 +1,16 @@
 /* Accounts: each owns its subject index, so that subjects of one tenant
- * never match another's (nats-compat.md §6). For now there are two, as in a
- * nats-server without an accounts block: the global account "$G", which
- * every client joins, and the system account "$SYS", which exists
- * implicitly (routes exchange its interest) but has no clients yet.
+ * never match another's (nats-compat.md §6.3). Id 0 is the global account
+ * "$G" (users outside any account), then the system account ("$SYS",
+ * implicit unless system_account names a configured one), then the
+ * accounts of the `accounts` block in file order.
+ *
+ * A message crosses accounts only through an import (docs/design.md §18):
+ * the exporter's `sout` list names the accounts that import a stream from
+ * it (with their remapping), the importer's `sin` list the services it
+ * imports. A request through a service import carries a reply subject of
+ * the exporter's (`_R_.<rprefix>.<token>`) that the response table maps
+ * back to the requester's account and reply; no index entry is made per
+ * request.
  *
  * Threads: created by the control thread before the shards start and
  * destroyed after they stop; the name and id are immutable, the index is
@@ -11,21 +19,56 @@
 #ifndef GANNET_ACCOUNT_H
 #define GANNET_ACCOUNT_H
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "sublist.h"
 
 #define ACC_GLOBAL "$G"
 #define ACC_SYSTEM "$SYS"
-#define ACC_MAX 2          /* accounts a server has (ids 0 .. ACC_MAX-1) */
+/* A stream another account imports from this one: a message published
+ * here on a subject matching `subj` is published in `to` as well, on
+ * prefix.subject, on `map` (remapped), or unchanged. */
+struct stream_out {
+    struct account *to;
+    char *subj, *prefix, *map;
+    uint32_t subj_len, prefix_len, map_len;
+};
+
+/* A service this account imports: a message published here on a subject
+ * matching `local` is published in `exp` on `remote` (remapped), its reply
+ * replaced by a response subject of exp's. */
+struct service_in {
+    struct account *exp;
+    char *local, *remote;
+    uint32_t local_len, remote_len;
+    bool local_wild;
+    int resp_type;         /* RESP_* of the export it matched (opts.h) */
+    int64_t threshold_ms;  /* how long a response is waited for */
+};
 
 struct account {
     char *name;
     uint32_t id;           /* index of the shards' per-account state */
     bool is_system;
     struct sublist sl;
+    struct stream_out *sout;
+    uint32_t nsout;
+    struct service_in *sin;
+    uint32_t nsin;
+    bool service_exports;  /* has service exports: `_R_.` subjects published here may be responses */
+    char rprefix[12];      /* "_R_.xxxxxx.": this account's response subjects start with it */
+    uint32_t name_len;
+    _Atomic int32_t nconns;        /* its open client connections (/accountz) */
+    _Atomic uint64_t total_conns;
 };
 
 int account_init(struct account *a, const char *name, uint32_t id, bool is_system); /* 0 or -ENOMEM */
+struct opts;
+/* Every account the options name, with their imports resolved (ids as
+ * above; o was validated by the loader). 0, or -ENOMEM / -EINVAL with a
+ * message in err (an unknown system account: nats-server's words). */
+int accounts_build(const struct opts *o, struct account **out, int *n, struct account **sys, char *err, size_t cap);
+struct account *account_find(struct account *v, int n, const char *name);
 void account_destroy(struct account *a); /* no readers left (QSBR thread registered) */
 #endif

@@ -16,6 +16,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "encode.h"
+#include "perm.h"
 #include "shard.h"
 #include "subject.h"
 
@@ -219,6 +220,7 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
     struct server *srv = c->sh->srv;
     atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->acc->nconns, 1, memory_order_relaxed);
     shard_record_closed(c->sh, c); /* for /connz?state=closed, with its subscriptions */
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct sub *s = c->subs.slots[i];
@@ -261,6 +263,8 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 void conn_release(struct conn *c)
 {
     parser_free(&c->parser);
+    perm_state_free(c->pstate);
+    c->pstate = NULL;
     free(c->inq);
     c->inq = NULL;
     free(c->subs.slots);
@@ -319,6 +323,10 @@ static int send_info(struct conn *c, const char *extra)
 /* Must the first op be an authenticating CONNECT? */
 static bool auth_required(const struct opts *o) { return opts_auth_configured(o) && !o->no_auth_user; }
 
+static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other,
+                     const struct user_opt **who);
+static struct account *user_account(const struct server *srv, const struct user_opt *u);
+
 void conn_start(struct conn *c)
 {
     struct shard *sh = c->sh;
@@ -326,6 +334,14 @@ void conn_start(struct conn *c)
     const struct opts *o = sh->conf->o;
     c->cid = atomic_fetch_add(&srv->next_cid, 1);
     c->acc = srv->gacc;
+    if (o->no_auth_user) { /* before any CONNECT its ops already run in that user's account */
+        const struct user_opt *who;
+        creds_ok(o, NULL, NULL, NULL, false, &who);
+        c->acc = user_account(srv, who);
+        c->perms = who ? who->perms : NULL;
+    }
+    atomic_fetch_add_explicit(&c->acc->nconns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->acc->total_conns, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&srv->total_conns, 1, memory_order_relaxed);
     int32_t nc = atomic_fetch_add_explicit(&srv->nclients, 1, memory_order_relaxed) + 1;
@@ -445,6 +461,17 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
     const struct pview *subj = &m->argv[0], *sid = &m->argv[m->argc - 1];
     const struct pview *q = m->argc == 3 ? &m->argv[1] : NULL;
     const struct opts *o = c->sh->conf->o;
+    if (c->perms && !perm_sub_ok(c->perms, subj->p, subj->n, q ? q->p : NULL, q ? q->n : 0)) {
+        char err[600];
+        int n = snprintf(err, sizeof err, "Permissions Violation for Subscription to \"%.*s\"", (int)subj->n, subj->p);
+        if (q && n > 0 && (size_t)n < sizeof err)
+            snprintf(err + n, sizeof err - (size_t)n, " using queue \"%.*s\"", (int)q->n, q->p);
+        send_err(c, err);
+        return 0;
+    }
+    if (c->perms && !c->deny_filter && perm_has_sub_deny(c->perms) &&
+        (memchr(subj->p, '*', subj->n) || memchr(subj->p, '>', subj->n)))
+        c->deny_filter = true; /* it may match denied subjects: deliveries are checked */
     if (o->max_subs > 0 && c->subs.n >= (uint32_t)o->max_subs) {
         send_err(c, "maximum subscriptions exceeded");
         return 0;
@@ -526,6 +553,14 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     struct conn *c = s->conn;
     if (c->closing)
         return;
+    if (__builtin_expect(c->perms != NULL, 0)) {
+        if (c->deny_filter && perm_deliver_denied(c->perms, m->subj, m->subj_len))
+            return;
+        if (c->perms->resp && m->reply_len && perm_note_reply(c->perms, &c->pstate, m->reply, m->reply_len, sh->now) < 0) {
+            conn_close(c, CR_RESOURCES, false);
+            return;
+        }
+    }
     bool hmsg = m->hdr >= 0 && c->headers;
     const char *body = m->payload;
     uint32_t size = m->size;
@@ -617,6 +652,11 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
     if (c->pedantic && !subject_valid_literal(subj.p, subj.n))
         send_err(c, "Invalid Publish Subject");
     char err[600];
+    if (c->perms && !perm_pub_ok(c->perms, &c->pstate, subj.p, subj.n, sh->now)) {
+        snprintf(err, sizeof err, "Permissions Violation for Publish to \"%.*s\"", (int)subj.n, subj.p);
+        send_err(c, err); /* the connection goes on, as nats-server's */
+        return 0;
+    }
     if (has_prefix(&subj, "_GR_.")) {
         snprintf(err, sizeof err, "Permissions Violation for Publish to \"%.*s\"", (int)subj.n, subj.p);
         send_err(c, err);
@@ -671,22 +711,57 @@ static void jbool(json_t *o, const char *k, bool *dst)
         *dst = json_is_true(v);
 }
 
-/* Check presented credentials against the configuration (nats-compat.md §6.1). */
-static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other)
+/* Check presented credentials against the configuration (nats-compat.md
+ * §6.1); *who is the user they authenticate as (NULL: no users list). */
+static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other,
+                     const struct user_opt **who)
 {
+    *who = NULL;
     if (!opts_auth_configured(o))
         return true;
     bool creds = (u && *u) || (pw && *pw) || (tok && *tok) || other;
-    if (!creds && o->no_auth_user)
-        return true; /* nats-server: the no_auth_user stands in only when nothing was presented */
+    if (!creds && o->no_auth_user) { /* nats-server: the no_auth_user stands in only when nothing was presented */
+        for (int i = 0; i < o->nusers; i++)
+            if (strcmp(o->no_auth_user, o->users[i].name) == 0)
+                *who = &o->users[i];
+        return true;
+    }
     if (o->token)
         return secret_eq(o->token, tok);
     if (o->user)
         return u && strcmp(u, o->user) == 0 && secret_eq(o->pass ? o->pass : "", pw);
     for (int i = 0; i < o->nusers && u; i++)
-        if (strcmp(u, o->users[i].name) == 0)
+        if (strcmp(u, o->users[i].name) == 0) {
+            *who = &o->users[i];
             return secret_eq(o->users[i].pass ? o->users[i].pass : "", pw);
+        }
     return false;
+}
+
+/* The account a user belongs to ($G for users outside the accounts block). */
+static struct account *user_account(const struct server *srv, const struct user_opt *u)
+{
+    struct account *a = u && u->account ? account_find(srv->acc, srv->naccounts, u->account) : NULL;
+    return a ? a : srv->gacc;
+}
+
+static void set_perms(struct conn *c, const struct user_opt *who)
+{
+    const struct perm_opt *p = who ? who->perms : NULL;
+    if (p != c->perms)
+        perm_state_reset(c->pstate); /* the verdicts were the old rules' */
+    c->perms = p;
+}
+
+static void bind_account(struct conn *c, struct account *a)
+{
+    if (c->acc == a)
+        return;
+    c->match_hint = NULL; /* an entry of the old account's cache */
+    atomic_fetch_sub_explicit(&c->acc->nconns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->nconns, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->total_conns, 1, memory_order_relaxed);
+    c->acc = a;
 }
 
 static void keep_str(char **dst, const char *v)
@@ -705,7 +780,17 @@ static bool authorize(struct conn *c, json_t *j)
     keep_str(&c->cred_pass, jstr(j, "pass"));
     keep_str(&c->cred_token, jstr(j, "auth_token"));
     c->cred_other = jstr(j, "nkey") || jstr(j, "jwt");
-    return creds_ok(c->sh->conf->o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other);
+    const struct opts *o = c->sh->conf->o;
+    bool creds = (c->cred_user && *c->cred_user) || (c->cred_pass && *c->cred_pass) ||
+                 (c->cred_token && *c->cred_token) || c->cred_other;
+    if (!creds && o->no_auth_user && c->ops_before_connect)
+        return false; /* nats-server: no_auth_user stands in for a first CONNECT only */
+    const struct user_opt *who;
+    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who))
+        return false;
+    bind_account(c, user_account(c->sh->srv, who));
+    set_perms(c, who);
+    return true;
 }
 
 void conn_reconfigure(struct conn *c, bool recheck_auth)
@@ -715,6 +800,13 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
     const struct opts *o = c->sh->conf->o;
     c->parser.max_payload = o->max_payload;
     c->parser.max_control_line = (uint32_t)o->max_control_line * conn_kinds[c->kind].ctl_line_factor;
+    if (c->perms || opts_auth_configured(o)) { /* the rules live in the published options: point at the new ones */
+        const struct user_opt *who;
+        if (creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who))
+            set_perms(c, who);
+        else
+            c->perms = NULL; /* refused below when its credentials are re-checked */
+    }
     if (!recheck_auth) {
         conn_schedule(c); /* the write deadline may have changed */
         return;
@@ -725,7 +817,9 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
         conn_schedule(c);
         return;
     }
-    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other))
+    const struct user_opt *who;
+    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who) ||
+        user_account(c->sh->srv, who) != c->acc)
         /* as nats-server on an authorization reload: clients no longer allowed go */
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
 }
@@ -822,6 +916,8 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
     }
+    if (m->op != OP_CONNECT && !c->connected)
+        c->ops_before_connect = true;
     switch (m->op) {
     case OP_CONNECT:
         return process_connect(c, m);

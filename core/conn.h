@@ -94,6 +94,7 @@ struct conn {
 
     /* CONNECT */
     bool connected;            /* CONNECT processed */
+    bool ops_before_connect;   /* an op came before the first CONNECT */
     bool auth_ok;
     bool verbose, pedantic, echo, headers, no_responders;
     int protocol;
@@ -103,6 +104,11 @@ struct conn {
     bool cred_other;           /* presented nkey/jwt credentials */
 
     struct sidmap subs;
+
+    /* permissions (core/perm.h): the user's rules in the published configuration, and its state */
+    const struct perm_opt *perms;
+    struct perm_state *pstate;
+    bool deny_filter;          /* a wildcard subscription wider than a deny entry: deliveries are filtered */
 
     struct transport tp;       /* between the socket and the parser / output blocks (net/transport.h) */
 

@@ -16,6 +16,7 @@
  * -f and --f alike, -f=v, -f v for non-boolean flags, parsing stops at the
  * first non-flag argument or "--". */
 #include "opts.h"
+#include "subject.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,6 +64,55 @@ static void set_str(char **dst, const char *v)
     *dst = v ? strdup(v) : NULL;
 }
 
+static void perm_list_free(struct perm_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static void perm_free(struct perm_opt *p)
+{
+    if (!p)
+        return;
+    perm_list_free(&p->pub_allow);
+    perm_list_free(&p->pub_deny);
+    perm_list_free(&p->sub_allow);
+    perm_list_free(&p->sub_deny);
+    free(p);
+}
+
+static void user_free(struct user_opt *u)
+{
+    free(u->name);
+    free(u->pass);
+    free(u->account);
+    if (u->own_perms)
+        perm_free(u->perms);
+}
+
+static void account_opt_free(struct account_opt *a)
+{
+    free(a->name);
+    perm_free(a->default_perms);
+    for (int i = 0; i < a->nexports; i++) {
+        free(a->exports[i].subject);
+        for (int k = 0; k < a->exports[i].naccounts; k++)
+            free(a->exports[i].accounts[k]);
+        free(a->exports[i].accounts);
+    }
+    free(a->exports);
+    for (int i = 0; i < a->nimports; i++) {
+        free(a->imports[i].account);
+        free(a->imports[i].subject);
+        free(a->imports[i].to);
+        free(a->imports[i].prefix);
+    }
+    free(a->imports);
+}
+
 void opts_free(struct opts *o)
 {
     free(o->host);
@@ -78,12 +128,15 @@ void opts_free(struct opts *o)
     free(o->signal_cmd);
     free(o->http_host);
     free(o->http_base_path);
-    for (int i = 0; i < o->nusers; i++) {
-        free(o->users[i].name);
-        free(o->users[i].pass);
-    }
+    for (int i = 0; i < o->nusers; i++)
+        user_free(&o->users[i]);
     free(o->users);
+    perm_free(o->default_perms);
     free(o->no_auth_user);
+    for (int i = 0; i < o->naccounts; i++)
+        account_opt_free(&o->accounts[i]);
+    free(o->accounts);
+    free(o->system_account);
     memset(o, 0, sizeof *o); /* a second opts_free is harmless */
 }
 
@@ -301,6 +354,118 @@ static int rd_ms_strict(struct loader *L, const struct conf_node *n, int64_t *ds
 
 /* ------------------------------------------------------------ authorization */
 
+/* ------------------------------------------------------------ permissions */
+
+static int perm_add(struct loader *L, struct perm_list *l, const struct conf_node *n)
+{
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "Expected subject permissions to be a subject, or array of subjects, got %s",
+                        conf_kind_name(n->kind));
+    char **v = realloc(l->v, ((size_t)l->n + 1) * sizeof *v);
+    if (!v)
+        return errf(L, "out of memory");
+    l->v = v;
+    if (!(l->v[l->n] = strdup(n->str)))
+        return errf(L, "out of memory");
+    /* "subject" or "subject queue": the subject part must be valid */
+    const char *sp = strchr(n->str, ' ');
+    size_t slen = sp ? (size_t)(sp - n->str) : strlen(n->str);
+    l->n++;
+    if (!subject_valid(n->str, slen))
+        return node_err(L, n, false, "subject \"%s\" is not a valid subject", n->str);
+    return 0;
+}
+
+static int perm_strings(struct loader *L, struct perm_list *l, const struct conf_node *n)
+{
+    if (n->kind == CONF_ARRAY) {
+        for (size_t i = 0; i < n->n; i++)
+            if (perm_add(L, l, n->items[i]) < 0)
+                return -1;
+        return 0;
+    }
+    return perm_add(L, l, n);
+}
+
+/* publish / subscribe: a subject, a list (an allow list), or {allow, deny}. */
+static int perm_subjects(struct loader *L, const struct conf_node *n, struct perm_list *allow, bool *allow_set,
+                         struct perm_list *deny)
+{
+    if (n->kind != CONF_MAP) {
+        *allow_set = true;
+        return perm_strings(L, allow, n);
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const struct conf_node *e = n->items[i];
+        int rc;
+        if (!strcasecmp(e->key, "allow")) {
+            *allow_set = true;
+            rc = perm_strings(L, allow, e);
+        } else if (!strcasecmp(e->key, "deny")) {
+            rc = perm_strings(L, deny, e);
+        } else if (e->used_as_var) {
+            rc = 0;
+        } else {
+            rc = node_err(L, e, true, "Unknown field name \"%s\" parsing subject permissions, only 'allow' or "
+                          "'deny' are permitted", e->key);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_perms(struct loader *L, const struct conf_node *m, struct perm_opt **out)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Expected permissions to be a map/struct, got %s", conf_kind_name(m->kind));
+    struct perm_opt *p = calloc(1, sizeof *p);
+    if (!p)
+        return errf(L, "out of memory");
+    *out = p;
+    bool pub_given = false;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "pub") || !strcasecmp(k, "publish") || !strcasecmp(k, "import")) {
+            pub_given = true;
+            rc = perm_subjects(L, n, &p->pub_allow, &p->pub_allow_set, &p->pub_deny);
+        } else if (!strcasecmp(k, "sub") || !strcasecmp(k, "subscribe") || !strcasecmp(k, "export")) {
+            rc = perm_subjects(L, n, &p->sub_allow, &p->sub_allow_set, &p->sub_deny);
+        } else if (!strcasecmp(k, "allow_responses") || !strcasecmp(k, "allow_response")) {
+            p->resp_max = 1;
+            p->resp_expires_ms = 120000; /* nats-server's DEFAULT_ALLOW_RESPONSE_EXPIRATION */
+            if (n->kind == CONF_BOOL) {
+                p->resp = n->i != 0;
+            } else if (n->kind == CONF_MAP) {
+                p->resp = true;
+                for (size_t j = 0; j < n->n && rc == 0; j++) {
+                    const struct conf_node *e = n->items[j];
+                    if (!strcasecmp(e->key, "max") || !strcasecmp(e->key, "max_msgs") ||
+                        !strcasecmp(e->key, "max_messages") || !strcasecmp(e->key, "max_responses"))
+                        rc = rd_i32(L, e, &p->resp_max);
+                    else if (!strcasecmp(e->key, "expires") || !strcasecmp(e->key, "expiration") ||
+                             !strcasecmp(e->key, "ttl"))
+                        rc = rd_ms(L, e, &p->resp_expires_ms);
+                    else if (!e->used_as_var)
+                        rc = node_err(L, e, true, "Unknown field \"%s\" parsing allow_responses", e->key);
+                }
+            } else {
+                rc = node_err(L, n, false, "Expected allow_responses to be a boolean or a map, got %s",
+                              conf_kind_name(n->kind));
+            }
+        } else if (!n->used_as_var) {
+            rc = node_err(L, n, true, "Unknown field \"%s\" parsing permissions", k);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (p->resp && !pub_given) /* as nats-server: responses only, nothing else may be published */
+        p->pub_allow_set = true;
+    return 0;
+}
+
 static int parse_user(struct loader *L, struct user_opt *u, const struct conf_node *m)
 {
     if (m->kind != CONF_MAP)
@@ -313,8 +478,12 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
             rc = rd_str(L, n, &u->name);
         else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
             rc = rd_str(L, n, &u->pass);
-        else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "permission") || !strcasecmp(k, "permissions") ||
-                 !strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
+        else if (!strcasecmp(k, "permission") || !strcasecmp(k, "permissions")) {
+            if (u->own_perms)
+                perm_free(u->perms), u->perms = NULL;
+            u->own_perms = true;
+            rc = parse_perms(L, n, &u->perms);
+        } else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
             rc = node_err(L, n, true, "user \"%s\" is not supported yet by gannet (accounts and permissions; %s)",
                           k, readme_ref);
         else if (n->used_as_var)
@@ -329,26 +498,40 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
     return 0;
 }
 
-static int parse_users(struct loader *L, const struct conf_node *a)
+/* A users array: into o->users, bound to `account` (NULL: the global one).
+ * The authorization block's users replace its earlier ones (a repeated key:
+ * the last wins); users are unique across it and every account. */
+static int parse_users(struct loader *L, const struct conf_node *a, const char *account)
 {
     struct opts *o = L->o;
     if (a->kind != CONF_ARRAY)
         return node_err(L, a, false, "Expected users field to be an array, got %s", conf_kind_name(a->kind));
-    for (int i = 0; i < o->nusers; i++) { /* a repeated users key: the last wins */
-        free(o->users[i].name);
-        free(o->users[i].pass);
+    if (!account) {
+        int k = 0;
+        for (int i = 0; i < o->nusers; i++) {
+            if (o->users[i].account) {
+                o->users[k++] = o->users[i];
+                continue;
+            }
+            user_free(&o->users[i]);
+        }
+        o->nusers = k;
     }
-    free(o->users);
-    o->nusers = 0;
-    o->users = calloc(a->n ? a->n : 1, sizeof *o->users);
-    if (!o->users)
+    struct user_opt *v = realloc(o->users, ((size_t)o->nusers + a->n + 1) * sizeof *v);
+    if (!v)
         return errf(L, "out of memory");
+    o->users = v;
     for (size_t i = 0; i < a->n; i++) {
-        if (parse_user(L, &o->users[o->nusers++], a->items[i]) < 0)
+        struct user_opt *u = &o->users[o->nusers];
+        memset(u, 0, sizeof *u);
+        o->nusers++;
+        if (account && !(u->account = strdup(account)))
+            return errf(L, "out of memory");
+        if (parse_user(L, u, a->items[i]) < 0)
             return -1;
         for (int k = 0; k + 1 < o->nusers; k++)
-            if (strcmp(o->users[k].name, o->users[o->nusers - 1].name) == 0)
-                return node_err(L, a->items[i], false, "Duplicate user \"%s\" detected", o->users[k].name);
+            if (strcmp(o->users[k].name, u->name) == 0)
+                return node_err(L, a->items[i], false, "Duplicate user \"%s\" detected", u->name);
     }
     return 0;
 }
@@ -377,9 +560,12 @@ static int key_authorization(struct loader *L, const struct conf_node *m)
             else
                 rc = rd_ms(L, n, &o->auth_timeout_ms);
         } else if (!strcasecmp(k, "users"))
-            rc = parse_users(L, n);
-        else if (!strcasecmp(k, "nkeys") || !strcasecmp(k, "permissions") || !strcasecmp(k, "default_permission") ||
-                 !strcasecmp(k, "default_permissions") || !strcasecmp(k, "auth_callout"))
+            rc = parse_users(L, n, NULL);
+        else if (!strcasecmp(k, "default_permission") || !strcasecmp(k, "default_permissions")) {
+            perm_free(o->default_perms);
+            o->default_perms = NULL;
+            rc = parse_perms(L, n, &o->default_perms);
+        } else if (!strcasecmp(k, "nkeys") || !strcasecmp(k, "permissions") || !strcasecmp(k, "auth_callout"))
             rc = node_err(L, n, true,
                           "authorization \"%s\" is not supported yet by gannet (accounts and permissions; %s)", k,
                           readme_ref);
@@ -399,6 +585,347 @@ static int key_authorization(struct loader *L, const struct conf_node *m)
     return 0;
 }
 
+/* ------------------------------------------------------------ accounts */
+
+/* A string-valued field of an export or import entry. */
+static int rd_entry_str(struct loader *L, const struct conf_node *n, char **dst, const char *what)
+{
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "Expected %s to be string, got %s", what, conf_kind_name(n->kind));
+    return rd_str(L, n, dst);
+}
+
+static int parse_export(struct loader *L, struct export_opt *e, const struct conf_node *m)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Export Items should be a map with type entry, got %s",
+                        conf_kind_name(m->kind));
+    bool stream = false, rt_seen = false, thr_seen = false;
+    const struct conf_node *rt_node = NULL;
+    e->threshold_ms = RESP_THRESHOLD_DEFAULT_MS;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "stream") || !strcasecmp(k, "service")) {
+            bool svc = !strcasecmp(k, "service");
+            if (e->subject && e->service != svc)
+                rc = node_err(L, n, false, "Detected %s %s but already saw a %s", k,
+                              n->kind == CONF_STRING ? n->str : "?", svc ? "stream" : "service");
+            else if ((rc = rd_entry_str(L, n, &e->subject, svc ? "service name" : "stream name")) == 0) {
+                e->service = svc;
+                stream = !svc;
+            }
+        } else if (!strcasecmp(k, "response") || !strcasecmp(k, "response_type")) {
+            const char *v = n->kind == CONF_STRING ? n->str : NULL;
+            if (rt_seen)
+                rc = node_err(L, n, false, "Duplicate response type definition");
+            else if (!v)
+                rc = node_err(L, n, false, "Expected response type to be string, got %s", conf_kind_name(n->kind));
+            else if (!strcasecmp(v, "single") || !strcasecmp(v, "singleton"))
+                e->resp_type = RESP_SINGLETON;
+            else if (!strcasecmp(v, "stream"))
+                e->resp_type = RESP_STREAM;
+            else if (!strcasecmp(v, "chunk") || !strcasecmp(v, "chunked"))
+                e->resp_type = RESP_CHUNKED;
+            else
+                rc = node_err(L, n, false, "Unknown response type: \"%s\"", v);
+            rt_seen = true;
+            rt_node = n;
+        } else if (!strcasecmp(k, "threshold") || !strcasecmp(k, "response_threshold") ||
+                   !strcasecmp(k, "response_max_time") || !strcasecmp(k, "response_time")) {
+            if (thr_seen)
+                rc = node_err(L, n, false, "Duplicate response threshold detected");
+            else if (n->kind != CONF_STRING)
+                rc = node_err(L, n, false,
+                              "Expected response threshold to be a parseable time duration, got %s",
+                              conf_kind_name(n->kind));
+            else
+                rc = rd_ms(L, n, &e->threshold_ms);
+            thr_seen = true;
+            rt_node = rt_node ? rt_node : n;
+        } else if (!strcasecmp(k, "accounts")) {
+            if (n->kind != CONF_ARRAY) {
+                rc = node_err(L, n, false, "Expected accounts to be an array, got %s", conf_kind_name(n->kind));
+            } else {
+                e->accounts = calloc(n->n + 1, sizeof *e->accounts);
+                if (!e->accounts)
+                    return errf(L, "out of memory");
+                for (size_t j = 0; j < n->n && rc == 0; j++)
+                    if ((rc = rd_entry_str(L, n->items[j], &e->accounts[e->naccounts], "account name")) == 0)
+                        e->naccounts++;
+            }
+        } else if (!strcasecmp(k, "latency") || !strcasecmp(k, "account_token_position")) {
+            rc = node_err(L, n, true, "export \"%s\" is not supported yet by gannet (accounts; %s)", k, readme_ref);
+        } else if (!n->used_as_var) {
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (stream && rt_node)
+        return node_err(L, rt_node, false, "Detected response directive on non-service");
+    if (!e->subject)
+        return node_err(L, m, false, "Export Items should be a map with type entry");
+    return 0;
+}
+
+static int parse_import(struct loader *L, struct import_opt *im, const struct conf_node *m)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Import Items should be a map with type entry, got %s",
+                        conf_kind_name(m->kind));
+    bool seen = false;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "stream") || !strcasecmp(k, "service")) {
+            bool svc = !strcasecmp(k, "service");
+            if (seen && im->service != svc) {
+                rc = node_err(L, n, false, "Detected %s but already saw a %s", k, svc ? "stream" : "service");
+            } else if (n->kind != CONF_MAP) {
+                rc = node_err(L, n, false, "%s entry should be an account map, got %s", svc ? "Service" : "Stream",
+                              conf_kind_name(n->kind));
+            } else {
+                seen = true;
+                im->service = svc;
+                for (size_t j = 0; j < n->n && rc == 0; j++) {
+                    const struct conf_node *f = n->items[j];
+                    if (!strcasecmp(f->key, "account"))
+                        rc = rd_entry_str(L, f, &im->account, "account");
+                    else if (!strcasecmp(f->key, "subject"))
+                        rc = rd_entry_str(L, f, &im->subject, "subject");
+                    else if (!f->used_as_var)
+                        rc = node_err(L, f, true, "unknown field \"%s\"", f->key);
+                }
+                if (rc == 0 && (!im->account || !*im->account || !im->subject || !*im->subject))
+                    rc = node_err(L, n, false, "Expect an account name and a subject");
+            }
+        } else if (!strcasecmp(k, "prefix")) {
+            rc = rd_entry_str(L, n, &im->prefix, "prefix");
+        } else if (!strcasecmp(k, "to")) {
+            rc = rd_entry_str(L, n, &im->to, "to");
+        } else if (!strcasecmp(k, "share")) {
+            rc = node_err(L, n, true, "import \"share\" is not supported yet by gannet (service latency; %s)",
+                          readme_ref);
+        } else if (!n->used_as_var) {
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (!seen)
+        return node_err(L, m, false, "Import Items should be a map with type entry");
+    if (!im->service && im->to && im->prefix)
+        return node_err(L, m, false, "Stream import can not have a 'prefix' and a 'to' property");
+    return 0;
+}
+
+static int parse_account(struct loader *L, struct account_opt *a, const struct conf_node *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "users")) {
+            rc = parse_users(L, n, a->name);
+        } else if (!strcasecmp(k, "exports") || !strcasecmp(k, "imports")) {
+            bool ex = !strcasecmp(k, "exports");
+            if (n->kind != CONF_ARRAY)
+                return node_err(L, n, false, "%s should be an array, got %s", ex ? "Exports" : "Imports",
+                                conf_kind_name(n->kind));
+            if (ex) {
+                a->exports = calloc(n->n + 1, sizeof *a->exports);
+                if (!a->exports)
+                    return errf(L, "out of memory");
+                for (size_t j = 0; j < n->n; j++)
+                    if (parse_export(L, &a->exports[a->nexports++], n->items[j]) < 0)
+                        rc = -1;
+            } else {
+                a->imports = calloc(n->n + 1, sizeof *a->imports);
+                if (!a->imports)
+                    return errf(L, "out of memory");
+                for (size_t j = 0; j < n->n; j++)
+                    if (parse_import(L, &a->imports[a->nimports++], n->items[j]) < 0)
+                        rc = -1;
+            }
+        } else if (!strcasecmp(k, "default_permissions")) {
+            perm_free(a->default_perms);
+            a->default_perms = NULL;
+            rc = parse_perms(L, n, &a->default_perms);
+        } else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "jetstream") ||
+                   !strcasecmp(k, "mappings") || !strcasecmp(k, "maps") || !strcasecmp(k, "limits")) {
+            rc = node_err(L, n, true, "account \"%s\" is not supported yet by gannet (accounts; %s)", k, readme_ref);
+        } else if (!n->used_as_var) {
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+
+static struct account_opt *account_opt_find(struct opts *o, const char *name)
+{
+    for (int i = 0; i < o->naccounts; i++)
+        if (strcmp(o->accounts[i].name, name) == 0)
+            return &o->accounts[i];
+    return NULL;
+}
+
+/* The subject an import delivers on in the importer's space. */
+static void import_local(const struct import_opt *im, char *buf, size_t cap)
+{
+    if (im->service)
+        snprintf(buf, cap, "%s", im->to ? im->to : im->subject);
+    else if (im->prefix)
+        snprintf(buf, cap, "%s.%s", im->prefix, im->subject);
+    else
+        snprintf(buf, cap, "%s", im->to ? im->to : im->subject);
+}
+
+/* Would following the imports already added from account `from`, for
+ * subjects overlapping `subj`, lead back to `target`? (nats-server's
+ * check*ImportsForCycles; depth-bounded) */
+static bool import_cycle(struct opts *o, const struct account_opt *from, const char *subj, bool service,
+                         const struct account_opt *target, int depth)
+{
+    if (depth > 32)
+        return true;
+    for (int i = 0; i < from->nimports; i++) {
+        const struct import_opt *im = &from->imports[i];
+        if (im->service != service || !im->added)
+            continue;
+        char local[1024];
+        import_local(im, local, sizeof local);
+        if (!subject_overlap(local, strlen(local), subj, strlen(subj)))
+            continue;
+        const struct account_opt *src = account_opt_find(o, im->account);
+        if (!src)
+            continue;
+        if (src == target || import_cycle(o, src, im->subject, service, target, depth + 1))
+            return true;
+    }
+    return false;
+}
+
+/* Exports and imports, once every account of the block is known: the
+ * checks nats-server's parseAccounts makes, in its order (exports, stream
+ * imports, service imports), each reported at the accounts key. */
+static int check_imports(struct loader *L, const struct conf_node *m)
+{
+    struct opts *o = L->o;
+    int rc = 0;
+    for (int a = 0; a < o->naccounts; a++)
+        for (int e = 0; e < o->accounts[a].nexports; e++) {
+            const struct export_opt *ex = &o->accounts[a].exports[e];
+            for (int k = 0; k < ex->naccounts; k++)
+                if (!account_opt_find(o, ex->accounts[k]))
+                    rc = node_err(L, m, true, "\"%s\" account not defined for %s export", ex->accounts[k],
+                                  ex->service ? "service" : "stream");
+            if (!subject_valid(ex->subject, strlen(ex->subject)))
+                rc = node_err(L, m, true, "Error adding %s export \"%s\": subject is not valid",
+                              ex->service ? "service" : "stream", ex->subject);
+        }
+    for (int pass = 0; pass < 2; pass++) { /* streams, then services */
+        for (int a = 0; a < o->naccounts; a++) {
+            struct account_opt *imp = &o->accounts[a];
+            for (int i = 0; i < imp->nimports; i++) {
+                struct import_opt *im = &imp->imports[i];
+                if (im->service != (pass == 1))
+                    continue;
+                const char *kind = im->service ? "service" : "stream";
+                const struct account_opt *src = account_opt_find(o, im->account);
+                if (!src) {
+                    rc = node_err(L, m, true, "\"%s\" account not defined for %s import", im->account, kind);
+                    continue;
+                }
+                bool ok = false;
+                for (int e = 0; e < src->nexports && !ok; e++) {
+                    const struct export_opt *ex = &src->exports[e];
+                    if (ex->service != im->service ||
+                        !subject_subset(im->subject, strlen(im->subject), ex->subject, strlen(ex->subject)))
+                        continue;
+                    ok = ex->naccounts == 0;
+                    for (int k = 0; k < ex->naccounts && !ok; k++)
+                        ok = strcmp(ex->accounts[k], imp->name) == 0;
+                }
+                if (!ok) {
+                    rc = node_err(L, m, true, "Error adding %s import \"%s\": %s import not authorized", kind,
+                                  im->subject, kind);
+                    continue;
+                }
+                if (im->prefix && (strchr(im->prefix, '*') || strchr(im->prefix, '>'))) {
+                    rc = node_err(L, m, true,
+                                  "Error adding stream import \"%s\": stream import prefix can not contain "
+                                  "wildcard tokens", im->subject);
+                    continue;
+                }
+                if (import_cycle(o, src, im->subject, im->service, imp, 0)) {
+                    rc = node_err(L, m, true, "Error adding %s import \"%s\": import forms a cycle", kind,
+                                  im->subject);
+                    continue;
+                }
+                im->added = true;
+            }
+        }
+    }
+    return rc;
+}
+
+static int key_accounts(struct loader *L, const struct conf_node *m)
+{
+    struct opts *o = L->o;
+    if (m->kind != CONF_MAP && m->kind != CONF_ARRAY)
+        return node_err(L, m, false, "Expected map entries for accounts");
+    struct account_opt *v = realloc(o->accounts, ((size_t)o->naccounts + m->n + 1) * sizeof *v);
+    if (!v)
+        return errf(L, "out of memory");
+    o->accounts = v;
+    int rc = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *name;
+        if (m->kind == CONF_ARRAY) { /* a simple list of names */
+            if (n->kind != CONF_STRING) {
+                rc = node_err(L, n, false, "Expected account name to be string, got %s", conf_kind_name(n->kind));
+                continue;
+            }
+            name = n->str;
+        } else {
+            if (n->used_as_var)
+                continue;
+            if (n->kind != CONF_MAP) {
+                rc = node_err(L, n, false, "Expected map entries for accounts");
+                continue;
+            }
+            name = n->key;
+        }
+        if (!strcmp(name, "$G")) {
+            rc = node_err(L, n, m->kind == CONF_MAP, "\"%s\" is a Reserved Account", name);
+            continue;
+        }
+        bool dup = false;
+        for (int k = 0; k < o->naccounts; k++)
+            dup |= strcmp(o->accounts[k].name, name) == 0;
+        if (dup) {
+            rc = node_err(L, n, m->kind == CONF_MAP, "Duplicate Account Entry: %s", name);
+            continue;
+        }
+        struct account_opt *a = &o->accounts[o->naccounts++];
+        memset(a, 0, sizeof *a);
+        if (!(a->name = strdup(name)))
+            return errf(L, "out of memory");
+        if (m->kind == CONF_MAP && parse_account(L, a, n) < 0)
+            rc = -1;
+    }
+    if (rc == 0 && L->nerr == 0) /* as nats-server: imports only once the accounts parsed cleanly */
+        rc = check_imports(L, m);
+    return rc;
+}
+
 /* ------------------------------------------------------------ blocks of later capabilities */
 
 /* Keys gannet does not implement yet, by capability (README's table). The
@@ -411,8 +938,7 @@ static const struct unsupported {
     {"clustering", {"cluster", "routes", "connect_error_reports", "reconnect_error_reports", "client_advertise"}},
     {"superclusters", {"gateway"}},
     {"leaf nodes", {"leafnodes", "leaf"}},
-    {"accounts, nkeys, JWT", {"accounts", "system_account", "system", "no_system_account", "no_system",
-                              "no_sys_acc", "operator", "operators", "roots", "root", "root_operators",
+    {"nkeys, JWT", {"operator", "operators", "roots", "root", "root_operators",
                               "root_operator", "resolver", "account_resolver", "accounts_resolver", "resolver_tls",
                               "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
     {"subject mappings", {"mappings", "maps"}},
@@ -739,6 +1265,12 @@ static const struct keydef {
     F("ping_max", T_I32, ping_max),
     F("write_deadline", T_MS, write_deadline_ms),
     FN("authorization", key_authorization),
+    FN("accounts", key_accounts),
+    F("system_account", T_STR, system_account),
+    F("system", T_STR, system_account),
+    F("no_system_account", T_BOOL, no_system_account),
+    F("no_system", T_BOOL, no_system_account),
+    F("no_sys_acc", T_BOOL, no_system_account),
     F("no_auth_user", T_STR, no_auth_user),
     F("debug", T_BOOL, debug),
     F("trace", T_BOOL, trace),
@@ -809,15 +1341,29 @@ static int load_file(struct loader *L, const char *path)
 }
 
 /* Checks across options (nats-server's validateOptions and baseline). */
-static int validate(struct loader *L)
+static int validate(struct loader *L, bool test_only)
 {
     struct opts *o = L->o;
-    if (o->no_auth_user) {
+    for (int i = 0; i < o->nusers; i++) { /* default_permissions: the block's users without their own */
+        struct user_opt *u = &o->users[i];
+        if (u->own_perms)
+            continue;
+        const struct account_opt *a = u->account ? account_opt_find(o, u->account) : NULL;
+        u->perms = u->account ? (a ? a->default_perms : NULL) : o->default_perms;
+    }
+    bool acc_users = false;
+    for (int i = 0; i < o->nusers; i++)
+        acc_users |= o->users[i].account != NULL;
+    if (acc_users && o->user)
+        return errf(L, "Can not have a single user/pass and accounts");
+    if (acc_users && o->token)
+        return errf(L, "Can not have a token and accounts");
+    if (o->no_auth_user && !test_only) { /* nats-server checks it when the server starts, not with -t */
         bool found = false;
         for (int i = 0; i < o->nusers; i++)
             found |= strcmp(o->users[i].name, o->no_auth_user) == 0;
         if (!found)
-            return errf(L, "no_auth_user: \"%s\" not present as user or nkey in authorization block or account "
+            return errf(L, "no_auth_user: \"%s\" not present as user in authorization block or account "
                            "configuration", o->no_auth_user);
     }
     if (o->max_payload > o->max_pending)
@@ -1166,7 +1712,7 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
     for (int i = 0; i < nvals; i++) /* flags override the file */
         apply_flag(o, &vals[i]);
     if (L->nerr == 0)
-        validate(L);
+        validate(L, *test_only);
     if (*test_only)
         for (int i = 0; i < L->nwarn; i++)
             if (L->warns[i].strict) /* nats-server -t fails on its warnings */
@@ -1231,6 +1777,41 @@ static bool str_eq(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+static bool strv_eq(char *const *a, int na, char *const *b, int nb)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (!str_eq(a[i], b[i]))
+            return false;
+    return true;
+}
+
+static bool accounts_equal(const struct opts *a, const struct opts *b)
+{
+    if (a->naccounts != b->naccounts || !str_eq(a->system_account, b->system_account) ||
+        a->no_system_account != b->no_system_account)
+        return false;
+    for (int i = 0; i < a->naccounts; i++) {
+        const struct account_opt *x = &a->accounts[i], *y = &b->accounts[i];
+        if (!str_eq(x->name, y->name) || x->nexports != y->nexports || x->nimports != y->nimports)
+            return false;
+        for (int e = 0; e < x->nexports; e++) {
+            const struct export_opt *p = &x->exports[e], *q = &y->exports[e];
+            if (!str_eq(p->subject, q->subject) || p->service != q->service || p->resp_type != q->resp_type ||
+                p->threshold_ms != q->threshold_ms || !strv_eq(p->accounts, p->naccounts, q->accounts, q->naccounts))
+                return false;
+        }
+        for (int k = 0; k < x->nimports; k++) {
+            const struct import_opt *p = &x->imports[k], *q = &y->imports[k];
+            if (p->service != q->service || !str_eq(p->account, q->account) || !str_eq(p->subject, q->subject) ||
+                !str_eq(p->to, q->to) || !str_eq(p->prefix, q->prefix))
+                return false;
+        }
+    }
+    return true;
+}
+
 int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen)
 {
     /* What a reload cannot change, in the order of nats-server's Options
@@ -1259,6 +1840,11 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
     INT("Shards", shards)
 #undef STR
 #undef INT
+    if (!accounts_equal(old, new)) { /* the accounts are built once, at start */
+        snprintf(err, errlen, "config reload not supported for Accounts: gannet builds accounts, their exports and "
+                              "imports and the system account at start");
+        return -1;
+    }
     if (err && errlen)
         err[0] = 0;
     return 0;

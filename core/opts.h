@@ -23,6 +23,20 @@
 #define GANNET_VERSION "0.1.0"
 #define NATS_COMPAT_VERSION "2.9.10" /* the nats-server whose behaviour gannet implements */
 
+/* User permissions (nats-compat.md §6.2): subject patterns, "subject queue"
+ * entries in the subscribe lists being queue-only. */
+struct perm_list {
+    char **v;
+    int n;
+};
+struct perm_opt {
+    struct perm_list pub_allow, pub_deny, sub_allow, sub_deny;
+    bool pub_allow_set, sub_allow_set; /* an allow list was given: what it does not name is denied */
+    bool resp;                         /* allow_responses */
+    int32_t resp_max;                  /* replies per request received (default 1) */
+    int64_t resp_expires_ms;           /* within this time (default 2m) */
+};
+
 struct opts {
     char *host;              /* client listen address, default 0.0.0.0 */
     int port;                /* 4222; -1 = random */
@@ -44,8 +58,37 @@ struct opts {
     char *user, *pass, *token;
     struct user_opt {
         char *name, *pass;
+        char *account;       /* the account it belongs to (declared in its users); NULL: $G */
+        struct perm_opt *perms; /* its own permissions, or its block's default_permissions; NULL: none */
+        bool own_perms;      /* perms is its own (else shared with a default) */
     } *users;
+    struct perm_opt *default_perms; /* authorization { default_permissions } */
     int nusers;
+
+    /* accounts { A { users, exports, imports } } (nats-compat.md §6.3) */
+    struct account_opt {
+        char *name;
+        struct perm_opt *default_perms;
+        struct export_opt {
+            char *subject;
+            bool service;
+            int resp_type;             /* service: RESP_SINGLETON, RESP_STREAM, RESP_CHUNKED */
+            int64_t threshold_ms;      /* service: how long a response may take (default 2m) */
+            char **accounts;           /* private: only these may import it (naccounts 0: public) */
+            int naccounts;
+        } *exports;
+        int nexports;
+        struct import_opt {
+            bool service;
+            char *account, *subject;   /* the exporter and the subject in its space */
+            char *to, *prefix;         /* stream: `to` or `prefix` remapping; service: the local subject */
+            bool added;                /* passed the checks (the loader's cycle detection follows these) */
+        } *imports;
+        int nimports;
+    } *accounts;
+    int naccounts;
+    char *system_account;    /* default "$SYS" */
+    bool no_system_account;
     char *no_auth_user;      /* CONNECT without credentials authenticates as this user */
     int64_t auth_timeout_ms; /* 2s */
 
@@ -93,6 +136,9 @@ int opts_load_quiet(struct opts *o, int argc, char **argv, char *err, size_t err
  * err = "config reload not supported for <Name>: old=<v>, new=<v>" for the
  * first one that cannot (nats-server's wording and Go field names). */
 int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen);
+
+enum { RESP_SINGLETON, RESP_STREAM, RESP_CHUNKED };
+#define RESP_THRESHOLD_DEFAULT_MS 120000 /* nats-server's DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
 
 /* Any authentication configured: clients must CONNECT first (unless no_auth_user). */
 bool opts_auth_configured(const struct opts *o);

@@ -247,7 +247,7 @@ void server_stats(struct server *s, struct server_stats *st)
     int32_t nc = atomic_load_explicit(&s->nclients, memory_order_relaxed);
     st->connections = nc > 0 ? (uint64_t)nc : 0;
     st->total_connections = atomic_load_explicit(&s->total_conns, memory_order_relaxed);
-    for (int a = 0; a < ACC_MAX; a++) { /* nats-server's /varz sums every account's index */
+    for (int a = 0; a < s->naccounts; a++) { /* nats-server's /varz sums every account's index */
         const struct sublist *sl = &s->acc[a].sl;
         st->subscriptions += atomic_load_explicit(&sl->count, memory_order_relaxed);
         st->sl_inserts += atomic_load_explicit(&sl->inserts, memory_order_relaxed);

@@ -199,11 +199,14 @@ int server_init(struct server *s, const struct opts *o)
     if (s->nshards > MAX_SHARDS)
         s->nshards = MAX_SHARDS;
     int rc;
-    if ((rc = account_init(&s->acc[0], ACC_GLOBAL, 0, false)) < 0 ||
-        (rc = account_init(&s->acc[1], ACC_SYSTEM, 1, true)) < 0)
+    char aerr[256];
+    if ((rc = accounts_build(o, &s->acc, &s->naccounts, &s->sacc, aerr, sizeof aerr)) < 0) {
+        log_fatal("%s", aerr);
         return rc;
+    }
     s->gacc = &s->acc[0];
-    s->sacc = &s->acc[1];
+    if ((rc = resp_table_init(&s->resp)) < 0)
+        return rc;
     s->mbox = calloc((size_t)(s->nshards * s->nshards), sizeof *s->mbox);
     s->shards = calloc((size_t)s->nshards, sizeof *s->shards);
     if (!s->mbox || !s->shards)
@@ -499,8 +502,10 @@ void server_free(struct server *s)
         xlink_destroy(&s->mbox[i]);
     free(s->mbox);
     rcu_register_thread();
-    for (int i = 0; i < ACC_MAX; i++)
+    resp_table_destroy(&s->resp);
+    for (int i = 0; s->acc && i < s->naccounts; i++)
         account_destroy(&s->acc[i]);
+    free(s->acc);
     rcu_unregister_thread();
     conf_free(s, atomic_load(&s->conf));
 }

@@ -13,6 +13,7 @@
 #include "mailbox.h"
 #include "opts.h"
 #include "account.h"
+#include "resp.h"
 #include "sublist.h"
 
 #define MAX_SHARDS 64
@@ -36,7 +37,9 @@ struct server {
     int nshards;
     struct shard **shards;
     struct xlink *mbox;        /* nshards*nshards links: mbox[from*nshards+to] */
-    struct account acc[ACC_MAX]; /* $G (every client's, for now) and $SYS */
+    struct account *acc;       /* every account, by id: $G (0), the system account, the configured ones */
+    int naccounts;
+    struct resp_table resp;    /* service-import responses (resp.h) */
     struct account *gacc, *sacc;
     char server_id[57];        /* nkey-style public key, 56 chars */
     int port;                  /* the port actually bound */

@@ -13,6 +13,8 @@
  *
  * Nothing here blocks except io_uring_submit_and_wait_timeout(). */
 #include "shard.h"
+#include "resp.h"
+#include "subject.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +48,7 @@
 #define NBUFS 512
 #define BUFSZ (64 * 1024)
 #define TICK_MS 100 /* periodic work; connection timers have their own wheel */
+#define RESP_SWEEP_BUDGET 4096 /* response entries looked at per tick */
 #define BATCH_MIN (64 * 1024)
 #define CONN_POOL_MAX 4096
 #define STALL_MIN_MS 100 /* nats-server 2.9.10's stallClientMinDuration */
@@ -88,7 +91,12 @@ int shard_create(struct server *srv, int id, struct shard **out)
         shard_destroy(sh);
         return -ENOMEM;
     }
-    for (int a = 0; a < ACC_MAX; a++) /* told of its account's index changes (selective invalidation) */
+    sh->cache = calloc((size_t)srv->naccounts, sizeof *sh->cache);
+    if (!sh->cache) {
+        shard_destroy(sh);
+        return -ENOMEM;
+    }
+    for (int a = 0; a < srv->naccounts; a++) /* told of its account's index changes (selective invalidation) */
         sublist_register_cache(&srv->acc[a].sl, &sh->cache[a]);
     int rc = uring_init(&sh->u, RING_ENTRIES, NBUFS, BUFSZ);
     if (rc == 0 && !sh->u.defer_taskrun && id == 0)
@@ -733,18 +741,16 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 static void flush_inserts(struct shard *sh);
 static void flush_removals(struct shard *sh, bool retries);
 
-void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
+/* Deliver m to acc's subscribers (from: the publisher, for echo; NULL for
+ * a message that crossed from another account). */
+static uint32_t match_deliver(struct shard *sh, struct account *acc, struct conn *from, const struct msgview *m,
+                              struct match_cache_entry **hint)
 {
-    /* this turn's SUBs match from now on, its UNSUBs no longer (a request
-     * to a responder that just left gets its 503) */
-    if (__builtin_expect(sh->idx_nins != 0, 0))
-        flush_inserts(sh);
-    if (__builtin_expect(sh->unsub_new != NULL, 0))
-        flush_removals(sh, false);
+    struct match_cache_entry *nohint = NULL;
     const struct match_result *r =
-        match_cached_hint(&from->acc->sl, &sh->cache[from->acc->id], m->subj, m->subj_len, &from->match_hint);
+        match_cached_hint(&acc->sl, &sh->cache[acc->id], m->subj, m->subj_len, hint ? hint : &nohint);
     uint32_t n = 0;
-    bool noecho = !from->echo;
+    bool noecho = from && !from->echo;
     for (uint32_t i = 0; i < r->npsubs; i++) {
         struct sub *s = r->psubs[i];
         if (noecho && s->conn == from)
@@ -770,6 +776,170 @@ void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m,
                 emit_record(sh, d, m);
         sh->remote_targets = 0;
     }
+    return n;
+}
+
+/* ---- accounts: imports and service responses (docs/design.md §18) ---- */
+
+#define XACC_DEPTH 8 /* imports of imports followed at most this deep (cycles are refused at load) */
+
+static uint32_t cross_accounts(struct shard *sh, struct account *acc, struct conn *from, const struct msgview *m,
+                               int depth);
+
+static uint32_t deliver_in(struct shard *sh, struct account *acc, const struct msgview *m, int depth)
+{
+    return match_deliver(sh, acc, NULL, m, NULL) + cross_accounts(sh, acc, NULL, m, depth);
+}
+
+static uint32_t u64dec(char *p, uint64_t v)
+{
+    char t[20];
+    uint32_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+/* The request as the exporter sees it: the publisher's headers (or a new
+ * header block) with Nats-Request-Info naming the requester's account and
+ * RTT, as nats-server adds it; then the payload. */
+static char *request_with_info(const struct msgview *m, const struct account *acc, const struct conn *from,
+                               struct msgview *v)
+{
+    const char *body = m->hdr >= 0 ? m->payload + m->hdr : m->payload;
+    uint32_t blen = m->hdr >= 0 ? m->size - (uint32_t)m->hdr : m->size;
+    uint32_t old = m->hdr >= 2 ? (uint32_t)m->hdr - 2 : 0; /* its header block without the closing CRLF */
+    size_t cap = (old ? old : 10) + 64 + acc->name_len + 24 + 2 + blen + 48;
+    char *buf = malloc(cap), *p = buf;
+    if (!buf)
+        return NULL;
+    if (old)
+        memcpy(p, m->payload, old), p += old;
+    else
+        memcpy(p, "NATS/1.0\r\n", 10), p += 10;
+    int64_t rtt = from && from->rtt_ns > 0 ? from->rtt_ns : 0;
+    memcpy(p, "Nats-Request-Info: {\"acc\":\"", 27), p += 27;
+    memcpy(p, acc->name, acc->name_len), p += acc->name_len;
+    memcpy(p, "\",\"rtt\":", 8), p += 8;
+    p += u64dec(p, (uint64_t)rtt);
+    memcpy(p, "}\r\n\r\n", 5), p += 5;
+    uint32_t hdr = (uint32_t)(p - buf);
+    memcpy(p, body, blen), p += blen;
+    v->payload = buf;
+    v->hdr = (int32_t)hdr;
+    v->size = hdr + blen;
+    char *tok = p; /* the tokens after the message */
+    v->hdrtok = tok, v->hdrtok_len = u64dec(tok, hdr), tok += v->hdrtok_len;
+    v->sztok = tok, v->sztok_len = u64dec(tok, v->size);
+    return buf;
+}
+
+static uint32_t cross_accounts(struct shard *sh, struct account *acc, struct conn *from, const struct msgview *m,
+                               int depth)
+{
+    if (depth >= XACC_DEPTH)
+        return 0;
+    struct server *srv = sh->srv;
+    uint32_t n = 0;
+    /* a response to a request that came in through a service import */
+    if (acc->service_exports && m->subj_len == RESP_SUBJ_LEN && memcmp(m->subj, acc->rprefix, 11) == 0) {
+        struct svc_resp *r = resp_take(&srv->resp, m->subj, m->subj_len, sh->now);
+        if (r) {
+            struct msgview v = *m;
+            v.subj = r->reply;
+            v.subj_len = r->reply_len;
+            n += deliver_in(sh, r->to, &v, depth + 1);
+        }
+    }
+    /* streams other accounts import from this one */
+    for (uint32_t i = 0; i < acc->nsout; i++) {
+        const struct stream_out *so = &acc->sout[i];
+        if (!subject_matches(so->subj, so->subj_len, m->subj, m->subj_len))
+            continue;
+        struct msgview v = *m;
+        char *buf = NULL;
+        if (so->prefix || so->map) {
+            size_t cap = (size_t)so->prefix_len + 1 + m->subj_len + so->map_len + 1;
+            if (!(buf = malloc(cap))) {
+                sh->note.oom = true;
+                continue;
+            }
+            size_t len;
+            if (so->prefix) {
+                memcpy(buf, so->prefix, so->prefix_len);
+                buf[so->prefix_len] = '.';
+                memcpy(buf + so->prefix_len + 1, m->subj, m->subj_len);
+                len = (size_t)so->prefix_len + 1 + m->subj_len;
+            } else {
+                len = subject_transform(so->subj, so->subj_len, so->map, so->map_len, m->subj, m->subj_len, buf,
+                                        cap);
+            }
+            v.subj = buf;
+            v.subj_len = (uint32_t)len;
+        }
+        n += deliver_in(sh, so->to, &v, depth + 1);
+        free(buf);
+    }
+    /* services this account imports */
+    for (uint32_t i = 0; i < acc->nsin; i++) {
+        const struct service_in *si = &acc->sin[i];
+        if (si->local_wild ? !subject_matches(si->local, si->local_len, m->subj, m->subj_len)
+                           : si->local_len != m->subj_len || memcmp(si->local, m->subj, m->subj_len) != 0)
+            continue;
+        struct msgview v = *m;
+        char *sbuf = NULL, *mbuf;
+        if (si->local_wild) {
+            size_t cap = (size_t)si->remote_len + m->subj_len + 1;
+            if (!(sbuf = malloc(cap))) {
+                sh->note.oom = true;
+                continue;
+            }
+            v.subj = sbuf;
+            v.subj_len =
+                (uint32_t)subject_transform(si->local, si->local_len, si->remote, si->remote_len, m->subj, m->subj_len,
+                                            sbuf, cap);
+        } else {
+            v.subj = si->remote;
+            v.subj_len = si->remote_len;
+        }
+        if (m->reply_len) {
+            struct svc_resp *r = resp_add(&srv->resp, &sh->resp_list, si->exp->rprefix, shard_rand(sh), acc, m->reply,
+                                      m->reply_len, si->resp_type, sh->now + si->threshold_ms);
+            if (!r) {
+                free(sbuf);
+                sh->note.oom = true;
+                continue;
+            }
+            v.reply = r->subj;
+            v.reply_len = RESP_SUBJ_LEN;
+        }
+        if (!(mbuf = request_with_info(m, acc, from, &v))) {
+            free(sbuf);
+            sh->note.oom = true;
+            continue;
+        }
+        n += 1 + deliver_in(sh, si->exp, &v, depth + 1); /* the import itself counts: no 503 (as nats-server) */
+        free(mbuf);
+        free(sbuf);
+    }
+    return n;
+}
+
+void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv)
+{
+    /* this turn's SUBs match from now on, its UNSUBs no longer (a request
+     * to a responder that just left gets its 503) */
+    if (__builtin_expect(sh->idx_nins != 0, 0))
+        flush_inserts(sh);
+    if (__builtin_expect(sh->unsub_new != NULL, 0))
+        flush_removals(sh, false);
+    struct account *acc = from->acc;
+    uint32_t n = match_deliver(sh, acc, from, m, &from->match_hint);
+    if (__builtin_expect(acc->nsout || acc->nsin || acc->service_exports, 0))
+        n += cross_accounts(sh, acc, from, m, 0);
     topz_count(&sh->topz, m->subj, m->subj_len, m->size, n);
     *ndeliv = n;
 }
@@ -1170,7 +1340,7 @@ static void flush_inserts(struct shard *sh)
     uint32_t n = sh->idx_nins;
     sh->idx_nins = 0;
     bool batch = idx_scratch(sh, n);
-    for (int a = 0; a < ACC_MAX; a++) {
+    for (int a = 0; a < sh->srv->naccounts; a++) {
         struct account *acc = &sh->srv->acc[a];
         uint32_t k = 0;
         for (uint32_t i = 0; i < n; i++) {
@@ -1210,7 +1380,7 @@ static void flush_removals(struct shard *sh, bool retries)
     for (struct sub *s = list; s; s = s->zombie_next)
         n++;
     bool batch = idx_scratch(sh, n);
-    for (int a = 0; a < ACC_MAX && list; a++) {
+    for (int a = 0; a < sh->srv->naccounts && list; a++) {
         struct account *acc = &sh->srv->acc[a];
         uint32_t k = 0;
         struct sub **pp = &list;
@@ -1615,7 +1785,7 @@ static void earn_spin(struct shard *sh, int64_t t)
 static void publish_cache_figures(struct shard *sh)
 {
     uint64_t hits = 0, lookups = 0;
-    for (int a = 0; a < ACC_MAX; a++) {
+    for (int a = 0; a < sh->srv->naccounts; a++) {
         hits += sh->cache[a].hits;
         lookups += sh->cache[a].hits + sh->cache[a].misses;
     }
@@ -1697,7 +1867,7 @@ static void *shard_main(void *arg)
         push_batches(sh);
         /* apply index changes to the match caches even without publishing
          * (their queues stay short), and publish the figures for /subsz */
-        for (int a = 0; a < ACC_MAX; a++)
+        for (int a = 0; a < srv->naccounts; a++)
             match_cache_sync(&srv->acc[a].sl, &sh->cache[a]);
         publish_cache_figures(sh);
         flush_all(sh);
@@ -1709,6 +1879,8 @@ static void *shard_main(void *arg)
         }
         if (sh->now >= sh->next_tick) {
             topz_tick(&sh->topz, sh->now);
+            if (sh->resp_list)
+                resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, RESP_SWEEP_BUDGET, false);
             sh->next_tick = sh->now + TICK_MS;
         }
         gannet_quiescent();
@@ -1716,6 +1888,7 @@ static void *shard_main(void *arg)
     close_listener(sh);
     shutdown_conns(sh);
     drain_incoming(sh);
+    resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, 0, true);
     rcu_unregister_thread();
     return NULL;
 }
@@ -1800,8 +1973,9 @@ void shard_destroy(struct shard *sh)
         n = b->next;
         free(b);
     }
-    for (int a = 0; a < ACC_MAX; a++)
+    for (int a = 0; sh->cache && a < sh->srv->naccounts; a++)
         match_cache_free(&sh->cache[a]);
+    free(sh->cache);
     shard_closed_free(sh);
     free(sh);
 }

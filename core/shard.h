@@ -151,7 +151,9 @@ struct shard {
     _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
     _Atomic(struct shard_cmd *) cmds; /* commands posted by other threads, newest first (shard_post) */
 
-    struct match_cache cache[ACC_MAX]; /* per account: results keyed by (account, subject) */
+    struct svc_resp *resp_list;    /* service-import response entries it made (resp.h) */
+    struct svc_resp **resp_cursor; /* where the next sweep resumes */
+    struct match_cache *cache; /* per account id: results keyed by (account, subject) */
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */

@@ -575,39 +575,68 @@ void ep_accountz(struct monitor *m, const struct mreq *q, struct reply *r)
 {
     m->stats[ST_ACCOUNTZ]++;
     size_t an;
-    char *acc = q_get(q, "acc", &an);
-    struct jw w;
-    jw_init(&w, true);
-    if (acc && an && !is_global(acc, an)) {
-        reply_error_val(r, "Account ", acc, an, " does not exist");
-        free(acc);
+    char *name = q_get(q, "acc", &an);
+    struct server *srv = m->srv;
+    struct account *acc = NULL;
+    for (int i = 0; name && an && i < srv->naccounts; i++)
+        if (srv->acc[i].name_len == an && !memcmp(srv->acc[i].name, name, an))
+            acc = &srv->acc[i];
+    if (name && an && !acc) {
+        reply_error_val(r, "Account ", name, an, " does not exist");
+        free(name);
         return;
     }
+    struct jw w;
+    jw_init(&w, true);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
-    if (!acc || !an) { /* gannet has no system account: no "system_account" */
+    if (!acc) {
         jw_arr_begin(&w, "accounts");
-        jw_str(&w, NULL, GLOBAL_ACCOUNT);
+        for (int i = 0; i < srv->naccounts; i++)
+            jw_str(&w, NULL, srv->acc[i].name);
         jw_arr_end(&w);
-    } else {
+    } else if (is_global(acc->name, acc->name_len) && srv->naccounts <= 2) { /* its index is the server's */
         struct server_stats st;
-        server_stats(m->srv, &st);
+        server_stats(srv, &st);
         jw_obj_begin(&w, "account_detail");
         jw_str(&w, "account_name", GLOBAL_ACCOUNT);
-        jw_time(&w, "update_time", m->srv->start_unix_ns);
+        jw_time(&w, "update_time", srv->start_unix_ns);
         jw_bool(&w, "expired", false);
         jw_bool(&w, "complete", true);
         jw_bool(&w, "jetstream_enabled", false);
         jw_int(&w, "leafnode_connections", 0);
-        jw_uint(&w, "client_connections", st.connections);
-        jw_uint(&w, "subscriptions", st.subscriptions);
+        jw_int(&w, "client_connections", atomic_load_explicit(&acc->nconns, memory_order_relaxed));
+        jw_uint(&w, "subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
         jw_obj_begin(&w, "sublist_stats");
         write_sublist_stats(m, &w, false);
         jw_obj_end(&w);
         jw_obj_end(&w);
+    } else {
+        jw_obj_begin(&w, "account_detail");
+        jw_str(&w, "account_name", acc->name);
+        jw_time(&w, "update_time", srv->start_unix_ns);
+        if (acc->is_system)
+            jw_bool(&w, "is_system", true);
+        jw_bool(&w, "expired", false);
+        jw_bool(&w, "complete", true);
+        jw_bool(&w, "jetstream_enabled", false);
+        jw_int(&w, "leafnode_connections", 0);
+        jw_int(&w, "client_connections", atomic_load_explicit(&acc->nconns, memory_order_relaxed));
+        jw_uint(&w, "subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
+        jw_obj_begin(&w, "sublist_stats");
+        jw_uint(&w, "num_subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
+        jw_uint(&w, "num_cache", 0);
+        jw_uint(&w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
+        jw_uint(&w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
+        jw_uint(&w, "num_matches", 0);
+        jw_double(&w, "cache_hit_rate", 0);
+        jw_uint(&w, "max_fanout", 0);
+        jw_double(&w, "avg_fanout", 0);
+        jw_obj_end(&w);
+        jw_obj_end(&w);
     }
     jw_obj_end(&w);
-    free(acc);
+    free(name);
     reply_json(r, &w);
 }
 

@@ -35,8 +35,8 @@ record() { # name ok|fail
 
 pytest_phase main "" tests
 pytest_phase handover "GANNET_HANDOVER_TEST=1 NATS_SERVER_BIN=build/gannet" tests/proto/test_proto_pubsub.py \
-    tests/proto/test_proto_queues.py tests/proto/test_proto_request.py tests/proto/test_proto_subs.py \
-    tests/proto/test_proto_flow.py tests/proto/test_proto_connect.py
+    tests/proto/test_proto_queues.py tests/proto/test_proto_request.py tests/proto/test_proto_flow.py \
+    tests/proto/test_proto_accounts.py
 
 echo "=== phase asan (build)"
 if make -s asan >"$R/asan-build.log" 2>&1; then

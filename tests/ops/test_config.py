@@ -75,6 +75,12 @@ IMPLEMENTED = {
     "http_port": [("http_port", "8222")],
     "monitor_port": [("http_port", "8222")],
     "http_base_path": [("http_base_path", "/x")],
+    "accounts": [("naccounts", "0")],
+    "system_account": [("system_account", "SYS")],
+    "system": [("system_account", "SYS")],
+    "no_system_account": [("no_system_account", "1")],
+    "no_system": [("no_system_account", "1")],
+    "no_sys_acc": [("no_system_account", "1")],
 }
 SPECIAL = {  # keys that need a companion to be valid on their own
     "no_auth_user": "authorization { users: [ { user: u, password: p } ] }\n",

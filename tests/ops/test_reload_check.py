@@ -88,3 +88,24 @@ def test_quiet_load_flag_errors(probe):
 def test_go_duration_format(probe, ms, s):
     r = subprocess.run([probe, "dur", str(ms)], capture_output=True, text=True)
     assert r.stdout.strip() == s
+
+
+ACC = "accounts { A { users: [ {user: a, password: a, %s} ], exports: [ {stream: \"ev.>\"} ] }, B { %s } }\n"
+
+
+@pytest.mark.parametrize("new", [
+    ACC % ("", "imports: [ {stream: {account: A, subject: \"ev.>\"}} ]"),  # an import added
+    "accounts { A { users: [ {user: a, password: a} ] } }\n",  # an account removed
+    ACC % ("", "") + "system_account: B\n",
+])
+def test_accounts_change_refused(probe, tmp_path, new):
+    """gannet builds accounts at start: a reload that changes them is refused
+    (nats-server would apply it; README "Differences")."""
+    rc, err = reload_check(probe, tmp_path, BASE + ACC % ("", ""), BASE + new)
+    assert rc == -1 and err.startswith("config reload not supported for Accounts"), err
+
+
+def test_account_user_permissions_reloadable(probe, tmp_path):
+    new = ACC % ('permissions: { publish: "x" }', "")
+    rc, err = reload_check(probe, tmp_path, BASE + ACC % ("", ""), BASE + new)
+    assert rc == 0 and err == "", err

@@ -24,10 +24,11 @@ The contract checked here, as nats-server 2.9.10 behaves:
 - Bad imports (unknown account, not exported, private export for another
   account, import cycles, wildcard prefix) make `nats-server -t -c file` and
   a normal start exit 1 with `nats-server: <file>:<line>:<col>: <error>` on
-  stderr.
+  stderr (gannet: the same with its own program name).
 
 Monitoring (/connz?auth=1, /accountz) is out of scope here.
 """
+import os
 import re
 import subprocess
 
@@ -58,6 +59,11 @@ def subscriber(server, user, *subs, **opts):
 
 def raws(c):
     return [f.raw for f in c.flush()]
+
+
+def prog(server_bin):
+    """The program name a server prefixes its messages with (its basename)."""
+    return os.path.basename(server_bin)
 
 
 def check_config(server_bin, tmp_path, conf):
@@ -539,7 +545,7 @@ def test_bad_import_config_check(server_bin, tmp_path, conf, error):
     path, rc, out, err = check_config(server_bin, tmp_path, conf)
     assert rc == 1, (rc, out, err)
     assert out == ""
-    assert re.match(r"^nats-server: %s:\d+:\d+: %s\n" % (re.escape(path), re.escape(error)), err), err
+    assert re.match(r"^%s: %s:\d+:\d+: %s\n" % (prog(server_bin), re.escape(path), re.escape(error)), err), err
 
 
 def test_bad_imports_all_reported(server_bin, tmp_path):
@@ -549,9 +555,9 @@ def test_bad_imports_all_reported(server_bin, tmp_path):
                 more='  C { imports: [ {service: {account: A, subject: "s"}} ] }\n')
     path, rc, out, err = check_config(server_bin, tmp_path, conf)
     assert rc == 1
-    assert err.startswith("nats-server: " + path + ":")
+    assert err.startswith(prog(server_bin) + ": " + path + ":")
     lines = [re.sub(r"^%s:\d+:\d+: " % re.escape(path), "", ln)
-             for ln in err[len("nats-server: "):].splitlines() if ln]
+             for ln in err[len(prog(server_bin) + ": "):].splitlines() if ln]
     assert sorted(lines) == ['Error adding service import "s": service import not authorized',
                              'Error adding stream import "x": stream import not authorized']
 
@@ -569,7 +575,7 @@ def test_bad_import_refused_at_startup(server_bin, tmp_path):
 @pytest.mark.parametrize("conf", [STREAM_CONF, SERVICE_CONF, ISO_CONF], ids=["streams", "services", "isolation"])
 def test_good_account_config_check(server_bin, tmp_path, conf):
     path, rc, out, err = check_config(server_bin, tmp_path, conf)
-    assert (rc, out, err) == (0, "", "nats-server: configuration file %s is valid\n" % path)
+    assert (rc, out, err) == (0, "", "%s: configuration file %s is valid\n" % (prog(server_bin), path))
 
 
 def test_no_auth_user_unknown(server_bin, tmp_path):
@@ -580,5 +586,32 @@ def test_no_auth_user_unknown(server_bin, tmp_path):
     r = subprocess.run([server_bin, "-a", "127.0.0.1", "-p", str(free_port()), "-c", path],
                        capture_output=True, text=True, timeout=5)
     assert r.returncode == 1
-    assert r.stderr == ('nats-server: no_auth_user: "zz" not present as user in authorization block '
+    assert r.stderr == (prog(server_bin) + ': no_auth_user: "zz" not present as user in authorization block '
                         'or account configuration\n')
+
+
+def test_accountz_lists_accounts_with_their_connections(make_server):
+    """/accountz names every account; ?acc=A counts A's clients and
+    subscriptions (both servers; nats-server adds system imports, so
+    subscriptions are compared as a difference)."""
+    import json
+    import urllib.request
+    mport = free_port()
+    s = make_server(conf=ISO_CONF, args=["-m", str(mport)])
+
+    def get(path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (mport, path), timeout=5) as r:
+            return json.load(r)
+
+    from servers import wait_port
+    wait_port(mport, proc=s.proc)
+    assert {"$G", "A", "B", "$SYS"} <= set(get("/accountz")["accounts"])
+    before = get("/accountz?acc=A")["account_detail"]
+    a = login(s, "a")
+    a.send(b"SUB foo 1\r\nSUB bar 2\r\n")
+    a.flush()
+    d = get("/accountz?acc=A")["account_detail"]
+    assert d["account_name"] == "A"
+    assert d["client_connections"] == before["client_connections"] + 1
+    assert d["subscriptions"] == before["subscriptions"] + 2
+    assert get("/accountz?acc=B")["account_detail"]["client_connections"] == 0

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int valid(const char *s) { return subject_valid(s, strlen(s)); }
 static int literal(const char *s) { return subject_valid_literal(s, strlen(s)); }
@@ -186,6 +187,64 @@ TEST(subject_matching_generated)
     }
 }
 
+
+#define SS(a, b) subject_subset(a, strlen(a), b, strlen(b))
+#define OV(a, b) subject_overlap(a, strlen(a), b, strlen(b))
+
+/* An import must lie within an export (accounts): every subject the first
+ * matches, the second matches too. */
+TEST(subject_subsets)
+{
+    CHECK(SS("foo.bar", "foo.bar"));
+    CHECK(SS("foo.bar", "foo.*"));
+    CHECK(SS("foo.bar", "foo.>"));
+    CHECK(SS("foo.*", "foo.*"));
+    CHECK(SS("foo.*", "foo.>"));
+    CHECK(SS("foo.>", "foo.>"));
+    CHECK(SS("foo.bar.baz", ">"));
+    CHECK(SS("foo.*.baz", "foo.*.*"));
+    CHECK(!SS("foo.*", "foo.bar"));
+    CHECK(!SS("foo.>", "foo.*"));
+    CHECK(!SS("foo.>", "foo.bar"));
+    CHECK(!SS("foo", "foo.bar"));
+    CHECK(!SS("foo.bar", "foo"));
+    CHECK(!SS("foo.bar.baz", "foo.*"));
+    CHECK(!SS("foo", "foo.>")); /* '>' needs one token at least */
+    CHECK(!SS("events.>", "lit.one"));
+}
+
+TEST(subject_overlaps)
+{
+    CHECK(OV("ev.>", "ev.>"));
+    CHECK(OV("ev.a", "ev.*"));
+    CHECK(OV("ev.*.c", "ev.b.*"));
+    CHECK(OV(">", "x.y"));
+    CHECK(OV("a.>", "a.b.c"));
+    CHECK(!OV("ev.a", "ev.b"));
+    CHECK(!OV("ev.*", "ev.a.b"));
+    CHECK(!OV("a", "a.b"));
+    CHECK(!OV("a.b", "a"));
+}
+
+static const char *tx(const char *from, const char *to, const char *subj)
+{
+    static char out[256];
+    size_t n = subject_transform(from, strlen(from), to, strlen(to), subj, strlen(subj), out, sizeof out - 1);
+    out[n] = 0;
+    return out;
+}
+
+TEST(subject_transforms)
+{
+    CHECK_EQ_STR(tx("mapped.*", "svc.m.*", "mapped.k"), "svc.m.k");
+    CHECK_EQ_STR(tx("a.*.b.*", "x.*.*", "a.1.b.2"), "x.1.2");
+    CHECK_EQ_STR(tx("lit.one", "renamed.one", "lit.one"), "renamed.one");
+    CHECK_EQ_STR(tx("ev.>", "in.>", "ev.a.b.c"), "in.a.b.c");
+    CHECK_EQ_STR(tx("ev.*.>", "in.*.x.>", "ev.a.b.c"), "in.a.x.b.c");
+    char small[4];
+    CHECK(subject_transform("a.*", 3, "bbbb.*", 6, "a.xyz", 5, small, sizeof small) == 0); /* does not fit */
+}
+
 int main(void)
 {
     RUN(subject_valid_patterns);
@@ -195,5 +254,8 @@ int main(void)
     RUN(subject_matching);
     RUN(subject_matching_uses_len);
     RUN(subject_matching_generated);
+    RUN(subject_subsets);
+    RUN(subject_overlaps);
+    RUN(subject_transforms);
     return unit_report();
 }
