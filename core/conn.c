@@ -15,7 +15,9 @@
 
 #include "failpoint.h"
 #include "log.h"
+#include "authw.h"
 #include "encode.h"
+#include "nkey.h"
 #include "perm.h"
 #include "shard.h"
 #include "subject.h"
@@ -280,6 +282,9 @@ void conn_release(struct conn *c)
     free(c->cred_user);
     free(c->cred_pass);
     free(c->cred_token);
+    free(c->cred_nkey);
+    free(c->cred_sig);
+    free(c->verified_secret);
 }
 
 void conn_adopt(struct conn *dst, struct conn *src)
@@ -308,12 +313,15 @@ void conn_adopt(struct conn *dst, struct conn *src)
 static int send_info(struct conn *c, const char *extra)
 {
     const struct srvconf *cf = c->sh->conf;
-    size_t cap = cf->info_head_len + strlen(extra) + sizeof c->ip + 64;
+    size_t cap = cf->info_head_len + strlen(extra) + sizeof c->ip + 96;
     char stackbuf[1024], *info = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!info)
         return -ENOMEM;
-    int n = snprintf(info, cap, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"%s} \r\n",
-                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip, extra);
+    char nonce[32] = "";
+    if (c->nonce[0])
+        snprintf(nonce, sizeof nonce, ",\"nonce\":\"%s\"", c->nonce);
+    int n = snprintf(info, cap, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"%s%s} \r\n",
+                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip, nonce, extra);
     int rc = n > 0 && (size_t)n < cap ? conn_write(c, info, (size_t)n) : -EOVERFLOW;
     if (info != stackbuf)
         free(info);
@@ -323,8 +331,7 @@ static int send_info(struct conn *c, const char *extra)
 /* Must the first op be an authenticating CONNECT? */
 static bool auth_required(const struct opts *o) { return opts_auth_configured(o) && !o->no_auth_user; }
 
-static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other,
-                     const struct user_opt **who);
+static bool creds_ok(const struct opts *o, const struct conn *c, const struct user_opt **who);
 static struct account *user_account(const struct server *srv, const struct user_opt *u);
 
 void conn_start(struct conn *c)
@@ -334,9 +341,11 @@ void conn_start(struct conn *c)
     const struct opts *o = sh->conf->o;
     c->cid = atomic_fetch_add(&srv->next_cid, 1);
     c->acc = srv->gacc;
+    if (opts_has_nkeys(o)) /* as nats-server: a nonce only when nkey users are configured */
+        nkey_nonce(c->nonce);
     if (o->no_auth_user) { /* before any CONNECT its ops already run in that user's account */
         const struct user_opt *who;
-        creds_ok(o, NULL, NULL, NULL, false, &who);
+        creds_ok(o, c, &who);
         c->acc = user_account(srv, who);
         c->perms = who ? who->perms : NULL;
     }
@@ -681,21 +690,39 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
 
 /* ---- CONNECT and auth ---- */
 
-static bool secret_eq(const char *hash_or_plain, const char *given)
+static bool is_bcrypt(const char *s) { return strncmp(s, "$2", 2) == 0 && strlen(s) > 7 && s[3] == '$'; }
+
+static bool plain_eq(const char *secret, const char *given)
 {
-    if (!given)
-        return false;
-    if (strncmp(hash_or_plain, "$2", 2) == 0 && strlen(hash_or_plain) > 7 && hash_or_plain[3] == '$') {
-        struct crypt_data cd;
-        memset(&cd, 0, sizeof cd);
-        const char *h = crypt_r(given, hash_or_plain, &cd);
-        return h && strcmp(h, hash_or_plain) == 0;
-    }
-    size_t a = strlen(hash_or_plain), b = strlen(given);
+    size_t a = strlen(secret), b = strlen(given);
     unsigned char d = (unsigned char)(a != b);
     for (size_t i = 0; i < a && i < b; i++)
-        d |= (unsigned char)(hash_or_plain[i] ^ given[i]);
+        d |= (unsigned char)(secret[i] ^ given[i]);
     return d == 0;
+}
+
+enum { AUTH_NO, AUTH_YES, AUTH_BCRYPT };
+
+/* Does `given` match the configured secret? A bcrypt hash it was already
+ * verified against is taken as verified (a reload does not redo it); a new
+ * one is left to an auth worker when defer (*bhash names it), else
+ * checked here. */
+static int secret_match(const struct conn *c, const char *secret, const char *given, bool defer, const char **bhash)
+{
+    if (!given)
+        return AUTH_NO;
+    if (!is_bcrypt(secret))
+        return plain_eq(secret, given) ? AUTH_YES : AUTH_NO;
+    if (c->verified_secret && strcmp(c->verified_secret, secret) == 0)
+        return AUTH_YES;
+    if (defer) {
+        *bhash = secret;
+        return AUTH_BCRYPT;
+    }
+    struct crypt_data cd;
+    memset(&cd, 0, sizeof cd);
+    const char *h = crypt_r(given, secret, &cd);
+    return h && strcmp(h, secret) == 0 ? AUTH_YES : AUTH_NO;
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -711,31 +738,60 @@ static void jbool(json_t *o, const char *k, bool *dst)
         *dst = json_is_true(v);
 }
 
+static bool has_creds(const struct conn *c)
+{
+    return (c->cred_user && *c->cred_user) || (c->cred_pass && *c->cred_pass) || (c->cred_token && *c->cred_token) ||
+           (c->cred_nkey && *c->cred_nkey) || c->cred_other;
+}
+
 /* Check presented credentials against the configuration (nats-compat.md
- * §6.1); *who is the user they authenticate as (NULL: no users list). */
-static bool creds_ok(const struct opts *o, const char *u, const char *pw, const char *tok, bool other,
-                     const struct user_opt **who)
+ * §6.1, in nats-server's order: nkey, users, token or single user,
+ * no_auth_user); *who is the user they authenticate as (NULL: none).
+ * AUTH_BCRYPT (only when defer): the answer needs bcrypt of the presented
+ * password or token against *bhash. */
+static int creds_check(const struct opts *o, const struct conn *c, const struct user_opt **who, bool defer,
+                       const char **bhash)
 {
     *who = NULL;
     if (!opts_auth_configured(o))
-        return true;
-    bool creds = (u && *u) || (pw && *pw) || (tok && *tok) || other;
-    if (!creds && o->no_auth_user) { /* nats-server: the no_auth_user stands in only when nothing was presented */
+        return AUTH_YES;
+    const char *u = c->cred_user, *pw = c->cred_pass, *tok = c->cred_token;
+    if (!has_creds(c) && o->no_auth_user) { /* nats-server: the no_auth_user stands in only when nothing was presented */
         for (int i = 0; i < o->nusers; i++)
-            if (strcmp(o->no_auth_user, o->users[i].name) == 0)
+            if (o->users[i].name && strcmp(o->no_auth_user, o->users[i].name) == 0)
                 *who = &o->users[i];
-        return true;
+        return AUTH_YES;
+    }
+    if (c->cred_nkey && *c->cred_nkey && c->nonce[0]) {
+        for (int i = 0; i < o->nusers; i++) {
+            const struct user_opt *k = &o->users[i];
+            if (!k->nkey || strcmp(k->nkey, c->cred_nkey) != 0)
+                continue;
+            uint8_t key[32];
+            if (!nkey_decode_public(k->nkey, NKEY_PREFIX_USER, key) ||
+                !nkey_verify(key, c->nonce, strlen(c->nonce), c->cred_sig))
+                return AUTH_NO;
+            *who = k;
+            return AUTH_YES;
+        }
+        return AUTH_NO;
     }
     if (o->token)
-        return secret_eq(o->token, tok);
+        return secret_match(c, o->token, tok, defer, bhash);
     if (o->user)
-        return u && strcmp(u, o->user) == 0 && secret_eq(o->pass ? o->pass : "", pw);
+        return u && strcmp(u, o->user) == 0 ? secret_match(c, o->pass ? o->pass : "", pw, defer, bhash) : AUTH_NO;
     for (int i = 0; i < o->nusers && u; i++)
-        if (strcmp(u, o->users[i].name) == 0) {
+        if (o->users[i].name && strcmp(u, o->users[i].name) == 0) {
             *who = &o->users[i];
-            return secret_eq(o->users[i].pass ? o->users[i].pass : "", pw);
+            return secret_match(c, o->users[i].pass ? o->users[i].pass : "", pw, defer, bhash);
         }
-    return false;
+    return AUTH_NO;
+}
+
+static bool creds_ok(const struct opts *o, const struct conn *c, const struct user_opt **who)
+{
+    const char *unused;
+    return creds_check(o, c, who, false, &unused) == AUTH_YES;
 }
 
 /* The account a user belongs to ($G for users outside the accounts block). */
@@ -770,27 +826,35 @@ static void keep_str(char **dst, const char *v)
     *dst = v ? strdup(v) : NULL;
 }
 
-static bool authorize(struct conn *c, json_t *j)
+static int authorize(struct conn *c, json_t *j)
 {
     const char *acc = jstr(j, "account");
     json_t *na = json_object_get(j, "new_account");
     if ((acc && *acc) || json_is_true(na))
-        return false;
+        return AUTH_NO;
     keep_str(&c->cred_user, jstr(j, "user"));
     keep_str(&c->cred_pass, jstr(j, "pass"));
     keep_str(&c->cred_token, jstr(j, "auth_token"));
-    c->cred_other = jstr(j, "nkey") || jstr(j, "jwt");
+    keep_str(&c->cred_nkey, jstr(j, "nkey"));
+    keep_str(&c->cred_sig, jstr(j, "sig"));
+    c->cred_other = jstr(j, "jwt") != NULL;
     const struct opts *o = c->sh->conf->o;
-    bool creds = (c->cred_user && *c->cred_user) || (c->cred_pass && *c->cred_pass) ||
-                 (c->cred_token && *c->cred_token) || c->cred_other;
-    if (!creds && o->no_auth_user && c->ops_before_connect)
-        return false; /* nats-server: no_auth_user stands in for a first CONNECT only */
+    if (!has_creds(c) && o->no_auth_user && c->ops_before_connect)
+        return AUTH_NO; /* nats-server: no_auth_user stands in for a first CONNECT only */
     const struct user_opt *who;
-    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who))
-        return false;
+    const char *bhash = NULL;
+    int a = creds_check(o, c, &who, true, &bhash);
+    if (a == AUTH_BCRYPT) { /* tens of milliseconds: an auth worker does it, the shard goes on */
+        const char *given = o->token ? c->cred_token : c->cred_pass;
+        if (authw_submit(c->sh->srv->authw, c->sh->id, c->slot, c->gen, bhash, given) < 0)
+            return AUTH_NO;
+        return AUTH_BCRYPT;
+    }
+    if (a != AUTH_YES)
+        return AUTH_NO;
     bind_account(c, user_account(c->sh->srv, who));
     set_perms(c, who);
-    return true;
+    return AUTH_YES;
 }
 
 void conn_reconfigure(struct conn *c, bool recheck_auth)
@@ -802,7 +866,7 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
     c->parser.max_control_line = (uint32_t)o->max_control_line * conn_kinds[c->kind].ctl_line_factor;
     if (c->perms || opts_auth_configured(o)) { /* the rules live in the published options: point at the new ones */
         const struct user_opt *who;
-        if (creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who))
+        if (creds_ok(o, c, &who))
             set_perms(c, who);
         else
             c->perms = NULL; /* refused below when its credentials are re-checked */
@@ -818,7 +882,7 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
         return;
     }
     const struct user_opt *who;
-    if (!creds_ok(o, c->cred_user, c->cred_pass, c->cred_token, c->cred_other, &who) ||
+    if (!creds_ok(o, c, &who) ||
         user_account(c->sh->srv, who) != c->acc)
         /* as nats-server on an authorization reload: clients no longer allowed go */
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
@@ -854,6 +918,8 @@ static bool connect_types_ok(json_t *j)
     return !v || json_is_integer(v) || json_is_null(v);
 }
 
+static int finish_connect(struct conn *c);
+
 static int process_connect(struct conn *c, const struct proto_msg *m)
 {
     /* as nats-server: a first estimate of the RTT is the time from accept
@@ -883,13 +949,24 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
         free(c->lang), c->lang = strdup(s);
     if ((s = jstr(j, "version")))
         free(c->version), c->version = strdup(s);
-    bool ok = authorize(c, j);
+    int a = authorize(c, j);
     json_decref(j);
-    if (!ok) {
+    if (a == AUTH_BCRYPT) { /* finished by conn_auth_done; its input waits */
+        c->auth_pending = true;
+        shard_cancel_recv(c->sh, c);
+        return 0;
+    }
+    if (a != AUTH_YES) {
         log_error("%s:%u - cid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
     }
+    return finish_connect(c);
+}
+
+/* The rest of a CONNECT once its credentials are accepted. */
+static int finish_connect(struct conn *c)
+{
     c->auth_ok = true;
     c->connected = true;
     if (c->protocol < 0 || c->protocol > 1) {
@@ -905,6 +982,32 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
     if (srv->handover_test && srv->nshards > 1 && c->subs.n == 0)
         shard_handover(c->sh, c, (c->sh->id + 1) % srv->nshards);
     return 0;
+}
+
+void conn_auth_done(struct conn *c, bool ok, char *hash)
+{
+    c->auth_pending = false;
+    if (c->closing) {
+        free(hash);
+        return;
+    }
+    const struct user_opt *who = NULL;
+    if (ok) {
+        free(c->verified_secret);
+        c->verified_secret = hash;
+        /* against the configuration in force now (a reload may have come meanwhile) */
+        ok = creds_ok(c->sh->conf->o, c, &who);
+    } else {
+        free(hash);
+    }
+    if (!ok) {
+        log_error("%s:%u - cid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return;
+    }
+    bind_account(c, user_account(c->sh->srv, who));
+    set_perms(c, who);
+    finish_connect(c);
 }
 
 /* ---- input ---- */
@@ -1014,8 +1117,8 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
             conn_close(c, CR_PROTOCOL_VIOLATION, true);
             return -1;
         }
-        if (__builtin_expect(c->moving, 0) && !c->closing)
-            return 1; /* being handed over: the rest is read by the new owner */
+        if (__builtin_expect(c->moving || c->auth_pending, 0) && !c->closing)
+            return 1; /* being handed over, or its CONNECT being checked: the rest waits in inq */
         if (!conn_kinds[c->kind].stalls)
             sh->note.consumer = NULL; /* it never waits for a consumer; link budgets still hold */
         if (__builtin_expect(sh->note.consumer || sh->note.links || sh->note.oom, 0) && !c->closing) {
@@ -1035,7 +1138,7 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
 int conn_input(struct conn *c, const char *buf, size_t len)
 {
     c->last_in_ms = c->sh->now;
-    if (c->park.on_list || c->moving) { /* parked or moving: arrived after the recv was cancelled */
+    if (c->park.on_list || c->moving || c->auth_pending) { /* arrived after the recv was cancelled */
         if (inq_append(c, buf, len) < 0) {
             conn_close(c, CR_RESOURCES, false);
             return -1;
@@ -1054,7 +1157,7 @@ int conn_input_cb(void *conn, const char *buf, size_t len) { return conn_input(c
 
 void conn_resume(struct conn *c)
 {
-    while (!c->closing && !c->park.on_list && !c->moving && c->inq_off < c->inq_len) {
+    while (!c->closing && !c->park.on_list && !c->moving && !c->auth_pending && c->inq_off < c->inq_len) {
         const char *buf = c->inq + c->inq_off;
         size_t len = c->inq_len - c->inq_off;
         int rc = input_loop(c, &buf, &len);

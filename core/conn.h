@@ -101,7 +101,9 @@ struct conn {
     bool pong_sent;            /* answered a PING: async INFO may be pushed (as nats-server) */
     char *name, *lang, *version;
     char *cred_user, *cred_pass, *cred_token; /* as presented, to re-check on reload */
-    bool cred_other;           /* presented nkey/jwt credentials */
+    char *cred_nkey, *cred_sig; /* presented nkey and its signature of nonce */
+    bool cred_other;           /* presented a jwt (JWT mode is not supported: refused) */
+    char nonce[16];            /* sent in INFO when nkey users are configured ("": none) */
 
     struct sidmap subs;
 
@@ -134,6 +136,8 @@ struct conn {
     bool no_drain;             /* a wait for it timed out without progress: none until it sends again */
     bool retry_recv;           /* on sh->retry_recv: its recv could not be armed */
     bool moving;               /* being handed over to shard move_to: input stopped, output draining */
+    bool auth_pending;         /* its CONNECT's bcrypt check is on an auth worker: input stopped */
+    char *verified_secret;     /* the bcrypt hash its password was last verified against (reloads skip it) */
     int move_to;
     struct conn *retry_next;
     char *inq;                 /* input received while parked, not parsed yet */
@@ -160,6 +164,8 @@ void conn_send_ldm(struct conn *c);                           /* lame duck: INFO
 /* Handover (shard_handover): dst, a fresh slot of the new owner, takes
  * everything of src but the slot's identity and its old shard's lists. */
 void conn_adopt(struct conn *dst, struct conn *src);
+/* An auth worker's verdict on its CONNECT (SC_AUTH_DONE); hash: what it was checked against (taken). */
+void conn_auth_done(struct conn *c, bool ok, char *hash);
 
 /* Output (owner shard only) */
 int conn_write(struct conn *c, const void *p, size_t n);

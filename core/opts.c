@@ -16,6 +16,7 @@
  * -f and --f alike, -f=v, -f v for non-boolean flags, parsing stops at the
  * first non-flag argument or "--". */
 #include "opts.h"
+#include "nkey.h"
 #include "subject.h"
 
 #include <arpa/inet.h>
@@ -87,6 +88,7 @@ static void perm_free(struct perm_opt *p)
 static void user_free(struct user_opt *u)
 {
     free(u->name);
+    free(u->nkey);
     free(u->pass);
     free(u->account);
     if (u->own_perms)
@@ -138,6 +140,14 @@ void opts_free(struct opts *o)
     free(o->accounts);
     free(o->system_account);
     memset(o, 0, sizeof *o); /* a second opts_free is harmless */
+}
+
+bool opts_has_nkeys(const struct opts *o)
+{
+    for (int i = 0; i < o->nusers; i++)
+        if (o->users[i].nkey)
+            return true;
+    return false;
 }
 
 bool opts_auth_configured(const struct opts *o)
@@ -483,7 +493,11 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
                 perm_free(u->perms), u->perms = NULL;
             u->own_perms = true;
             rc = parse_perms(L, n, &u->perms);
-        } else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
+        } else if (!strcasecmp(k, "nkey")) {
+            uint8_t key[32];
+            if ((rc = rd_str(L, n, &u->nkey)) == 0 && !nkey_decode_public(u->nkey, NKEY_PREFIX_USER, key))
+                rc = node_err(L, n, false, "Not a valid public nkey for a user");
+        } else if (!strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
             rc = node_err(L, n, true, "user \"%s\" is not supported yet by gannet (accounts and permissions; %s)",
                           k, readme_ref);
         else if (n->used_as_var)
@@ -493,7 +507,7 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
         if (rc < 0)
             return -1;
     }
-    if (!u->name)
+    if (!u->name && !u->nkey)
         return node_err(L, m, false, "User entry requires a user");
     return 0;
 }
@@ -529,9 +543,13 @@ static int parse_users(struct loader *L, const struct conf_node *a, const char *
             return errf(L, "out of memory");
         if (parse_user(L, u, a->items[i]) < 0)
             return -1;
-        for (int k = 0; k + 1 < o->nusers; k++)
-            if (strcmp(o->users[k].name, u->name) == 0)
+        for (int k = 0; k + 1 < o->nusers; k++) {
+            const struct user_opt *x = &o->users[k];
+            if (u->name && x->name && strcmp(x->name, u->name) == 0)
                 return node_err(L, a->items[i], false, "Duplicate user \"%s\" detected", u->name);
+            if (u->nkey && x->nkey && strcmp(x->nkey, u->nkey) == 0)
+                return node_err(L, a->items[i], false, "Duplicate nkey \"%s\" detected", u->nkey);
+        }
     }
     return 0;
 }
@@ -1361,7 +1379,7 @@ static int validate(struct loader *L, bool test_only)
     if (o->no_auth_user && !test_only) { /* nats-server checks it when the server starts, not with -t */
         bool found = false;
         for (int i = 0; i < o->nusers; i++)
-            found |= strcmp(o->users[i].name, o->no_auth_user) == 0;
+            found |= o->users[i].name && strcmp(o->users[i].name, o->no_auth_user) == 0;
         if (!found)
             return errf(L, "no_auth_user: \"%s\" not present as user in authorization block or account "
                            "configuration", o->no_auth_user);

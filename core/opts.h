@@ -57,7 +57,8 @@ struct opts {
     /* authorization: a single user, a token, or a users list */
     char *user, *pass, *token;
     struct user_opt {
-        char *name, *pass;
+        char *name, *pass;   /* name NULL: an nkey user */
+        char *nkey;          /* public user nkey ("U..."): authenticates by signing the INFO nonce */
         char *account;       /* the account it belongs to (declared in its users); NULL: $G */
         struct perm_opt *perms; /* its own permissions, or its block's default_permissions; NULL: none */
         bool own_perms;      /* perms is its own (else shared with a default) */
@@ -142,6 +143,7 @@ enum { RESP_SINGLETON, RESP_STREAM, RESP_CHUNKED };
 
 /* Any authentication configured: clients must CONNECT first (unless no_auth_user). */
 bool opts_auth_configured(const struct opts *o);
+bool opts_has_nkeys(const struct opts *o); /* some user authenticates with an nkey */
 
 void opts_free(struct opts *o);
 

@@ -1,5 +1,7 @@
 /* Server start-up and shut-down, run by the control thread (main). */
 #include "server.h"
+#include "authw.h"
+#include "nkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,43 +42,6 @@ int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint16_t crc16(const uint8_t *p, size_t n)
-{
-    uint16_t crc = 0;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= (uint16_t)(p[i] << 8);
-        for (int b = 0; b < 8; b++)
-            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
-    }
-    return crc;
-}
-
-/* nkeys encoding of a server public key: base32(prefix 'N' | 32 bytes | crc16 LE). */
-void nkey_server_id(char out[57])
-{
-    uint8_t raw[35];
-    raw[0] = 13 << 3; /* nkeys PrefixByteServer: encodes as 'N' */
-    if (getrandom(raw + 1, 32, 0) != 32) {
-        for (int i = 1; i < 33; i++)
-            raw[i] = (uint8_t)rand();
-    }
-    uint16_t crc = crc16(raw, 33);
-    raw[33] = (uint8_t)(crc & 0xff);
-    raw[34] = (uint8_t)(crc >> 8);
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    int bits = 0, o = 0;
-    uint32_t acc = 0;
-    for (int i = 0; i < 35; i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 5) {
-            out[o++] = a[(acc >> (bits - 5)) & 31];
-            bits -= 5;
-        }
-    }
-    out[o] = 0; /* 280 bits: exactly 56 characters, no remainder */
 }
 
 static void json_escape(char *dst, size_t cap, const char *s)
@@ -430,6 +395,12 @@ int server_run(struct server *s)
         log_info("Using configuration file: %s", o->config_file);
     if (o->pid_file)
         write_pid_file(o->pid_file);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int arc = authw_start(s, ncpu > 1 ? (int)ncpu : 1, &s->authw); /* bcrypt at the machine's pace, off the shards */
+    if (arc < 0) {
+        log_fatal("could not start the auth workers: %s", strerror(-arc));
+        return arc;
+    }
     for (int i = 0; i < s->nshards; i++) {
         int rc = shard_start(s->shards[i]);
         if (rc < 0) {
@@ -483,12 +454,16 @@ int server_run(struct server *s)
     atomic_store(&s->stopping, 1);
     for (int i = 0; i < s->nshards; i++)
         shard_join(s->shards[i]);
+    authw_stop(s->authw);
+    s->authw = NULL;
     log_info("Server Exiting..");
     return 0;
 }
 
 void server_free(struct server *s)
 {
+    authw_stop(s->authw); /* when server_run returned early: no shard runs, none can be told */
+    s->authw = NULL;
     ports_file_remove(s->opts);
     /* let pending call_rcu callbacks (sub and node frees) run */
     rcu_barrier_qsbr();

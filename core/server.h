@@ -40,6 +40,7 @@ struct server {
     struct account *acc;       /* every account, by id: $G (0), the system account, the configured ones */
     int naccounts;
     struct resp_table resp;    /* service-import responses (resp.h) */
+    struct authw *authw;       /* bcrypt checks off the shards (authw.h) */
     struct account *gacc, *sacc;
     char server_id[57];        /* nkey-style public key, 56 chars */
     int port;                  /* the port actually bound */
@@ -63,5 +64,4 @@ int server_run(struct server *s);   /* start shards, wait for a stop signal, shu
 void server_free(struct server *s);
 int64_t now_ms(void);               /* CLOCK_MONOTONIC milliseconds */
 int64_t now_ns(void);               /* CLOCK_MONOTONIC nanoseconds */
-void nkey_server_id(char out[57]);  /* random server id in nkey public-key form */
 #endif

@@ -388,8 +388,8 @@ static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
         return;
     c->recv_armed = false;
     if (!c->closing) {
-        if (c->park.on_list || c->moving)
-            ; /* cancelled (or ended) while parked or moving: re-armed when it resumes, or by the new owner */
+        if (c->park.on_list || c->moving || c->auth_pending)
+            ; /* cancelled (or ended) while parked, moving or authenticating: re-armed when that ends */
         else if (cqe->res > 0 || cqe->res == -ENOBUFS || cqe->res == -ECANCELED)
             arm_recv(sh, c); /* multishot ended (buffers ran out, or a park's cancel after it resumed): re-arm */
         else if (cqe->res == 0)
@@ -438,7 +438,7 @@ int shard_handover(struct shard *sh, struct conn *c, int to)
 {
     if (to < 0 || to >= sh->srv->nshards || to == sh->id)
         return -EINVAL;
-    if (c->closing || c->moving || c->park.on_list || c->stalled || c->subs.n > 0)
+    if (c->closing || c->moving || c->auth_pending || c->park.on_list || c->stalled || c->subs.n > 0)
         return -EBUSY;
     c->moving = true;
     c->move_to = to;
@@ -1509,7 +1509,7 @@ static void retry_io(struct shard *sh)
         struct conn *n = c->retry_next;
         c->retry_recv = false;
         c->retry_next = NULL;
-        if (c->closing || c->park.on_list || c->moving)
+        if (c->closing || c->park.on_list || c->moving || c->auth_pending)
             shard_cancel_recv(sh, c); /* the cancel was what failed */
         else if (!c->recv_armed)
             arm_recv(sh, c);
@@ -1694,6 +1694,19 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
     case SC_ADOPT:
         adopt(sh, cmd->conn);
         return;
+    case SC_AUTH_DONE: {
+        struct conn *c = cmd->auth.slot < sh->nslots ? sh->slots[cmd->auth.slot] : NULL;
+        if (!c || c->gen != cmd->auth.gen || !c->auth_pending) { /* closed meanwhile */
+            free(cmd->auth.hash);
+            return;
+        }
+        conn_auth_done(c, cmd->auth.ok, cmd->auth.hash);
+        conn_resume(c); /* what it sent after the CONNECT */
+        if (!c->closing && !c->park.on_list && !c->moving && !c->recv_armed)
+            arm_recv(sh, c);
+        maybe_release(sh, c);
+        return;
+    }
     case SC_CLOSE_CLIENTS: {
         int32_t q = cmd->n;
         for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
@@ -1955,6 +1968,8 @@ void shard_destroy(struct shard *sh)
     free(sh->dialers);
     for (struct shard_cmd *c = atomic_exchange(&sh->cmds, NULL), *n; c; c = n) {
         n = c->next;
+        if (c->type == SC_AUTH_DONE)
+            free(c->auth.hash);
         if (c->type == SC_ADOPT) { /* handed over as the server stopped */
             c->conn->sh = sh;
             conn_release(c->conn);

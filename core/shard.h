@@ -30,6 +30,7 @@ enum shard_cmd_type {
     SC_CLOSE_CLIENTS,          /* lame duck pacing: close n of its clients */
     SC_DIAL,                   /* open an outbound connection (struct dial_spec) */
     SC_ADOPT,                  /* take over a connection another shard handed over (shard_handover) */
+    SC_AUTH_DONE,              /* an auth worker checked a connection's bcrypt password (authw.h) */
 };
 
 /* An outbound connection to make: where, as what kind, how hard to try.
@@ -49,6 +50,11 @@ struct shard_cmd {
     int32_t n;                 /* SC_CLOSE_CLIENTS */
     struct dial_spec dial;     /* SC_DIAL */
     struct conn *conn;         /* SC_ADOPT: a malloc'ed copy of the connection, fd and all */
+    struct {
+        uint32_t slot, gen;    /* the connection */
+        bool ok;
+        char *hash;            /* the hash it was checked against (the shard frees it) */
+    } auth;                    /* SC_AUTH_DONE */
 };
 
 /* An outbound connection being made: not a struct conn until it connects. */

@@ -35,7 +35,7 @@ static void dump(const struct opts *o)
 #undef S
 #undef I
     for (int i = 0; i < o->nusers; i++)
-        printf("users[%d]=%s\n", i, o->users[i].name);
+        printf("users[%d]=%s\n", i, o->users[i].name ? o->users[i].name : o->users[i].nkey);
 }
 
 /* one line: newlines in multi-error texts become " || " */

@@ -183,3 +183,40 @@ def test_auth_timeout_cancelled_by_connect(make_server):
     late.expect_close("Authentication Timeout", timeout=5)
     ok.send(b"PUB foo 1\r\nx\r\n")
     assert [f.raw for f in ok.flush()] == [b"MSG foo 1 1\r\nx\r\n"]
+
+
+# bcrypt of "s3cr3t" at cost 14 (about 1 s here), made with Python's
+# crypt.crypt("s3cr3t", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**14)).
+SLOW_HASH = "$2b$14$IZ5jpuZ1NKQ50PC0vhYRPOLPcEbK7/CwAgG0GYFN004SsPXHtl4z."
+
+
+def test_bcrypt_connect_does_not_hold_up_other_clients(make_server, server_bin):
+    """A CONNECT whose password takes about a second of bcrypt is checked
+    while the server goes on serving the other clients (gannet: on an auth
+    worker, with one shard so both clients share it). The check is on
+    order: the other client's PINGs are answered before the slow CONNECT's."""
+    import os
+    import select
+    import time
+    args = ["--shards", "1"] if os.path.basename(server_bin) == "gannet" else []
+    conf = 'authorization { users: [ {user: slow, password: "%s"}, {user: b, password: b} ] }\n' % SLOW_HASH
+    s = make_server(conf=conf, args=args)
+    b = client(s, connect=connect_line(verbose=False, user="b", password="b"))
+    a = Conn(s.port)
+    a.send(connect_line(verbose=False, user="slow", password="s3cr3t") + b"PING\r\n")
+    time.sleep(0.05)  # a's CONNECT is in the server: its bcrypt has begun
+    for _ in range(5):
+        b.send(b"PING\r\n")
+        b.expect(b"PONG\r\n")
+    assert not a.buf and not select.select([a.sock], [], [], 0)[0], "the slow CONNECT was answered first"
+    a.expect(b"PONG\r\n", timeout=15)
+    a.send(b"SUB x 1\r\nPUB x 1\r\nz\r\nPING\r\n")
+    a.expect(b"MSG x 1 1\r\nz\r\nPONG\r\n")
+
+
+def test_bcrypt_connect_refused_off_the_shard(make_server):
+    conf = 'authorization { users: [ {user: slow, password: "%s"} ] }\n' % SLOW_HASH
+    s = make_server(conf=conf)
+    a = Conn(s.port)
+    a.send(connect_line(verbose=False, user="slow", password="wrong") + b"PING\r\n")
+    a.expect_close("Authorization Violation", timeout=15)
