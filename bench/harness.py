@@ -41,12 +41,27 @@ SIZES = [16, 128, 1024, 16384]
 SERVERS = ("gannet", "nats")
 CLIENT_BOUND = 85.0  # % of its core above which a pinned client may be the bottleneck
 LABEL = {"gannet": "gannet", "nats": "nats-server"}
-PAIR_KINDS = ("stall", "churn")  # each repetition: the case without, then with, the disturbance
+PAIR_KINDS = ("stall", "churn", "auth")  # each repetition: the case without, then with, the disturbance
 IDLE_WANTED = 100000  # idle100k: clients wanted, if the open-files limit allows
 # Server configuration of the stalled-subscriber scenario, the same file for
 # both servers: a stalled subscriber must be cut within the run.
 STALL_CONF = "write_deadline: 2s\n"  # max_pending stays at its default, 64 MiB
+# Server configuration of the service-import scenario (natsbench --svc-import
+# logs in as rsp and req): requests from APP reach SVC through an import.
+SVC_CONF = """accounts {
+  SVC { users: [ {user: rsp, password: bench} ], exports: [ {service: "svc.req"} ] }
+  APP { users: [ {user: req, password: bench} ],
+        imports: [ {service: {account: SVC, subject: "svc.req"}, to: "bench.req"} ] }
+}
+"""
 BIG_CONF = "max_connections: 200000\n"  # both default to 64K
+# The CONNECT-storm scenario: requests run as the no_auth_user while user
+# "storm" (password "bench", bcrypt cost 10, made with Python's crypt)
+# logs in and out 50 times a second.
+AUTH_CONF = """authorization { users: [ {user: plain, password: plain},
+  {user: storm, password: "$2b$10$uHpvCPXMEzru/Z11N/phtu5Rpc0Qr4EE1/UtqrjVBkD4dqdlM8aRa"} ] }
+no_auth_user: plain
+"""
 
 # --------------------------------------------------------------------------
 # processes
@@ -223,6 +238,8 @@ def specs(layout, quick):
             ("queue", "tput", "queue group of 4", ["--scenario", "queue", "--subs", "4"], SIZES),
             ("reqrep", "lat", "request/reply, 1 outstanding",
              ["--scenario", "reqrep", "--count", str(n_rr)], SIZES),
+            ("svcimport", "lat", "request/reply through a service import (two accounts), 1 outstanding",
+             ["--scenario", "reqrep", "--count", str(n_rr), "--svc-import"], [128], {"conf": SVC_CONF}),
             ("oneway", "lat", f"one-way latency at {rate} msgs/s",
              ["--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)], SIZES),
             ("conns", "conns", f"{conns} idle clients + 1:1 traffic",
@@ -236,6 +253,8 @@ def specs(layout, quick):
              {"conf": STALL_CONF, "with": ["--stalled", "1"], "duration": 4.0}),
             ("churn", "churn", "1:1 beside 1,000 inbox SUB+UNSUB pairs/s (goal with/without ≥ 0.95)",
              ["--scenario", "pubsub"], [128], {"with": ["--churn", "1000"]}),
+            ("authstorm", "auth", "request/reply p99 beside 50 bcrypt CONNECTs/s (goal p99 with/without ≤ 1.5)",
+             ["--scenario", "reqrep", "--count", str(n_rr)], [128], {"conf": AUTH_CONF, "with": ["--storm", "50"]}),
             ("nats-pubsub", "tput", "libnats 1:1", ["--mode", "nats", "--scenario", "pubsub"], SIZES),
             ("nats-fanout", "tput", "libnats fan-out 1:4",
              ["--mode", "nats", "--scenario", "fanout", "--subs", "4"], [128]),
@@ -297,12 +316,19 @@ def derive(d, kind):
         if d.get("idle_s"):
             out["idle_pct"] = 100 * d["idle_server_cpu_s"] / d["idle_s"]
     if kind in PAIR_KINDS:
-        b = derive(d["base"], "tput")
+        b = derive(d["base"], "lat" if kind == "auth" else "tput")
         out["base_msgs_s"] = b["msgs_s"]
         out["base_cpu_per_m"] = b["cpu_per_m"]
         out["keep"] = out["msgs_s"] / b["msgs_s"] if b["msgs_s"] else 0.0
         if kind == "stall":
             out["cut"] = d.get("stalled_cut", 0) / max(1, d.get("stalled", 1))
+        elif kind == "auth":
+            for k in ("p50", "p99"):
+                out[k] = d["lat_us"][k]
+                out["base_" + k] = b[k]
+            out["p99_x"] = out["p99"] / b["p99"] if b["p99"] else 0.0
+            out["logins_s"] = d.get("storm_logins", 0) / el
+            out["refused_s"] = d.get("storm_refused", 0) / el
         else:
             out["churn_s"] = d.get("churn_pairs", 0) / el
     return out
@@ -433,7 +459,7 @@ def pair_run(case, srv, s, layout, args, extra, size, opts, log):
     a failure of either fails the server (a stalled subscriber being cut is
     no failure: the client leaves it out of the accounting)."""
     dur = max(opts.duration, extra.get("duration", 0))
-    what = {"stall": "the stalled subscriber", "churn": "the inbox churn"}[case["kind"]]
+    what = {"stall": "the stalled subscriber", "churn": "the inbox churn", "auth": "the CONNECT storm"}[case["kind"]]
     got = {}
     order = [("without", args), ("with", args + extra["with"])]
     if (len(case["runs"][s]) + len(case["discarded"][s])) % 2:
@@ -467,6 +493,10 @@ def pair_run(case, srv, s, layout, args, extra, size, opts, log):
         return
     case["runs"][s].append(d)
     dd = d["derived"]
+    if case["kind"] == "auth":
+        log(f"    {LABEL[s]:12s} p99 without {dd['base_p99']:8.1f} µs  with {dd['p99']:8.1f} µs  ({dd['p99_x']:.2f}×)"
+            f"  {dd['logins_s']:.0f} logins/s ({dd['refused_s']:.0f}/s refused)  server {dd['srv_pct']:5.1f}%  noise {dd['noise_pct']:4.1f}%")
+        return
     note = (f"stalled cut {d.get('stalled_cut', 0)}/{d.get('stalled', 0)}" if case["kind"] == "stall"
             else f"churn {dd['churn_s']:,.0f} pairs/s")
     log(f"    {LABEL[s]:12s} without {dd['base_msgs_s']:12,.0f} msgs/s  with {dd['msgs_s']:12,.0f} msgs/s"
@@ -512,7 +542,7 @@ def summarize(case):
         out[s] = {"n": len(runs), "clean": len(case["runs"][s]), "noisy": noisy,
                   "failed": case["failed"][s], **{k: med(runs, k) for k in keys}}
         # the client's core nearly full: what limits msgs/s may be the client
-        out[s]["client_bound"] = bool(runs) and case["kind"] != "lat" and \
+        out[s]["client_bound"] = bool(runs) and case["kind"] not in ("lat", "auth") and \
             case["layout"] == "pinned" and out[s]["cli_pct"] >= CLIENT_BOUND
     return out
 
@@ -613,6 +643,27 @@ def table_conns(cases):
     return rows
 
 
+def table_auth(cases):
+    """The CONNECT storm: each server's request/reply latency without and
+    with it, and how much its p99 grows."""
+    h = ("| size | server | p50 µs without | p50 µs with | p99 µs without | p99 µs with | p99 with / without "
+         "| logins/s | refused/s | server CPU % | clean runs |")
+    rows = [h, "|" + "---|" * 11]
+    for c in cases:
+        m = summarize(c)
+        for s in SERVERS:
+            x = m[s]
+            rows.append(f"| {size_label(c['size'])} | {LABEL[s]} | {cell(x, 'base_p50')} | {cell(x, 'p50')} "
+                        f"| {cell(x, 'base_p99')} | {cell(x, 'p99')} | {cell(x, 'p99_x')} | {cell(x, 'logins_s', 'int')} "
+                        f"| {cell(x, 'refused_s', 'int')} | {cell(x, 'srv_pct')} | {x['clean']} |")
+        if both_ok(m):
+            g, n = m["gannet"], m["nats"]
+            rows.append(f"| {size_label(c['size'])} | **ratio** | {ratio(g.get('base_p50'), n.get('base_p50'))} "
+                        f"| {ratio(g.get('p50'), n.get('p50'))} | {ratio(g.get('base_p99'), n.get('base_p99'))} "
+                        f"| {ratio(g.get('p99'), n.get('p99'))} | {ratio(g.get('p99_x'), n.get('p99_x'))} | | | | |")
+    return rows
+
+
 def table_pair(cases):
     """Pair kinds: each server without and with the disturbance, and the
     share of its own throughput it keeps."""
@@ -670,7 +721,7 @@ def failures(cases):
 def scenario_table(cases):
     kind = cases[0]["kind"]
     rows = {"tput": table_tput, "lat": table_lat, "conns": table_conns, "stall": table_pair,
-            "churn": table_pair}[kind](cases)
+            "churn": table_pair, "auth": table_auth}[kind](cases)
     notes = []
     if cases[0].get("conf"):
         notes.append("server configuration, both servers: `" + cases[0]["conf"].strip().replace("\n", "; ") + "`")
@@ -692,7 +743,10 @@ def summary_table(groups):
                 or "ok"
             ok = both_ok(m)
             lat = c["kind"] == "lat"
-            if c["kind"] in PAIR_KINDS:
+            if c["kind"] == "auth":
+                st += "; p99 with/without " + " / ".join(
+                    f"{LABEL[s][0]} {m[s]['p99_x']:.2f}" for s in SERVERS if m[s]["n"] and not m[s]["failed"])
+            elif c["kind"] in PAIR_KINDS:
                 st += "; with/without " + " / ".join(
                     f"{LABEL[s][0]} {m[s]['keep']:.2f}" for s in SERVERS if m[s]["n"] and not m[s]["failed"])
             rows.append(
@@ -1020,7 +1074,7 @@ KEEP = ("ok", "error", "client_cpus", "published", "delivered", "elapsed_s", "wi
         "server_cpu_s", "client_cpu_s", "softirqd_s", "steal_s", "noise_s", "noise_limit_s",
         "lat_us", "members", "conns", "rss_before_kb", "rss_after_kb", "connect_s", "conns_ok",
         "src_addrs", "idle_s", "idle_server_cpu_s", "idle_noise_s", "stalled", "stalled_cut",
-        "stalled_bytes", "churn", "churn_pairs", "base", "derived")
+        "stalled_bytes", "churn", "churn_pairs", "storm", "storm_logins", "storm_refused", "base", "derived")
 
 
 def rounded(x):

@@ -2,9 +2,11 @@
 #include "account.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -39,6 +41,13 @@ void account_destroy(struct account *a)
         free(a->sin[i].remote);
     }
     free(a->sin);
+    for (uint32_t i = 0; i < a->nmaps; i++) {
+        free(a->maps[i].src);
+        for (uint32_t k = 0; k < a->maps[i].nd; k++)
+            free(a->maps[i].d[k].dest);
+        free(a->maps[i].d);
+    }
+    free(a->maps);
     free(a->name);
     a->name = NULL;
 }
@@ -92,6 +101,100 @@ static void response_prefix(struct account *a, uint64_t seed)
     a->rprefix[11] = 0;
 }
 
+
+static int maps_copy(struct account *a, const struct mapping_opt *m, int n)
+{
+    if (n == 0)
+        return 0;
+    if (!(a->maps = calloc((size_t)n, sizeof *a->maps)))
+        return -ENOMEM;
+    for (int i = 0; i < n; i++, a->nmaps++) {
+        struct subj_map *sm = &a->maps[i];
+        if (!(sm->src = dupn(m[i].src, &sm->src_len)) || !(sm->d = calloc((size_t)m[i].nd + 1, sizeof *sm->d)))
+            return -ENOMEM;
+        sm->src_wild = strchr(sm->src, '*') || strchr(sm->src, '>');
+        for (int k = 0; k < m[i].nd; k++, sm->nd++) {
+            if (!(sm->d[k].dest = dupn(m[i].d[k].dest, &sm->d[k].len)))
+                return -ENOMEM;
+            sm->d[k].weight = m[i].d[k].weight;
+        }
+    }
+    return 0;
+}
+
+/* The index in "$n" or "{{wildcard(n)}}" (0: a literal token). */
+static long wildcard_ref(const char *t, size_t n)
+{
+    if (n >= 2 && t[0] == '$')
+        return strtol(t + 1, NULL, 10);
+    if (n > 4 && t[0] == '{' && t[1] == '{') {
+        const char *q = t + 2;
+        while (*q == ' ')
+            q++;
+        if (strncasecmp(q, "wildcard(", 9) == 0)
+            return strtol(q + 9, NULL, 10);
+    }
+    return 0;
+}
+
+size_t account_map(const struct account *a, const char *subj, uint32_t len, unsigned rnd, char *out, size_t cap)
+{
+    for (uint32_t i = 0; i < a->nmaps; i++) {
+        const struct subj_map *m = &a->maps[i];
+        if (m->src_wild ? !subject_matches(m->src, m->src_len, subj, len)
+                        : m->src_len != len || memcmp(m->src, subj, len) != 0)
+            continue;
+        int acc = 0;
+        const char *dest = NULL;
+        uint32_t dlen = 0;
+        for (uint32_t k = 0; k < m->nd && !dest; k++) {
+            acc += m->d[k].weight;
+            if ((int)rnd < acc)
+                dest = m->d[k].dest, dlen = m->d[k].len;
+        }
+        if (!dest)
+            return 0; /* the weights left this share to the subject itself */
+        /* the subject's tokens under the source's wildcards */
+        const char *w[32], *rest = NULL;
+        size_t wn[32], nw = 0, restn = 0, si = 0, pi = 0;
+        while (pi < m->src_len && si <= len) {
+            const char *pe = memchr(m->src + pi, '.', m->src_len - pi);
+            size_t pt = pe ? (size_t)(pe - m->src) - pi : m->src_len - pi;
+            const char *se = memchr(subj + si, '.', len - si);
+            size_t st = se ? (size_t)(se - subj) - si : len - si;
+            if (pt == 1 && m->src[pi] == '>') {
+                rest = subj + si, restn = len - si;
+                break;
+            }
+            if (pt == 1 && m->src[pi] == '*' && nw < 32)
+                w[nw] = subj + si, wn[nw++] = st;
+            pi += pt + 1;
+            si += st + 1;
+        }
+        size_t o = 0;
+        for (size_t di = 0; di < dlen;) {
+            const char *de = memchr(dest + di, '.', dlen - di);
+            size_t dt = de ? (size_t)(de - dest) - di : dlen - di;
+            const char *src = dest + di;
+            size_t n = dt;
+            long ref = wildcard_ref(dest + di, dt);
+            if (ref >= 1 && (size_t)ref <= nw)
+                src = w[ref - 1], n = wn[ref - 1];
+            else if (dt == 1 && dest[di] == '>' && rest)
+                src = rest, n = restn;
+            if (o + n + 1 > cap)
+                return SIZE_MAX;
+            if (o)
+                out[o++] = '.';
+            memcpy(out + o, src, n);
+            o += n;
+            di += dt + 1;
+        }
+        return o;
+    }
+    return 0;
+}
+
 int accounts_build(const struct opts *o, struct account **out, int *n, struct account **sys, char *err, size_t cap)
 {
     const char *sysname = o->system_account && *o->system_account ? o->system_account : ACC_SYSTEM;
@@ -111,6 +214,10 @@ int accounts_build(const struct opts *o, struct account **out, int *n, struct ac
         rc = account_init(&v[k], ACC_SYSTEM, (uint32_t)k, true), k++;
     for (int i = 0; rc == 0 && i < o->naccounts; i++, k++)
         rc = account_init(&v[k], o->accounts[i].name, (uint32_t)k, strcmp(o->accounts[i].name, sysname) == 0);
+    if (rc == 0)
+        rc = maps_copy(&v[0], o->maps, o->nmaps); /* top-level mappings are the global account's */
+    for (int i = 0; rc == 0 && i < o->naccounts; i++)
+        rc = maps_copy(account_find(v, k, o->accounts[i].name), o->accounts[i].maps, o->accounts[i].nmaps);
     uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
     for (int i = 0; rc == 0 && i < k; i++) {
         v[i].name_len = (uint32_t)strlen(v[i].name);

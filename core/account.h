@@ -47,6 +47,20 @@ struct service_in {
     int64_t threshold_ms;  /* how long a response is waited for */
 };
 
+/* A subject mapping (opts.h struct mapping_opt), applied to what a client
+ * publishes in the account before anything matches it. */
+struct subj_map {
+    char *src;
+    uint32_t src_len;
+    bool src_wild;
+    struct {
+        char *dest;
+        uint32_t len;
+        int weight;
+    } *d;
+    uint32_t nd;
+};
+
 struct account {
     char *name;
     uint32_t id;           /* index of the shards' per-account state */
@@ -56,6 +70,8 @@ struct account {
     uint32_t nsout;
     struct service_in *sin;
     uint32_t nsin;
+    struct subj_map *maps;
+    uint32_t nmaps;
     bool service_exports;  /* has service exports: `_R_.` subjects published here may be responses */
     char rprefix[12];      /* "_R_.xxxxxx.": this account's response subjects start with it */
     uint32_t name_len;
@@ -70,5 +86,9 @@ struct opts;
  * message in err (an unknown system account: nats-server's words). */
 int accounts_build(const struct opts *o, struct account **out, int *n, struct account **sys, char *err, size_t cap);
 struct account *account_find(struct account *v, int n, const char *name);
+/* The mapping of subj in a, with the destination picked by rnd (0..99);
+ * its length written to out (0: no mapping applies; SIZE_MAX: cap is too
+ * small for it). */
+size_t account_map(const struct account *a, const char *subj, uint32_t len, unsigned rnd, char *out, size_t cap);
 void account_destroy(struct account *a); /* no readers left (QSBR thread registered) */
 #endif

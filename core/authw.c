@@ -7,10 +7,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server.h"
 #include "shard.h"
+
+#define AUTHW_NICE 10
 
 struct job {
     struct job *next;
@@ -42,6 +46,9 @@ static void job_free(struct job *j)
 static void *worker(void *arg)
 {
     struct authw *w = arg;
+    /* below the shards: a CONNECT storm's bcrypt takes the CPU they leave,
+     * and a shard that wakes preempts it (Linux: per-thread nice) */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), AUTHW_NICE);
     struct crypt_data *cd = calloc(1, sizeof *cd);
     for (;;) {
         pthread_mutex_lock(&w->mu);

@@ -95,9 +95,21 @@ static void user_free(struct user_opt *u)
         perm_free(u->perms);
 }
 
+static void maps_free(struct mapping_opt *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(m[i].src);
+        for (int k = 0; k < m[i].nd; k++)
+            free(m[i].d[k].dest);
+        free(m[i].d);
+    }
+    free(m);
+}
+
 static void account_opt_free(struct account_opt *a)
 {
     free(a->name);
+    maps_free(a->maps, a->nmaps);
     perm_free(a->default_perms);
     for (int i = 0; i < a->nexports; i++) {
         free(a->exports[i].subject);
@@ -138,6 +150,7 @@ void opts_free(struct opts *o)
     for (int i = 0; i < o->naccounts; i++)
         account_opt_free(&o->accounts[i]);
     free(o->accounts);
+    maps_free(o->maps, o->nmaps);
     free(o->system_account);
     memset(o, 0, sizeof *o); /* a second opts_free is harmless */
 }
@@ -603,6 +616,154 @@ static int key_authorization(struct loader *L, const struct conf_node *m)
     return 0;
 }
 
+/* ------------------------------------------------------------ subject mappings */
+
+/* A destination's tokens: literals, "$n" or "{{wildcard(n)}}" (n: the n-th
+ * '*' of the source), and a last '>' when the source ends with one. Other
+ * nats-server mapping functions are refused by name. */
+static int check_dest(struct loader *L, const struct conf_node *n, const char *src, const char *dest)
+{
+    int nwild = 0;
+    bool src_fwc = false;
+    for (const char *p = src; *p;) {
+        const char *e = strchr(p, '.');
+        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        if (tl == 1 && *p == '*')
+            nwild++;
+        if (tl == 1 && *p == '>')
+            src_fwc = true;
+        p += tl + (e ? 1 : 0);
+        if (!e)
+            break;
+    }
+    for (const char *p = dest; *p;) {
+        const char *e = strchr(p, '.');
+        size_t tl = e ? (size_t)(e - p) : strlen(p);
+        long idx = -1;
+        if (tl >= 2 && p[0] == '$') {
+            idx = strtol(p + 1, NULL, 10);
+        } else if (tl > 4 && !strncmp(p, "{{", 2)) {
+            const char *q = p + 2;
+            while (*q == ' ')
+                q++;
+            if (strncasecmp(q, "wildcard(", 9) != 0) {
+                const char *paren = memchr(q, '(', tl - (size_t)(q - p));
+                return node_err(L, n, false, "mapping function \"%.*s\" is not supported yet by gannet (subject "
+                                "mappings; %s)", (int)(paren ? paren - q : 1), q, readme_ref);
+            }
+            idx = strtol(q + 9, NULL, 10);
+        } else if (tl == 1 && *p == '>' && !src_fwc) {
+            return node_err(L, n, false, "Error adding mapping for \"%s\" to \"%s\" : invalid mapping destination",
+                            src, dest);
+        } else if (tl == 1 && *p == '*') {
+            return node_err(L, n, false, "Error adding mapping for \"%s\" to \"%s\" : invalid mapping destination",
+                            src, dest);
+        }
+        if (idx != -1 && (idx < 1 || idx > nwild))
+            return node_err(L, n, false, "Error adding mapping for \"%s\" to \"%s\" : invalid mapping destination: "
+                            "wildcard index out of range", src, dest);
+        p += tl + (e ? 1 : 0);
+        if (!e)
+            break;
+    }
+    return 0;
+}
+
+static int parse_map_dest(struct loader *L, struct mapping_opt *m, const struct conf_node *n)
+{
+    if (n->kind != CONF_MAP)
+        return node_err(L, n, false, "Expected an entry for the mapping destination");
+    struct map_dest *d = &m->d[m->nd];
+    memset(d, 0, sizeof *d);
+    bool seen_weight = false;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct conf_node *e = n->items[i];
+        int rc = 0;
+        if (!strcasecmp(e->key, "dest") || !strcasecmp(e->key, "destination")) {
+            rc = rd_str(L, e, &d->dest);
+        } else if (!strcasecmp(e->key, "weight")) {
+            long long w = -1;
+            if (e->kind == CONF_INT) {
+                w = e->i;
+            } else if (e->kind == CONF_STRING) {
+                char *end;
+                w = strtoll(e->str, &end, 10);
+                if (end == e->str || (*end && strcmp(end, "%") != 0))
+                    return node_err(L, e, false, "Invalid weight \"%s\" for mapping destination", e->str);
+            } else {
+                return node_err(L, e, false, "Unknown entry type for weight of %s", conf_kind_name(e->kind));
+            }
+            if (w < 0 || w > 100)
+                return node_err(L, e, false, "Invalid weight %lld for mapping destination", w);
+            d->weight = (int)w;
+            seen_weight = true;
+        } else if (!strcasecmp(e->key, "cluster")) {
+            rc = node_err(L, e, true, "mapping \"cluster\" is not supported yet by gannet (subject mappings; %s)",
+                          readme_ref);
+        } else {
+            rc = node_err(L, e, false, "Unknown field \"%s\" for mapping destination", e->key);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (!seen_weight)
+        return node_err(L, n, false, "Missing weight for mapping destination \"%s\"", d->dest ? d->dest : "");
+    m->nd++;
+    return d->dest ? check_dest(L, n, m->src, d->dest) : node_err(L, n, false, "Missing mapping destination");
+}
+
+static int parse_mappings(struct loader *L, const struct conf_node *m, struct mapping_opt **out, int *nout)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Expected mappings to be a map/struct, got %s", conf_kind_name(m->kind));
+    maps_free(*out, *nout);
+    *out = calloc(m->n + 1, sizeof **out);
+    *nout = 0;
+    if (!*out)
+        return errf(L, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        if (n->used_as_var)
+            continue;
+        if (!subject_valid(n->key, strlen(n->key))) {
+            rc = node_err(L, n, true, "Subject \"%s\" is not a valid subject", n->key);
+            continue;
+        }
+        struct mapping_opt *mp = &(*out)[(*nout)++];
+        if (!(mp->src = strdup(n->key)) || !(mp->d = calloc(n->kind == CONF_ARRAY ? n->n + 1 : 1, sizeof *mp->d)))
+            return errf(L, "out of memory");
+        if (n->kind == CONF_STRING) {
+            mp->d[0].weight = 100;
+            if (!(mp->d[0].dest = strdup(n->str)))
+                return errf(L, "out of memory");
+            mp->nd = 1;
+            if (check_dest(L, n, mp->src, n->str) < 0)
+                rc = -1;
+        } else if (n->kind == CONF_ARRAY || n->kind == CONF_MAP) {
+            size_t k = n->kind == CONF_ARRAY ? n->n : 1;
+            int total = 0;
+            for (size_t j = 0; j < k; j++) {
+                if (parse_map_dest(L, mp, n->kind == CONF_ARRAY ? n->items[j] : n) < 0) {
+                    rc = -1;
+                    break;
+                }
+                total += mp->d[mp->nd - 1].weight;
+            }
+            if (rc == 0 && total > 100)
+                rc = node_err(L, n, false, "Error adding mapping for \"%s\" : total weight exceeds 100%%", mp->src);
+        } else {
+            rc = node_err(L, n, false, "Unknown type %s for mapping destination", conf_kind_name(n->kind));
+        }
+    }
+    return rc;
+}
+
+static int key_mappings(struct loader *L, const struct conf_node *m)
+{
+    return parse_mappings(L, m, &L->o->maps, &L->o->nmaps);
+}
+
 /* ------------------------------------------------------------ accounts */
 
 /* A string-valued field of an export or import entry. */
@@ -772,8 +933,9 @@ static int parse_account(struct loader *L, struct account_opt *a, const struct c
             perm_free(a->default_perms);
             a->default_perms = NULL;
             rc = parse_perms(L, n, &a->default_perms);
-        } else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "jetstream") ||
-                   !strcasecmp(k, "mappings") || !strcasecmp(k, "maps") || !strcasecmp(k, "limits")) {
+        } else if (!strcasecmp(k, "mappings") || !strcasecmp(k, "maps")) {
+            rc = parse_mappings(L, n, &a->maps, &a->nmaps);
+        } else if (!strcasecmp(k, "nkey") || !strcasecmp(k, "jetstream") || !strcasecmp(k, "limits")) {
             rc = node_err(L, n, true, "account \"%s\" is not supported yet by gannet (accounts; %s)", k, readme_ref);
         } else if (!n->used_as_var) {
             rc = node_err(L, n, true, "unknown field \"%s\"", k);
@@ -959,7 +1121,6 @@ static const struct unsupported {
     {"nkeys, JWT", {"operator", "operators", "roots", "root", "root_operators",
                               "root_operator", "resolver", "account_resolver", "accounts_resolver", "resolver_tls",
                               "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
-    {"subject mappings", {"mappings", "maps"}},
     {"TLS", {"tls", "ocsp", "allow_non_tls"}},
     {"monitoring HTTPS", {"https", "https_port"}},
     {"profiling", {"prof_port"}},
@@ -1284,6 +1445,8 @@ static const struct keydef {
     F("write_deadline", T_MS, write_deadline_ms),
     FN("authorization", key_authorization),
     FN("accounts", key_accounts),
+    FN("mappings", key_mappings),
+    FN("maps", key_mappings),
     F("system_account", T_STR, system_account),
     F("system", T_STR, system_account),
     F("no_system_account", T_BOOL, no_system_account),

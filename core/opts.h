@@ -37,6 +37,18 @@ struct perm_opt {
     int64_t resp_expires_ms;           /* within this time (default 2m) */
 };
 
+/* A subject mapping (`mappings { src: dest | [ {destination, weight} ] }`):
+ * a message published on src goes to one of the destinations, picked by
+ * weight (percent; what the weights leave to 100 keeps the subject). */
+struct mapping_opt {
+    char *src;
+    struct map_dest {
+        char *dest;
+        int weight;
+    } *d;
+    int nd;
+};
+
 struct opts {
     char *host;              /* client listen address, default 0.0.0.0 */
     int port;                /* 4222; -1 = random */
@@ -70,6 +82,8 @@ struct opts {
     struct account_opt {
         char *name;
         struct perm_opt *default_perms;
+        struct mapping_opt *maps;
+        int nmaps;
         struct export_opt {
             char *subject;
             bool service;
@@ -88,6 +102,8 @@ struct opts {
         int nimports;
     } *accounts;
     int naccounts;
+    struct mapping_opt *maps; /* top-level mappings: the global account's */
+    int nmaps;
     char *system_account;    /* default "$SYS" */
     bool no_system_account;
     char *no_auth_user;      /* CONNECT without credentials authenticates as this user */

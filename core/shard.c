@@ -15,6 +15,7 @@
 #include "shard.h"
 #include "resp.h"
 #include "subject.h"
+#include "tsan.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -937,6 +938,29 @@ void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m,
     if (__builtin_expect(sh->unsub_new != NULL, 0))
         flush_removals(sh, false);
     struct account *acc = from->acc;
+    struct msgview mapped;
+    if (__builtin_expect(acc->nmaps != 0, 0)) { /* subject mappings: the message goes on under its new subject */
+        unsigned pick = (unsigned)(shard_rand(sh) % 100);
+        size_t len;
+        while ((len = account_map(acc, m->subj, m->subj_len, pick, sh->map_buf, sh->map_cap)) == SIZE_MAX) {
+            size_t cap = sh->map_cap ? sh->map_cap * 2 : 1024;
+            char *nb = realloc(sh->map_buf, cap);
+            if (!nb) {
+                sh->note.oom = true;
+                *ndeliv = 0;
+                return;
+            }
+            sh->map_buf = nb;
+            sh->map_cap = cap;
+        }
+        if (len) {
+            mapped = *m;
+            mapped.subj = sh->map_buf;
+            mapped.subj_len = (uint32_t)len;
+            m = &mapped;
+            from->match_hint = NULL; /* the hint is for the subject as published */
+        }
+    }
     uint32_t n = match_deliver(sh, acc, from, m, &from->match_hint);
     if (__builtin_expect(acc->nsout || acc->nsin || acc->service_exports, 0))
         n += cross_accounts(sh, acc, from, m, 0);
@@ -1902,6 +1926,7 @@ static void *shard_main(void *arg)
     shutdown_conns(sh);
     drain_incoming(sh);
     resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, 0, true);
+    TSAN_GRACE_RELEASE(); /* what it read before leaving precedes the callbacks of its last call_rcu */
     rcu_unregister_thread();
     return NULL;
 }
@@ -1991,6 +2016,7 @@ void shard_destroy(struct shard *sh)
     for (int a = 0; sh->cache && a < sh->srv->naccounts; a++)
         match_cache_free(&sh->cache[a]);
     free(sh->cache);
+    free(sh->map_buf);
     shard_closed_free(sh);
     free(sh);
 }

@@ -157,6 +157,8 @@ struct shard {
     _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
     _Atomic(struct shard_cmd *) cmds; /* commands posted by other threads, newest first (shard_post) */
 
+    char *map_buf;             /* a mapped subject (account_map) */
+    size_t map_cap;
     struct svc_resp *resp_list;    /* service-import response entries it made (resp.h) */
     struct svc_resp **resp_cursor; /* where the next sweep resumes */
     struct match_cache *cache; /* per account id: results keyed by (account, subject) */

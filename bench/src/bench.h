@@ -48,6 +48,8 @@ struct params {
     int per_src;        /* conns: clients per loopback source address (0: from the port range) */
     int stalled;        /* fanout: extra subscribers that stop reading (not accounted) */
     double churn;       /* SUB+UNSUB pairs per second on unique inboxes, beside the traffic */
+    int svc_import;     /* reqrep: requester in account APP, responder in SVC, through a service import */
+    double storm;       /* reqrep: CONNECTs per second as user "storm" (a bcrypt password) meanwhile */
     pid_t server_pid;   /* whose CPU and RSS to measure */
 };
 
@@ -71,6 +73,8 @@ struct result {
     int stalled_cut;
     uint64_t stalled_bytes; /* what they had been sent that was read afterwards */
     uint64_t churn_pairs;   /* SUB+UNSUB pairs sent in the timed window */
+    uint64_t storm_logins;  /* --storm: CONNECTs accepted (PONG received) in the timed window */
+    uint64_t storm_refused; /* --storm: logins that failed (not checked in time) in the window */
 };
 
 /* Marks the run failed with a printf-style reason; only the first is kept.

@@ -40,7 +40,9 @@ static void usage(void)
             "  --idle S           conns: seconds of server CPU measured while all are idle (0)\n"
             "  --per-src N        conns: clients per source address 127.0.0.x (1/3 of the port range)\n"
             "  --stalled N        fanout: N more subscribers that stop reading (0)\n"
-            "  --churn R          SUB+UNSUB pairs per second on unique inboxes meanwhile (0)\n");
+            "  --churn R          SUB+UNSUB pairs per second on unique inboxes meanwhile (0)\n"
+            "  --svc-import       reqrep through a service import (users req/rsp, password bench)\n"
+            "  --storm R          reqrep: R CONNECTs/s as user storm (password bench, bcrypt) meanwhile (0)\n");
     exit(2);
 }
 
@@ -62,7 +64,7 @@ static void parse_args(int argc, char **argv, struct params *p)
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},  {"timeout", 1, 0, 'T'},
         {"max-msgs", 1, 0, 'M'}, {"window", 1, 0, 'W'},  {"count", 1, 0, 'n'},
         {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {"idle", 1, 0, 'i'},
-        {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'},   {"per-src", 1, 0, 'A'},
+        {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'}, {"svc-import", 0, 0, 'I'}, {"storm", 1, 0, 'X'},   {"per-src", 1, 0, 'A'},
         {0, 0, 0, 0},
     };
     int o;
@@ -89,6 +91,8 @@ static void parse_args(int argc, char **argv, struct params *p)
         case 'A': p->per_src = atoi(optarg); break;
         case 'S': p->stalled = atoi(optarg); break;
         case 'C': p->churn = atof(optarg); break;
+        case 'I': p->svc_import = 1; break;
+        case 'X': p->storm = atof(optarg); break;
         default: usage();
         }
     }
@@ -180,9 +184,9 @@ static void print_result(const struct params *p, const struct result *r)
     printf("\"idle_s\":%.4f,\"idle_server_cpu_s\":%.6f,\"idle_noise_s\":%.4f,", r->idle_s,
            r->idle_server_cpu_s, r->idle_noise_s);
     printf("\"stalled\":%d,\"stalled_cut\":%d,\"stalled_bytes\":%llu,\"churn\":%.1f,"
-           "\"churn_pairs\":%llu}\n",
+           "\"churn_pairs\":%llu,\"storm\":%.1f,\"storm_logins\":%llu,\"storm_refused\":%llu}\n",
            p->stalled, r->stalled_cut, (unsigned long long)r->stalled_bytes, p->churn,
-           (unsigned long long)r->churn_pairs);
+           (unsigned long long)r->churn_pairs, p->storm, (unsigned long long)r->storm_logins, (unsigned long long)r->storm_refused);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,8 @@
  * silently lowering the rate ("coordinated omission").
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +43,14 @@ struct lat {
 
 static void rr_responder(struct rconn *c);
 
+/* Credentials of the service-import scenario (bench/harness.py's SVC_CONF). */
+static const struct dial_opts svc_requester = {.user = "req", .pass = "bench"};
+static const struct dial_opts svc_responder = {.user = "rsp", .pass = "bench"};
+
 static int lat_conn(struct lat *L, struct rconn *c, const char *sub, void (*fn)(struct rconn *))
 {
-    if (rconn_dial(c, L->p->host, L->p->port, LAT_RBUF) < 0 ||
+    const struct dial_opts *o = !L->p->svc_import ? NULL : c == &L->a ? &svc_requester : &svc_responder;
+    if (rconn_dial_ex(c, L->p->host, L->p->port, LAT_RBUF, o) < 0 ||
         rconn_write_all(c, sub, strlen(sub), 5000) < 0 || rconn_sync(c, 5000) < 0) {
         fail(L->r, "%s", c->err);
         return -1;
@@ -185,23 +192,73 @@ static void rr_phase(struct lat *L, uint64_t n, int record, uint64_t deadline)
     }
 }
 
+/* --storm R: STORM_THREADS threads that log in as user "storm" (a bcrypt
+ * password in the scenario's configuration) R times a second between them
+ * and leave again, while the requests run: what a CONNECT storm costs the
+ * other clients. A login the server could not check in time (its CPU is
+ * one core: bcrypt at cost 10 takes tens of ms) is counted, not a failure. */
+#define STORM_THREADS 4
+
+struct storm {
+    const struct params *p;
+    struct result *r;
+    atomic_int stop, counting;
+    atomic_ulong logins, refused;
+};
+
+static void *storm_run(void *arg)
+{
+    struct storm *st = arg;
+    static const struct dial_opts creds = {.user = "storm", .pass = "bench"};
+    uint64_t period = (uint64_t)(1e9 * STORM_THREADS / st->p->storm), next = now_ns();
+    while (!atomic_load(&st->stop)) {
+        uint64_t t = now_ns();
+        if (t < next) {
+            struct timespec ts = {(time_t)((next - t) / 1000000000u), (long)((next - t) % 1000000000u)};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        next += period;
+        struct rconn c;
+        int ok = rconn_dial_ex(&c, st->p->host, st->p->port, 4096, &creds) == 0 && rconn_sync(&c, 10000) == 0;
+        if (atomic_load(&st->counting))
+            atomic_fetch_add(ok ? &st->logins : &st->refused, 1);
+        rconn_close(&c);
+    }
+    return NULL;
+}
+
 void raw_reqrep(const struct params *p, struct result *r)
 {
+    struct storm st = {.p = p, .r = r};
+    pthread_t storm_t[STORM_THREADS];
+    int storming = 0;
+    while (p->storm > 0 && storming < STORM_THREADS && pthread_create(&storm_t[storming], NULL, storm_run, &st) == 0)
+        storming++;
     uint64_t deadline = now_ns() + (uint64_t)(p->timeout * 1e9);
     struct lat L = {.p = p, .r = r, .ep = -1};
     char line[96];
     snprintf(line, sizeof line, "PUB bench.req _INBOX.bench.1 %zu\r\n", p->size);
-    if (lat_setup(&L, line, "SUB _INBOX.bench.1 1\r\n", "SUB bench.req 1\r\n", rr_requester,
-                  rr_responder) == 0) {
+    /* through a service import, the responder (account SVC) subscribes to the
+     * exported subject; the requester (APP) publishes on its import's */
+    const char *rsub = p->svc_import ? "SUB svc.req 1\r\n" : "SUB bench.req 1\r\n";
+    if (lat_setup(&L, line, "SUB _INBOX.bench.1 1\r\n", rsub, rr_requester, rr_responder) == 0) {
         uint64_t warm = p->count / 10 < 100 ? 100 : p->count / 10;
         rr_phase(&L, warm, 0, deadline);
         window_begin(p, r);
+        atomic_store(&st.counting, 1);
         uint64_t t0 = now_ns();
         rr_phase(&L, p->count, 1, deadline);
         r->elapsed = (double)(now_ns() - t0) / 1e9;
+        atomic_store(&st.counting, 0);
         window_end(p, r);
         r->published = r->delivered = L.got;
     }
+    atomic_store(&st.stop, 1);
+    for (int i = 0; i < storming; i++)
+        pthread_join(storm_t[i], NULL);
+    r->storm_logins = atomic_load(&st.logins);
+    r->storm_refused = atomic_load(&st.refused);
     lat_teardown(&L);
 }
 

@@ -89,6 +89,16 @@ int rconn_dial_ex(struct rconn *c, const char *host, int port, size_t rcap, cons
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* CONNECT may go before INFO arrives: the server reads it after sending
      * INFO, and the parser skips INFO when it comes. */
+    if (o && o->user) { /* the same CONNECT with credentials (accounts scenarios) */
+        char line[sizeof connect_line + 256];
+        int n = snprintf(line, sizeof line, "%.*s,\"user\":\"%s\",\"pass\":\"%s\"}\r\n",
+                         (int)(sizeof connect_line - 4), connect_line, o->user, o->pass ? o->pass : "");
+        if (n < 0 || (size_t)n >= sizeof line) {
+            cfail(c, "credentials too long");
+            return -EINVAL;
+        }
+        return rconn_write_all(c, line, (size_t)n, 5000);
+    }
     return rconn_write_all(c, connect_line, sizeof connect_line - 1, 5000);
 }
 

@@ -57,6 +57,7 @@ int rconn_dial(struct rconn *c, const char *host, int port, size_t rcap);
 
 /* Socket options set before connect() (0 / NULL: the kernel's default). */
 struct dial_opts {
+    const char *user, *pass; /* CONNECT credentials (NULL: none) */
     int rcvbuf;      /* SO_RCVBUF: bounds the receive window (stalled subscriber) */
     const char *src; /* source address, port still picked by connect()
                       * (IP_BIND_ADDRESS_NO_PORT): 100,000 clients on loopback

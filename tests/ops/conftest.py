@@ -21,7 +21,7 @@ def probe():
     extra = ["-fsanitize=address,undefined"] if "asan" in build else ["-fsanitize=thread"] if "tsan" in build else []
     cc = os.environ.get("CC") or ("clang" if extra else "cc")  # the sanitizer builds are clang's
     cmd = [cc, "-std=gnu17", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", "-pthread"] + extra + [
-        "-I" + os.path.join(ROOT, "core"), os.path.join(ROOT, "tests", "ops", "probe.c"), lib, "-lm", "-o", out]
+        "-I" + os.path.join(ROOT, "core"), os.path.join(ROOT, "tests", "ops", "probe.c"), lib, "-lwolfssl", "-lm", "-o", out]
     r = subprocess.run(cmd, capture_output=True)
     assert r.returncode == 0, r.stderr.decode()
     yield out

@@ -31,7 +31,7 @@ static void dump(const struct opts *o)
     I(log_size_limit); I(syslog); S(remote_syslog); S(ports_file_dir);
     I(lame_duck_duration_ms); I(lame_duck_grace_ms); I(argc);
     S(http_host); I(http_port); S(http_base_path);
-    I(naccounts); S(system_account); I(no_system_account);
+    I(naccounts); S(system_account); I(no_system_account); I(nmaps);
 #undef S
 #undef I
     for (int i = 0; i < o->nusers; i++)

@@ -81,6 +81,8 @@ IMPLEMENTED = {
     "no_system_account": [("no_system_account", "1")],
     "no_system": [("no_system_account", "1")],
     "no_sys_acc": [("no_system_account", "1")],
+    "mappings": [("nmaps", "0")],
+    "maps": [("nmaps", "0")],
 }
 SPECIAL = {  # keys that need a companion to be valid on their own
     "no_auth_user": "authorization { users: [ { user: u, password: p } ] }\n",
@@ -271,3 +273,13 @@ def test_authorization_nested_refusals():
 def test_cluster_block_is_checked_before_refusal():
     rc, _, err = check_conf(GANNET_BIN, "cluster { listen: 6222, bogus: 1 }\n")
     assert rc == 1 and first_error(err) == 'c.conf:1:25: unknown field "bogus"'
+
+
+def test_mapping_functions_beyond_wildcard_refused_by_name(tmp_path):
+    """gannet maps $n and {{wildcard(n)}}; nats-server 2.9.10's other mapping
+    functions are refused by name, never applied wrongly."""
+    for fn in ("partition(3,1)", "split(1,-)", "splitFromLeft(1,2)"):
+        (tmp_path / "c.conf").write_text('mappings { "a.*": "b.{{%s}}" }\n' % fn)
+        rc, _, err = check_conf(GANNET_BIN, (tmp_path / "c.conf").read_text())
+        name = fn.split("(")[0]
+        assert rc == 1 and 'mapping function "%s" is not supported yet by gannet' % name in err, err
