@@ -32,7 +32,7 @@ from exthelp import (METRICS_CT, boot_time, conns_per_shard, go_duration_ns, max
                      proc_stat, promtool_check, shard_of_new_connection, shard_sum, shardz, Metrics)
 from monhelp import DURATION, RFC3339, HTTPConn, get_json, http, named_client, start, ts, varz, wait_for
 from proto import Conn, connect_line
-from servers import GANNET_BIN
+from servers import GANNET_BIN, poll
 
 # Direct parametrization of `server_bin` overrides conftest's fixture for the
 # test, and make_server (which depends on it) then starts gannet only.
@@ -692,7 +692,9 @@ KEEPALIVE = 2.0
 
 
 def conn_by_port(s, port):
-    found = [c for c in get_json(s.mport, "/connz")["connections"] if c["port"] == port]
+    # nats-server 2.9.10 sends INFO before it registers the client, so a
+    # /connz right after reading INFO may not list it yet: ask again
+    found = poll(lambda: [c for c in get_json(s.mport, "/connz")["connections"] if c["port"] == port], 2.0)
     assert len(found) == 1, found
     return found[0]
 
