@@ -110,6 +110,7 @@ static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, boo
     o->in_bytes = c->in_bytes;
     o->out_bytes = c->out_bytes;
     o->nsubs = c->subs.n;
+    o->account = c->acc && c->acc != sh->srv->gacc ? c->acc->name : NULL;
     o->name = dup_or_null(c->name);
     o->lang = dup_or_null(c->lang);
     o->version = dup_or_null(c->version);

@@ -165,6 +165,8 @@ static void write_conn(struct jw *w, const struct conn_snap *c, const struct con
         jw_str(w, "version", c->version);
     if (o->auth && c->user && *c->user)
         jw_str(w, "authorized_user", c->user);
+    if (o->auth && c->account)
+        jw_str(w, "account", c->account);
     if (c->nsubs_list && o->detail) {
         jw_arr_begin(w, "subscriptions_list_detail");
         for (uint32_t i = 0; i < c->nsubs_list; i++)
@@ -262,9 +264,18 @@ static int connz_params(struct monitor *m, const struct mreq *q, struct connz_re
 /* The connections to list, into v (room for all): the cid searched for,
  * or those of the user asked for. 2.9.10 looks for a cid among the closed
  * connections only when the state is closed or all. */
-static uint32_t connz_select(const struct connz_req *z, const struct snaps *sn, const struct conn_snap **v)
+static bool in_account(const struct conn_snap *c, const char *acc, size_t an)
+{
+    return !acc || !an || str_is(c->account ? c->account : "$G", acc, an);
+}
+
+/* The connections asked for; *total: those of the account asked for (all
+ * without ?acc), before the user filter, as nats-server 2.9.10 counts. */
+static uint32_t connz_select(const struct connz_req *z, const struct snaps *sn, const struct conn_snap **v,
+                             uint64_t *total)
 {
     uint32_t n = 0;
+    *total = 0;
     for (int pass = 0; pass < 2; pass++) {
         const struct query *q = pass ? &sn->closed : &sn->open;
         if (!(pass ? sn->have_closed : sn->have_open))
@@ -272,6 +283,9 @@ static uint32_t connz_select(const struct connz_req *z, const struct snaps *sn, 
         for (int i = 0; i < MAX_SHARDS; i++)
             for (uint32_t k = 0; q->snaps[i] && k < q->count[i]; k++) {
                 const struct conn_snap *c = &q->snaps[i][k];
+                if (!in_account(c, z->acc, z->accn))
+                    continue;
+                ++*total;
                 if (z->cid > 0) {
                     if (c->cid != z->cid || pass != (z->state != ST_OPEN))
                         continue;
@@ -295,7 +309,10 @@ void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r)
     struct jw w;
     jw_init(&w, true);
     jw_obj_begin(&w, NULL);
-    if (z.acc && z.accn && !(z.accn == 2 && !memcmp(z.acc, "$G", 2))) {
+    bool known = !z.acc || !z.accn;
+    for (int i = 0; !known && i < m->srv->naccounts; i++)
+        known = str_is(m->srv->acc[i].name, z.acc, z.accn);
+    if (!known) {
         /* lookupAccount failed: Connz returns before it fills the id */
         jw_str(&w, "server_id", "");
         jw_time(&w, "now", now);
@@ -315,7 +332,7 @@ void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r)
         ask(m, &sn.closed, Q_CLOSED_CONNS, want_subs);
     uint64_t total = (sn.have_open ? count_snaps(&sn.open) : 0) + (sn.have_closed ? count_snaps(&sn.closed) : 0);
     v = calloc((size_t)total + 1, sizeof *v);
-    uint32_t n = v ? connz_select(&z, &sn, v) : 0;
+    uint32_t n = v ? connz_select(&z, &sn, v, &total) : 0;
     struct sort_ctx sc = {.by = z.by, .now = wall_ns()};
     if (n > 1)
         qsort_r(v, n, sizeof *v, conn_cmp, &sc);

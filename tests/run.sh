@@ -9,7 +9,8 @@
 #   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
 #           stress, real-client and monitoring tests against that build
 #   tsan  — ThreadSanitizer build; the stress, fault-injection, unit and protocol tests
-#           (but the single-connection checks: parser, permissions, mappings, nkeys)
+#           (but the single-connection checks: parser, permissions, mappings, nkeys,
+#           limits, keepalive, signals, connect, which ASan covers)
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
 # Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
 set -u
@@ -56,7 +57,9 @@ if make -s tsan >"$R/tsan-build.log" 2>&1; then
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
         STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto \
         --deselect tests/proto/test_proto_permissions.py --deselect tests/proto/test_proto_mappings.py \
-        --deselect tests/proto/test_proto_nkeys.py --deselect tests/proto/test_proto_parser.py
+        --deselect tests/proto/test_proto_nkeys.py --deselect tests/proto/test_proto_parser.py \
+        --deselect tests/proto/test_proto_limits.py --deselect tests/proto/test_proto_keepalive.py \
+        --deselect tests/proto/test_proto_signals.py --deselect tests/proto/test_proto_connect.py
 else
     cat "$R/tsan-build.log"
     record tsan-build fail

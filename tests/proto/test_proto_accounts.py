@@ -615,3 +615,30 @@ def test_accountz_lists_accounts_with_their_connections(make_server):
     assert d["client_connections"] == before["client_connections"] + 1
     assert d["subscriptions"] == before["subscriptions"] + 2
     assert get("/accountz?acc=B")["account_detail"]["client_connections"] == 0
+
+
+def test_connz_account_filter_and_auth_fields(make_server):
+    """/connz?acc=A lists A's clients only (total counts them alone);
+    auth=1 adds authorized_user, and account for clients outside $G."""
+    import json
+    import urllib.request
+    from servers import wait_port
+    mport = free_port()
+    s = make_server(conf=ISO_CONF, args=["-m", str(mport)])
+    wait_port(mport, proc=s.proc)
+
+    def get(path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (mport, path), timeout=5) as r:
+            return json.load(r)
+
+    a, g = login(s, "a"), login(s, "g")
+    a.flush()
+    g.flush()
+    everyone = get("/connz?auth=1")["connections"]
+    by_user = {c["authorized_user"]: c for c in everyone}
+    assert by_user["a"]["account"] == "A"
+    assert "account" not in by_user["g"]
+    assert "account" not in get("/connz")["connections"][0]
+    only_a = get("/connz?acc=A")
+    assert only_a["total"] == 1 and [c["cid"] for c in only_a["connections"]] == [by_user["a"]["cid"]]
+    assert get("/connz?acc=B")["total"] == 0
