@@ -38,9 +38,10 @@ struct msgline {
     struct strv hdrtok, sztok; /* optional: hdr and size as the publisher wrote them (n == 0: format) */
 };
 
-static inline uint32_t msgline_u32dec(char *p, uint32_t v)
+/* v in decimal at p; the digits written (at most 20). */
+static inline uint32_t msgline_udec(char *p, uint64_t v)
 {
-    char t[10];
+    char t[20];
     uint32_t n = 0;
     do
         t[n++] = (char)('0' + v % 10);
@@ -102,12 +103,12 @@ static inline size_t msgline_encode(enum conn_kind k, char *out, const struct ms
         if (m->hdrtok.n)
             p = msgline_put(p, m->hdrtok);
         else
-            p += msgline_u32dec(p, (uint32_t)m->hdr), *p++ = ' ';
+            p += msgline_udec(p, (uint32_t)m->hdr), *p++ = ' ';
     }
     if (m->sztok.n)
         memcpy(p, m->sztok.p, m->sztok.n), p += m->sztok.n;
     else
-        p += msgline_u32dec(p, m->size);
+        p += msgline_udec(p, m->size);
     *p++ = '\r', *p++ = '\n';
     return (size_t)(p - out);
 }

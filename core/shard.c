@@ -13,6 +13,7 @@
  *
  * Nothing here blocks except io_uring_submit_and_wait_timeout(). */
 #include "shard.h"
+#include "encode.h"
 #include "resp.h"
 #include "subject.h"
 #include "tsan.h"
@@ -792,18 +793,6 @@ static uint32_t deliver_in(struct shard *sh, struct account *acc, const struct m
     return match_deliver(sh, acc, NULL, m, NULL) + cross_accounts(sh, acc, NULL, m, depth);
 }
 
-static uint32_t u64dec(char *p, uint64_t v)
-{
-    char t[20];
-    uint32_t n = 0;
-    do
-        t[n++] = (char)('0' + v % 10);
-    while ((v /= 10));
-    for (uint32_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
 /* The request as the exporter sees it: the publisher's headers (or a new
  * header block) with Nats-Request-Info naming the requester's account and
  * RTT, as nats-server adds it; then the payload. */
@@ -825,7 +814,7 @@ static char *request_with_info(const struct msgview *m, const struct account *ac
     memcpy(p, "Nats-Request-Info: {\"acc\":\"", 27), p += 27;
     memcpy(p, acc->name, acc->name_len), p += acc->name_len;
     memcpy(p, "\",\"rtt\":", 8), p += 8;
-    p += u64dec(p, (uint64_t)rtt);
+    p += msgline_udec(p, (uint64_t)rtt);
     memcpy(p, "}\r\n\r\n", 5), p += 5;
     uint32_t hdr = (uint32_t)(p - buf);
     memcpy(p, body, blen), p += blen;
@@ -833,8 +822,8 @@ static char *request_with_info(const struct msgview *m, const struct account *ac
     v->hdr = (int32_t)hdr;
     v->size = hdr + blen;
     char *tok = p; /* the tokens after the message */
-    v->hdrtok = tok, v->hdrtok_len = u64dec(tok, hdr), tok += v->hdrtok_len;
-    v->sztok = tok, v->sztok_len = u64dec(tok, v->size);
+    v->hdrtok = tok, v->hdrtok_len = msgline_udec(tok, hdr), tok += v->hdrtok_len;
+    v->sztok = tok, v->sztok_len = msgline_udec(tok, v->size);
     return buf;
 }
 

@@ -595,23 +595,10 @@ void ep_accountz(struct monitor *m, const struct mreq *q, struct reply *r)
         for (int i = 0; i < srv->naccounts; i++)
             jw_str(&w, NULL, srv->acc[i].name);
         jw_arr_end(&w);
-    } else if (is_global(acc->name, acc->name_len) && srv->naccounts <= 2) { /* its index is the server's */
-        struct server_stats st;
-        server_stats(srv, &st);
-        jw_obj_begin(&w, "account_detail");
-        jw_str(&w, "account_name", GLOBAL_ACCOUNT);
-        jw_time(&w, "update_time", srv->start_unix_ns);
-        jw_bool(&w, "expired", false);
-        jw_bool(&w, "complete", true);
-        jw_bool(&w, "jetstream_enabled", false);
-        jw_int(&w, "leafnode_connections", 0);
-        jw_int(&w, "client_connections", atomic_load_explicit(&acc->nconns, memory_order_relaxed));
-        jw_uint(&w, "subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
-        jw_obj_begin(&w, "sublist_stats");
-        write_sublist_stats(m, &w, false);
-        jw_obj_end(&w);
-        jw_obj_end(&w);
     } else {
+        /* $G alone with $SYS: its index is the server's, figures and caches included */
+        bool whole = is_global(acc->name, acc->name_len) && srv->naccounts <= 2;
+        uint64_t nsubs = atomic_load_explicit(&acc->sl.count, memory_order_relaxed);
         jw_obj_begin(&w, "account_detail");
         jw_str(&w, "account_name", acc->name);
         jw_time(&w, "update_time", srv->start_unix_ns);
@@ -622,16 +609,20 @@ void ep_accountz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_bool(&w, "jetstream_enabled", false);
         jw_int(&w, "leafnode_connections", 0);
         jw_int(&w, "client_connections", atomic_load_explicit(&acc->nconns, memory_order_relaxed));
-        jw_uint(&w, "subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
+        jw_uint(&w, "subscriptions", nsubs);
         jw_obj_begin(&w, "sublist_stats");
-        jw_uint(&w, "num_subscriptions", atomic_load_explicit(&acc->sl.count, memory_order_relaxed));
-        jw_uint(&w, "num_cache", 0);
-        jw_uint(&w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
-        jw_uint(&w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
-        jw_uint(&w, "num_matches", 0);
-        jw_double(&w, "cache_hit_rate", 0);
-        jw_uint(&w, "max_fanout", 0);
-        jw_double(&w, "avg_fanout", 0);
+        if (whole) {
+            write_sublist_stats(m, &w, false);
+        } else {
+            jw_uint(&w, "num_subscriptions", nsubs);
+            jw_uint(&w, "num_cache", 0);
+            jw_uint(&w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
+            jw_uint(&w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
+            jw_uint(&w, "num_matches", 0);
+            jw_double(&w, "cache_hit_rate", 0);
+            jw_uint(&w, "max_fanout", 0);
+            jw_double(&w, "avg_fanout", 0);
+        }
         jw_obj_end(&w);
         jw_obj_end(&w);
     }
