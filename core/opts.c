@@ -493,6 +493,7 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
 {
     if (m->kind != CONF_MAP)
         return node_err(L, m, false, "Expected user entry to be a map/struct, got %s", conf_kind_name(m->kind));
+    int bad = 0; /* as nats-server: every field is read and each error reported */
     for (size_t i = 0; i < m->n; i++) {
         const struct conf_node *n = m->items[i];
         const char *k = n->key;
@@ -510,19 +511,21 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
             uint8_t key[32];
             if ((rc = rd_str(L, n, &u->nkey)) == 0 && !nkey_decode_public(u->nkey, NKEY_PREFIX_USER, key))
                 rc = node_err(L, n, false, "Not a valid public nkey for a user");
-        } else if (!strcasecmp(k, "account") || !strcasecmp(k, "allowed_connection_types"))
+        } else if (!strcasecmp(k, "allowed_connection_types"))
             rc = node_err(L, n, true, "user \"%s\" is not supported yet by gannet (accounts and permissions; %s)",
                           k, readme_ref);
         else if (n->used_as_var)
             rc = 0;
-        else
-            rc = node_err(L, n, true, "Unknown field \"%s\" parsing users", k);
+        else /* `account` included: nats-server 2.9.10 binds users to accounts only inside accounts {} */
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
         if (rc < 0)
-            return -1;
+            bad = -1;
     }
-    if (!u->name && !u->nkey)
-        return node_err(L, m, false, "User entry requires a user");
-    return 0;
+    if (!u->name && !u->nkey) { /* nats-server gives up on the whole list here */
+        node_err(L, m, false, "User entry requires a user");
+        return -2;
+    }
+    return bad;
 }
 
 /* A users array: into o->users, bound to `account` (NULL: the global one).
@@ -548,14 +551,20 @@ static int parse_users(struct loader *L, const struct conf_node *a, const char *
     if (!v)
         return errf(L, "out of memory");
     o->users = v;
+    int bad = 0;
     for (size_t i = 0; i < a->n; i++) {
         struct user_opt *u = &o->users[o->nusers];
         memset(u, 0, sizeof *u);
         o->nusers++;
         if (account && !(u->account = strdup(account)))
             return errf(L, "out of memory");
-        if (parse_user(L, u, a->items[i]) < 0)
+        int rc = parse_user(L, u, a->items[i]);
+        if (rc == -2)
             return -1;
+        if (rc < 0) { /* the next users' errors are reported too */
+            bad = -1;
+            continue;
+        }
         for (int k = 0; k + 1 < o->nusers; k++) {
             const struct user_opt *x = &o->users[k];
             if (u->name && x->name && strcmp(x->name, u->name) == 0)
@@ -564,7 +573,7 @@ static int parse_users(struct loader *L, const struct conf_node *a, const char *
                 return node_err(L, a->items[i], false, "Duplicate nkey \"%s\" detected", u->nkey);
         }
     }
-    return 0;
+    return bad;
 }
 
 static int key_authorization(struct loader *L, const struct conf_node *m)
