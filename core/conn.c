@@ -744,6 +744,16 @@ static bool has_creds(const struct conn *c)
            (c->cred_nkey && *c->cred_nkey) || c->cred_other;
 }
 
+/* allowed_connection_types (nats-server's connectionTypeAllowed): none
+ * listed allows every type. gannet's clients are STANDARD: it has no
+ * WebSocket or MQTT listener. */
+static bool conn_type_ok(const struct conn *c, const struct user_opt *u)
+{
+    if (!u || !u->conn_types)
+        return true;
+    return (u->conn_types & (c->kind == CK_LEAF ? CT_LEAFNODE : CT_STANDARD)) != 0;
+}
+
 /* Check presented credentials against the configuration (nats-compat.md
  * §6.1, in nats-server's order: nkey, users, token or single user,
  * no_auth_user); *who is the user they authenticate as (NULL: none).
@@ -760,7 +770,7 @@ static int creds_check(const struct opts *o, const struct conn *c, const struct 
         for (int i = 0; i < o->nusers; i++)
             if (o->users[i].name && strcmp(o->no_auth_user, o->users[i].name) == 0)
                 *who = &o->users[i];
-        return AUTH_YES;
+        return conn_type_ok(c, *who) ? AUTH_YES : AUTH_NO;
     }
     if (c->cred_nkey && *c->cred_nkey && c->nonce[0]) {
         for (int i = 0; i < o->nusers; i++) {
@@ -772,7 +782,7 @@ static int creds_check(const struct opts *o, const struct conn *c, const struct 
                 !nkey_verify(key, c->nonce, strlen(c->nonce), c->cred_sig))
                 return AUTH_NO;
             *who = k;
-            return AUTH_YES;
+            return conn_type_ok(c, k) ? AUTH_YES : AUTH_NO;
         }
         return AUTH_NO;
     }
@@ -783,6 +793,8 @@ static int creds_check(const struct opts *o, const struct conn *c, const struct 
     for (int i = 0; i < o->nusers && u; i++)
         if (o->users[i].name && strcmp(u, o->users[i].name) == 0) {
             *who = &o->users[i];
+            if (!conn_type_ok(c, *who)) /* before the password, as nats-server: no bcrypt for a refusal */
+                return AUTH_NO;
             return secret_match(c, o->users[i].pass ? o->users[i].pass : "", pw, defer, bhash);
         }
     return AUTH_NO;

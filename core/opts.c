@@ -20,6 +20,7 @@
 #include "subject.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "goquote.h"
 #include "log.h"
 
 #define PROG "gannet"
@@ -489,6 +491,66 @@ static int parse_perms(struct loader *L, const struct conf_node *m, struct perm_
     return 0;
 }
 
+/* The Go type nats-server names in its "unsupported type" errors. */
+static const char *go_type_name(enum conf_kind k)
+{
+    switch (k) {
+    case CONF_STRING: return "string";
+    case CONF_INT: return "int64";
+    case CONF_FLOAT: return "float64";
+    case CONF_BOOL: return "bool";
+    case CONF_DATETIME: return "time.Time";
+    case CONF_MAP: return "map[string]interface {}";
+    case CONF_ARRAY: return "[]interface {}";
+    }
+    return "?";
+}
+
+/* allowed_connection_types (also connection_types, clients): a string or an
+ * array of strings, nats-server's type names in any case. As there, a bad
+ * element is reported and the others still read, and the unknown names are
+ * listed together, upper-cased, in one error at the key. */
+static int parse_conn_types(struct loader *L, const struct conf_node *n, uint8_t *out)
+{
+    static const char *const names[] = {"STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS"};
+    static const char what[] = "error parsing allowed connection types";
+    if (n->kind != CONF_STRING && n->kind != CONF_ARRAY)
+        return node_err(L, n, true, "%s: unsupported type %s", what, go_type_name(n->kind));
+    const struct conf_node *const *v = n->kind == CONF_ARRAY ? (const struct conf_node *const *)n->items : &n;
+    size_t nv = n->kind == CONF_ARRAY ? n->n : 1;
+    char unknown[EBUF];
+    size_t ul = 0;
+    int rc = 0;
+    *out = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (v[i]->kind != CONF_STRING) {
+            rc = node_err(L, v[i], false, "%s: unsupported type in array %s", what, go_type_name(v[i]->kind));
+            continue;
+        }
+        char up[128];
+        size_t len = v[i]->len < sizeof up ? v[i]->len : sizeof up - 1;
+        for (size_t k = 0; k < len; k++)
+            up[k] = (char)toupper((unsigned char)v[i]->str[k]);
+        up[len] = 0;
+        size_t t = 0;
+        while (t < sizeof names / sizeof *names && (strlen(names[t]) != v[i]->len || strcmp(names[t], up) != 0))
+            t++;
+        if (t < sizeof names / sizeof *names) {
+            *out |= (uint8_t)(1u << t); /* CT_* follow names[] */
+            continue;
+        }
+        /* Go's %q of a []string: ["A" "B"] */
+        char q[GO_QUOTE_MAX(sizeof up)];
+        go_quote(q, sizeof q, up, len);
+        int w = snprintf(unknown + ul, sizeof unknown - ul, "%s%s", ul ? " " : "", q);
+        if (w > 0 && (size_t)w < sizeof unknown - ul)
+            ul += (size_t)w;
+    }
+    if (ul)
+        rc = node_err(L, n, true, "invalid connection types [%s]", unknown);
+    return rc;
+}
+
 static int parse_user(struct loader *L, struct user_opt *u, const struct conf_node *m)
 {
     if (m->kind != CONF_MAP)
@@ -511,9 +573,9 @@ static int parse_user(struct loader *L, struct user_opt *u, const struct conf_no
             uint8_t key[32];
             if ((rc = rd_str(L, n, &u->nkey)) == 0 && !nkey_decode_public(u->nkey, NKEY_PREFIX_USER, key))
                 rc = node_err(L, n, false, "Not a valid public nkey for a user");
-        } else if (!strcasecmp(k, "allowed_connection_types"))
-            rc = node_err(L, n, true, "user \"%s\" is not supported yet by gannet (accounts and permissions; %s)",
-                          k, readme_ref);
+        } else if (!strcasecmp(k, "allowed_connection_types") || !strcasecmp(k, "connection_types") ||
+                   !strcasecmp(k, "clients"))
+            rc = parse_conn_types(L, n, &u->conn_types);
         else if (n->used_as_var)
             rc = 0;
         else /* `account` included: nats-server 2.9.10 binds users to accounts only inside accounts {} */

@@ -74,6 +74,7 @@ struct opts {
         char *account;       /* the account it belongs to (declared in its users); NULL: $G */
         struct perm_opt *perms; /* its own permissions, or its block's default_permissions; NULL: none */
         bool own_perms;      /* perms is its own (else shared with a default) */
+        uint8_t conn_types;  /* allowed_connection_types, CT_* bits; 0: every type */
     } *users;
     struct perm_opt *default_perms; /* authorization { default_permissions } */
     int nusers;
@@ -155,6 +156,18 @@ int opts_load_quiet(struct opts *o, int argc, char **argv, char *err, size_t err
 int opts_reload_check(const struct opts *old, const struct opts *new, char *err, size_t errlen);
 
 enum { RESP_SINGLETON, RESP_STREAM, RESP_CHUNKED };
+
+/* A user's allowed_connection_types (nats-server's jwt.ConnectionType*
+ * names, any case). gannet's clients are all STANDARD: it has no WebSocket
+ * or MQTT listener yet. */
+enum {
+    CT_STANDARD = 1 << 0,
+    CT_WEBSOCKET = 1 << 1,
+    CT_LEAFNODE = 1 << 2,
+    CT_LEAFNODE_WS = 1 << 3,
+    CT_MQTT = 1 << 4,
+    CT_MQTT_WS = 1 << 5,
+};
 #define RESP_THRESHOLD_DEFAULT_MS 120000 /* nats-server's DEFAULT_SERVICE_EXPORT_RESPONSE_THRESHOLD */
 
 /* Any authentication configured: clients must CONNECT first (unless no_auth_user). */

@@ -107,9 +107,12 @@ static bool auth_differs(const struct opts *a, const struct opts *b)
     if (str_differs(a->user, b->user) || str_differs(a->pass, b->pass) || str_differs(a->token, b->token) ||
         str_differs(a->no_auth_user, b->no_auth_user) || a->nusers != b->nusers)
         return true;
-    for (int i = 0; i < a->nusers; i++)
-        if (str_differs(a->users[i].name, b->users[i].name) || str_differs(a->users[i].pass, b->users[i].pass))
+    for (int i = 0; i < a->nusers; i++) {
+        const struct user_opt *x = &a->users[i], *y = &b->users[i];
+        if (str_differs(x->name, y->name) || str_differs(x->pass, y->pass) || str_differs(x->nkey, y->nkey) ||
+            str_differs(x->account, y->account) || x->conn_types != y->conn_types)
             return true;
+    }
     return false;
 }
 
