@@ -478,8 +478,7 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         send_err(c, err);
         return 0;
     }
-    if (c->perms && !c->deny_filter && perm_has_sub_deny(c->perms) &&
-        (memchr(subj->p, '*', subj->n) || memchr(subj->p, '>', subj->n)))
+    if (c->perms && !c->deny_filter && perm_sub_needs_filter(c->perms, subj->p, subj->n))
         c->deny_filter = true; /* it may match denied subjects: deliveries are checked */
     if (o->max_subs > 0 && c->subs.n >= (uint32_t)o->max_subs) {
         send_err(c, "maximum subscriptions exceeded");

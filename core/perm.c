@@ -149,11 +149,20 @@ bool perm_sub_ok(const struct perm_opt *p, const char *subj, uint32_t len, const
     return ok;
 }
 
-bool perm_has_sub_deny(const struct perm_opt *p)
+bool perm_sub_needs_filter(const struct perm_opt *p, const char *subj, uint32_t len)
 {
-    for (int i = 0; p && i < p->sub_deny.n; i++)
-        if (!strchr(p->sub_deny.v[i], ' '))
+    if (!p || !p->sub_deny.n || (!memchr(subj, '*', len) && !memchr(subj, '>', len)))
+        return false;
+    for (int i = 0; i < p->sub_deny.n; i++) {
+        uint32_t sl, ql;
+        const char *q;
+        entry_parts(p->sub_deny.v[i], &sl, &q, &ql);
+        /* nats-server's subjectIsSubsetMatch(deny, subject); the memchr
+         * above is coarse ("foo*" is a literal), but a literal holds only
+         * itself, which a deny entry covering it has refused already */
+        if (!q && subject_subset(p->sub_deny.v[i], sl, subj, len))
             return true;
+    }
     return false;
 }
 

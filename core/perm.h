@@ -34,8 +34,10 @@ bool perm_pub_ok(const struct perm_opt *p, struct perm_state **ps, const char *s
 bool perm_sub_ok(const struct perm_opt *p, const char *subj, uint32_t len, const char *q, uint32_t qlen);
 /* Does a plain subscribe deny entry cover this delivered subject? */
 bool perm_deliver_denied(const struct perm_opt *p, const char *subj, uint32_t len);
-/* Has it plain subscribe deny entries (a wildcard subscription then filters deliveries)? */
-bool perm_has_sub_deny(const struct perm_opt *p);
+/* Does this allowed subscription turn on the delivery filter? As nats-server:
+ * when it is a wildcard and some plain subscribe deny entry lies within it
+ * (the filter, once on, then applies to all the connection's deliveries). */
+bool perm_sub_needs_filter(const struct perm_opt *p, const char *subj, uint32_t len);
 /* allow_responses: it received a message with this reply subject. 0 or -ENOMEM. */
 int perm_note_reply(const struct perm_opt *p, struct perm_state **ps, const char *reply, uint32_t len, int64_t now_ms);
 /* The rules changed (reload): cached verdicts go. */

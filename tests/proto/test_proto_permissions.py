@@ -15,7 +15,11 @@ The contract checked here, as nats-server 2.9.10 behaves:
 - An entry "subject queue" permits or denies only queue subscriptions of
   that queue; a plain entry covers plain and queue subscriptions alike.
 - A wildcard SUB that is allowed but wider than a (plain) subscribe deny
-  entry does not receive messages on the denied subjects.
+  entry does not receive messages on the denied subjects. What turns this
+  filter on is such a SUB (a deny entry within its subject); once on, it
+  drops denied subjects from all the connection's deliveries, also to
+  wildcard SUBs that hold no deny entry (`*.a` gets `o.a` despite a deny
+  `o.>` only until some `x.*` holding a deny `x.y` is subscribed).
 - allow_responses lets a user publish to the reply subject of a message it
   received, `max` times (default 1) within `expires`; a reply subject it did
   not receive, or one used up or expired, is a publish violation. Without a
@@ -230,6 +234,28 @@ def test_wildcard_deny_filters_broader_subscription(perms, root):
         msg("foo.public", "1"), msg("foo.public", "3"),
         msg("bar.a.b", "2"), msg("bar.a.b", "3"),
         msg("other", "3")])
+
+
+def test_deny_filter_needs_a_deny_entry_within_the_subscription(make_server):
+    """The filter is turned on by an allowed wildcard SUB that holds a deny
+    entry (x.y within x.*), not by any wildcard: *.a does not hold o.>, so
+    o.a reaches it. Once on, the filter applies to every delivery of the
+    connection, *.a's included (nats-server's per-connection mperms)."""
+    conf = """authorization { users: [
+      {user: u, password: p, permissions: { subscribe: { deny: ["o.>", "x.y"] } } }
+      {user: root, password: p} ] }"""
+    s = make_server(conf=conf)
+    c, r = login(s, "u"), login(s, "root")
+    c.send(b"SUB *.a 1\r\n")
+    c.expect_nothing()
+    r.send(pub("o.a"))
+    r.flush()
+    assert raws(c) == [msg("o.a", "1")]
+    c.send(b"SUB x.* 2\r\n")
+    c.expect_nothing()
+    r.send(pub("o.a") + pub("x.y") + pub("x.a"))
+    r.flush()
+    assert sorted(raws(c)) == sorted([msg("x.a", "1"), msg("x.a", "2")])
 
 
 def test_queue_only_allow(perms, root):
