@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "failpoint.h"
+#include "goquote.h"
 #include "log.h"
 #include "authw.h"
 #include "encode.h"
@@ -868,6 +869,70 @@ static int authorize(struct conn *c, json_t *j)
     return AUTH_YES;
 }
 
+/* nats-server's getAuthUser, for log lines: `Nkey "U..."` or `User "name"`. */
+static void auth_user_str(const struct conn *c, const struct user_opt *who, char *out, size_t cap)
+{
+    const char *nk = who && who->nkey ? who->nkey : c->cred_nkey;
+    const char *u = who && who->name ? who->name : c->cred_user;
+    if (nk && *nk)
+        snprintf(out, cap, "Nkey \"%s\"", nk);
+    else
+        snprintf(out, cap, "User \"%s\"", u && *u ? u : "N/A");
+}
+
+/* A subscription the reloaded rules no longer allow: the client is told
+ * and the log says so, in nats-server's words (its %q quoting). */
+static void report_removed_sub(struct conn *c, const struct sub *s, const struct user_opt *who)
+{
+    static const char head[] = "-ERR 'Permissions Violation for Subscription to ", mid[] = " (sid ",
+                      tail[] = ")'\r\n";
+    size_t cap = GO_QUOTE_MAX(s->subj_len) + GO_QUOTE_MAX(s->sid_len);
+    char stackbuf[512], *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!buf)
+        return; /* the removal itself needs no memory */
+    char *subj = buf, *sid = buf + GO_QUOTE_MAX(s->subj_len);
+    size_t sn = go_quote(subj, GO_QUOTE_MAX(s->subj_len), s->subject, s->subj_len);
+    size_t dn = go_quote(sid, GO_QUOTE_MAX(s->sid_len), s->sid, s->sid_len);
+    conn_write(c, head, sizeof head - 1);
+    conn_write(c, subj, sn);
+    conn_write(c, mid, sizeof mid - 1);
+    conn_write(c, sid, dn);
+    conn_write(c, tail, sizeof tail - 1);
+    char user[300];
+    auth_user_str(c, who, user, sizeof user);
+    log_info("Removed sub %s (sid %s) for %s - not authorized", subj, sid, user);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+/* The connection's rules were reloaded (nats-server's
+ * processSubsOnConfigReload): each subscription they no longer allow is
+ * removed through the normal unsubscribe path, so the index, /subsz and
+ * /varz follow at the end of this turn, and reported; the delivery filter
+ * is worked out again from the subscriptions kept. Owner shard. */
+static void perms_reloaded(struct conn *c, const struct user_opt *who)
+{
+    const struct perm_opt *p = c->perms;
+    bool filter = false;
+    for (uint32_t i = 0; p && i < c->subs.cap; i++) {
+        struct sub *s = c->subs.slots[i];
+        if (!s || s == TOMB)
+            continue;
+        /* as nats-server: a queue subscription stays when its subject alone
+         * or its subject in its queue is allowed (so a new "subj queue"
+         * deny entry does not remove it, though it refuses a new SUB) */
+        bool ok = perm_sub_ok(p, s->subject, s->subj_len, NULL, 0) ||
+                  (s->qlen && perm_sub_ok(p, s->subject, s->subj_len, s->queue, s->qlen));
+        if (ok) {
+            filter |= perm_sub_needs_filter(p, s->subject, s->subj_len);
+            continue;
+        }
+        report_removed_sub(c, s, who);
+        unsubscribe(c, s); /* its slot becomes a tombstone: the walk goes on */
+    }
+    c->deny_filter = filter;
+}
+
 void conn_reconfigure(struct conn *c, bool recheck_auth)
 {
     if (c->closing)
@@ -875,28 +940,25 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
     const struct opts *o = c->sh->conf->o;
     c->parser.max_payload = o->max_payload;
     c->parser.max_control_line = (uint32_t)o->max_control_line * conn_kinds[c->kind].ctl_line_factor;
+    const struct user_opt *who = NULL;
+    bool ok = true;
     if (c->perms || opts_auth_configured(o)) { /* the rules live in the published options: point at the new ones */
-        const struct user_opt *who;
-        if (creds_ok(o, c, &who))
+        ok = creds_ok(o, c, &who);
+        if (ok)
             set_perms(c, who);
         else
             c->perms = NULL; /* refused below when its credentials are re-checked */
     }
-    if (!recheck_auth) {
-        conn_schedule(c); /* the write deadline may have changed */
-        return;
-    }
-    if (!c->connected) { /* not authenticated yet: the new rules apply to its CONNECT */
-        if (auth_required(o) && !c->auth_deadline_ms)
-            c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms;
-        conn_schedule(c);
-        return;
-    }
-    const struct user_opt *who;
-    if (!creds_ok(o, c, &who) ||
-        user_account(c->sh->srv, who) != c->acc)
+    if (recheck_auth && c->connected && (!ok || user_account(c->sh->srv, who) != c->acc)) {
         /* as nats-server on an authorization reload: clients no longer allowed go */
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return;
+    }
+    if (recheck_auth && !c->connected && auth_required(o) && !c->auth_deadline_ms)
+        c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms; /* the new rules apply to its CONNECT */
+    if (recheck_auth) /* users or their rules changed (auth_differs) */
+        perms_reloaded(c, who);
+    conn_schedule(c); /* the write deadline or the authentication timeout may have changed */
 }
 
 void conn_send_ldm(struct conn *c)

@@ -165,6 +165,26 @@ bool opts_has_nkeys(const struct opts *o)
     return false;
 }
 
+static bool perm_list_equal(const struct perm_list *a, const struct perm_list *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+bool opts_perms_equal(const struct perm_opt *a, const struct perm_opt *b)
+{
+    if (!a || !b)
+        return a == b;
+    return a->pub_allow_set == b->pub_allow_set && a->sub_allow_set == b->sub_allow_set && a->resp == b->resp &&
+           a->resp_max == b->resp_max && a->resp_expires_ms == b->resp_expires_ms &&
+           perm_list_equal(&a->pub_allow, &b->pub_allow) && perm_list_equal(&a->pub_deny, &b->pub_deny) &&
+           perm_list_equal(&a->sub_allow, &b->sub_allow) && perm_list_equal(&a->sub_deny, &b->sub_deny);
+}
+
 bool opts_auth_configured(const struct opts *o)
 {
     return o->user || o->token || o->nusers > 0;

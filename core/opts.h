@@ -173,6 +173,8 @@ enum {
 /* Any authentication configured: clients must CONNECT first (unless no_auth_user). */
 bool opts_auth_configured(const struct opts *o);
 bool opts_has_nkeys(const struct opts *o); /* some user authenticates with an nkey */
+/* The same rules (NULL: none), entries in the same order. */
+bool opts_perms_equal(const struct perm_opt *a, const struct perm_opt *b);
 
 void opts_free(struct opts *o);
 

@@ -110,7 +110,8 @@ static bool auth_differs(const struct opts *a, const struct opts *b)
     for (int i = 0; i < a->nusers; i++) {
         const struct user_opt *x = &a->users[i], *y = &b->users[i];
         if (str_differs(x->name, y->name) || str_differs(x->pass, y->pass) || str_differs(x->nkey, y->nkey) ||
-            str_differs(x->account, y->account) || x->conn_types != y->conn_types)
+            str_differs(x->account, y->account) || x->conn_types != y->conn_types ||
+            !opts_perms_equal(x->perms, y->perms))
             return true;
     }
     return false;
