@@ -341,6 +341,7 @@ void conn_start(struct conn *c)
     struct server *srv = sh->srv;
     const struct opts *o = sh->conf->o;
     c->cid = atomic_fetch_add(&srv->next_cid, 1);
+    c->conf_gen = sh->conf->gen;
     c->acc = srv->gacc;
     if (opts_has_nkeys(o)) /* as nats-server: a nonce only when nkey users are configured */
         nkey_nonce(c->nonce);
@@ -935,6 +936,7 @@ static void perms_reloaded(struct conn *c, const struct user_opt *who)
 
 void conn_reconfigure(struct conn *c, bool recheck_auth)
 {
+    c->conf_gen = c->sh->conf->gen;
     if (c->closing)
         return;
     const struct opts *o = c->sh->conf->o;

@@ -110,7 +110,8 @@ struct conn {
     /* permissions (core/perm.h): the user's rules in the published configuration, and its state */
     const struct perm_opt *perms;
     struct perm_state *pstate;
-    bool deny_filter;          /* a wildcard subscription wider than a deny entry: deliveries are filtered */
+    bool deny_filter;          /* a wildcard subscription holds a deny entry: deliveries are filtered */
+    uint64_t conf_gen;         /* the srvconf (gen) its limits and rules were set from */
 
     struct transport tp;       /* between the socket and the parser / output blocks (net/transport.h) */
 

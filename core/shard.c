@@ -493,6 +493,13 @@ static void adopt(struct shard *sh, struct conn *m)
     conn_adopt(c, m);
     free(m);
     atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
+    /* A reload while it was in flight: no shard's list held it, so its
+     * limits and permissions are still the old configuration's, which may
+     * be freed by now (the grace period did not wait for a command in a
+     * queue). Catch up before it parses anything; set_perms only compares
+     * the old pointer. */
+    if (c->conf_gen != sh->conf->gen)
+        conn_reconfigure(c, true);
     conn_schedule(c);
     conn_resume(c);
     if (!c->closing && !c->park.on_list && !c->moving && !c->recv_armed)

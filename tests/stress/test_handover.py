@@ -9,7 +9,9 @@ hardest case: the rest of a pipelined burst is already read.
 gannet only (nats-server has no shards)."""
 import json
 import re
+import signal
 import socket
+import threading
 import time
 import urllib.request
 
@@ -25,10 +27,10 @@ MOVED = r"cid:(\d+) - handed over from shard (\d) to shard (\d)"
 def hserver(monkeypatch):
     started = []
 
-    def start(shards=2):
+    def start(shards=2, conf=None):
         monkeypatch.setenv("GANNET_HANDOVER_TEST", "1")
         mport = free_port()
-        s = Server(GANNET_BIN, args=("-D", "--shards", str(shards), "-m", str(mport)))
+        s = Server(GANNET_BIN, conf=conf, args=("-D", "--shards", str(shards), "-m", str(mport)))
         wait_port(mport, proc=s.proc)
         s.mport = mport
         started.append(s)
@@ -152,3 +154,42 @@ def test_one_shard_never_moves(hserver):
     c.expect(b"PONG\r\n")
     time.sleep(0.1)
     assert moves(srv) == []
+
+
+def test_reload_while_a_connection_is_in_flight(hserver):
+    """A reload can come while a connection sits in a command queue between
+    two shards, where no shard reconfigures it; the grace period does not
+    wait for it either, so its permissions pointed into the freed old
+    configuration (a use-after-free ASan caught within a second of this
+    loop). The new owner now catches up before parsing its input. Reloads
+    every 2 ms while clients connect, publish (checked against their
+    user's permissions) and ping."""
+    conf = 'authorization { users: [ {user: u, password: p, permissions: { publish: { deny: ["d.%d"] } } } ] }\n'
+    srv = hserver(conf=conf % 0)
+    stop = threading.Event()
+
+    def reloads():
+        i = 0
+        while not stop.is_set():
+            i += 1
+            with open(srv.conf_path, "w") as f:
+                f.write(conf % i)
+            srv.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=reloads)
+    t.start()
+    n, deadline = 0, time.monotonic() + 2
+    try:
+        while time.monotonic() < deadline:
+            c = Conn(srv.port)
+            c.send(connect_line(verbose=False, pedantic=False, user="u", password="p")
+                   + b"PUB x.1 1\r\nx\r\nPUB x.2 1\r\nx\r\nPING\r\n")
+            c.read_until(b"PONG\r\n")
+            c.close()
+            n += 1
+    finally:
+        stop.set()
+        t.join()
+    assert srv.proc.poll() is None
+    assert n > 100 and len(moves(srv)) > 100, (n, len(moves(srv)))
