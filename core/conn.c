@@ -190,11 +190,34 @@ void conn_sent(struct conn *c, uint32_t n, bool wrote_all)
 
 static void send_err(struct conn *c, const char *msg)
 {
-    char line[512];
-    int n = snprintf(line, sizeof line, "-ERR '%s'\r\n", msg);
-    if (n >= (int)sizeof line)
-        n = (int)sizeof line - 1;
-    conn_write(c, line, (size_t)n);
+    conn_write(c, "-ERR '", 6);
+    conn_write(c, msg, strlen(msg));
+    conn_write(c, "'\r\n", 3);
+}
+
+/* -ERR '<pre><a><mid><b><post>' with a and b (b may be NULL) in Go's %q
+ * form, as nats-server formats its Permissions Violation errors; any
+ * length (a subject may be 64 KiB and more). */
+static void send_err_q(struct conn *c, const char *pre, const char *a, size_t an, const char *mid, const char *b,
+                       size_t bn, const char *post)
+{
+    size_t cap = GO_QUOTE_MAX(an) + (b ? GO_QUOTE_MAX(bn) : 0);
+    char stackbuf[512], *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
+    if (!buf) {
+        conn_close(c, CR_RESOURCES, false); /* the client would miss an error it waits for */
+        return;
+    }
+    conn_write(c, "-ERR '", 6);
+    conn_write(c, pre, strlen(pre));
+    conn_write(c, buf, go_quote(buf, cap, a, an));
+    if (b) {
+        conn_write(c, mid, strlen(mid));
+        conn_write(c, buf, go_quote(buf, cap, b, bn));
+    }
+    conn_write(c, post, strlen(post));
+    conn_write(c, "'\r\n", 3);
+    if (buf != stackbuf)
+        free(buf);
 }
 
 static void send_ok(struct conn *c)
@@ -473,11 +496,8 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
     const struct pview *q = m->argc == 3 ? &m->argv[1] : NULL;
     const struct opts *o = c->sh->conf->o;
     if (c->perms && !perm_sub_ok(c->perms, subj->p, subj->n, q ? q->p : NULL, q ? q->n : 0)) {
-        char err[600];
-        int n = snprintf(err, sizeof err, "Permissions Violation for Subscription to \"%.*s\"", (int)subj->n, subj->p);
-        if (q && n > 0 && (size_t)n < sizeof err)
-            snprintf(err + n, sizeof err - (size_t)n, " using queue \"%.*s\"", (int)q->n, q->p);
-        send_err(c, err);
+        send_err_q(c, "Permissions Violation for Subscription to ", subj->p, subj->n, " using queue ",
+                   q ? q->p : NULL, q ? q->n : 0, "");
         return 0;
     }
     if (c->perms && !c->deny_filter && perm_sub_needs_filter(c->perms, subj->p, subj->n))
@@ -661,20 +681,13 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
     STAT_ADD(sh, in_bytes, m->size);
     if (c->pedantic && !subject_valid_literal(subj.p, subj.n))
         send_err(c, "Invalid Publish Subject");
-    char err[600];
-    if (c->perms && !perm_pub_ok(c->perms, &c->pstate, subj.p, subj.n, sh->now)) {
-        snprintf(err, sizeof err, "Permissions Violation for Publish to \"%.*s\"", (int)subj.n, subj.p);
-        send_err(c, err); /* the connection goes on, as nats-server's */
-        return 0;
-    }
-    if (has_prefix(&subj, "_GR_.")) {
-        snprintf(err, sizeof err, "Permissions Violation for Publish to \"%.*s\"", (int)subj.n, subj.p);
-        send_err(c, err);
+    if ((c->perms && !perm_pub_ok(c->perms, &c->pstate, subj.p, subj.n, sh->now)) || has_prefix(&subj, "_GR_.")) {
+        /* the connection goes on, as nats-server's */
+        send_err_q(c, "Permissions Violation for Publish to ", subj.p, subj.n, NULL, NULL, 0, "");
         return 0;
     }
     if (reply.n && (has_prefix(&reply, "_R_.") || has_prefix(&reply, "$JS.ACK.") || has_prefix(&reply, "_GR_."))) {
-        snprintf(err, sizeof err, "Permissions Violation for Publish with Reply of \"%.*s\"", (int)reply.n, reply.p);
-        send_err(c, err);
+        send_err_q(c, "Permissions Violation for Publish with Reply of ", reply.p, reply.n, NULL, NULL, 0, "");
         return 0;
     }
     send_ok(c);
@@ -885,20 +898,15 @@ static void auth_user_str(const struct conn *c, const struct user_opt *who, char
  * and the log says so, in nats-server's words (its %q quoting). */
 static void report_removed_sub(struct conn *c, const struct sub *s, const struct user_opt *who)
 {
-    static const char head[] = "-ERR 'Permissions Violation for Subscription to ", mid[] = " (sid ",
-                      tail[] = ")'\r\n";
+    send_err_q(c, "Permissions Violation for Subscription to ", s->subject, s->subj_len, " (sid ", s->sid,
+               s->sid_len, ")");
     size_t cap = GO_QUOTE_MAX(s->subj_len) + GO_QUOTE_MAX(s->sid_len);
     char stackbuf[512], *buf = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!buf)
         return; /* the removal itself needs no memory */
     char *subj = buf, *sid = buf + GO_QUOTE_MAX(s->subj_len);
-    size_t sn = go_quote(subj, GO_QUOTE_MAX(s->subj_len), s->subject, s->subj_len);
-    size_t dn = go_quote(sid, GO_QUOTE_MAX(s->sid_len), s->sid, s->sid_len);
-    conn_write(c, head, sizeof head - 1);
-    conn_write(c, subj, sn);
-    conn_write(c, mid, sizeof mid - 1);
-    conn_write(c, sid, dn);
-    conn_write(c, tail, sizeof tail - 1);
+    go_quote(subj, GO_QUOTE_MAX(s->subj_len), s->subject, s->subj_len);
+    go_quote(sid, GO_QUOTE_MAX(s->sid_len), s->sid, s->sid_len);
     char user[300];
     auth_user_str(c, who, user, sizeof user);
     log_info("Removed sub %s (sid %s) for %s - not authorized", subj, sid, user);
@@ -929,6 +937,8 @@ static void perms_reloaded(struct conn *c, const struct user_opt *who)
             continue;
         }
         report_removed_sub(c, s, who);
+        if (c->closing) /* out of memory for the -ERR: conn_close took every subscription */
+            return;
         unsubscribe(c, s); /* its slot becomes a tombstone: the walk goes on */
     }
     c->deny_filter = filter;

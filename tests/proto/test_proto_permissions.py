@@ -9,8 +9,10 @@ The contract checked here, as nats-server 2.9.10 behaves:
 - A denied PUB/HPUB is dropped and answered with
   `-ERR 'Permissions Violation for Publish to "<subject>"'`; a denied SUB
   with `-ERR 'Permissions Violation for Subscription to "<subject>"'`, or
-  `... "<subject>" using queue "<queue>"` for a queue SUB. The connection
-  stays open and usable. With verbose on, the -ERR replaces the +OK.
+  `... "<subject>" using queue "<queue>"` for a queue SUB. The quoted parts
+  are Go's %q of the subject or queue (`"` and `\\` escaped), written
+  whole whatever their length. The connection stays open and usable. With
+  verbose on, the -ERR replaces the +OK.
 - A reply subject is not checked against the publish permissions.
 - An entry "subject queue" permits or denies only queue subscriptions of
   that queue; a plain entry covers plain and queue subscriptions alike.
@@ -305,6 +307,26 @@ def test_queue_deny_does_not_filter_deliveries(make_server):
     r.send(pub("foo.secret"))
     r.flush()
     assert sorted(raws(c)) == sorted([msg("foo.secret", "1"), msg("foo.secret", "2"), msg("foo.secret", "3")])
+
+
+def test_violation_errors_quote_and_keep_long_subjects(make_server):
+    """The subject (and queue, and reply) in a Permissions Violation is Go's
+    %q of it: `"` and `\\` escaped, UTF-8 kept; and it is written whole, a
+    1000-byte subject included, each -ERR a complete line."""
+    conf = """authorization { users: [
+      {user: u, password: p, permissions: { publish: { deny: ["d.>"] }, subscribe: { deny: ["d.>"] } } } ] }"""
+    s = make_server(conf=conf)
+    c = login(s, "u")
+    c.send('PUB d.a"b\\c\u00e9 1\r\nx\r\nSUB d.a"b 1\r\nSUB d.x q"\\ 2\r\nPUB x _R_.a"b 1\r\nx\r\n'.encode())
+    assert raws(c) == [
+        b'-ERR \'Permissions Violation for Publish to "d.a\\"b\\\\c\xc3\xa9"\'\r\n',
+        b'-ERR \'Permissions Violation for Subscription to "d.a\\"b"\'\r\n',
+        b'-ERR \'Permissions Violation for Subscription to "d.x" using queue "q\\"\\\\"\'\r\n',
+        b'-ERR \'Permissions Violation for Publish with Reply of "_R_.a\\"b"\'\r\n',
+    ]
+    long = "d." + "x" * 1000
+    c.send(pub(long) + b"SUB %s 3\r\nSUB %s q 4\r\n" % (long.encode(), long.encode()))
+    assert [f.text for f in c.flush()] == [pub_err(long), sub_err(long), sub_err(long, "q")]
 
 
 # ---- verbose ----------------------------------------------------------------------------------
