@@ -75,6 +75,7 @@ struct conn {
     int fd;
     struct shard *sh;
     enum conn_kind kind;       /* what it is and may do (kind.h) */
+    bool internal;             /* a shard's system client (core/events.h): no socket; deliveries go to sysw */
     struct account *acc;       /* the account it is bound to ($G for every client yet) */
     uint64_t cid;
     char ip[46];

@@ -307,7 +307,7 @@ void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r)
         goto out;
     int64_t now = wall_ns();
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     bool known = !z.acc || !z.accn;
     for (int i = 0; !known && i < m->srv->naccounts; i++)
@@ -463,7 +463,7 @@ void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r)
         hi = (uint64_t)offset + (uint64_t)limit < n ? (uint64_t)offset + (uint64_t)limit : n;
     }
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     if (hi > lo) { /* with a page: the whole Subsz; without: its SublistStats alone */
         jw_str(&w, "server_id", m->srv->server_id);
