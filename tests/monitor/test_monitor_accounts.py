@@ -20,7 +20,9 @@ As nats-server 2.9.10 shows them:
   account exports to an importer's subscribers (nats-server keeps the
   importers' shadow subscriptions in the exporter's index, so it counts
   those deliveries there too): A's 4 messages, 3 of them also taken by B,
-  make A's "sent" 4 + 3 and B's 3.
+  make A's "sent" 4 + 3. B's "sent" is 3 with gannet (what its clients
+  got); nats-server 2.9.10 shows 0 or 3 from one run to the next (the
+  delivery was counted in A's index already), so for it either is taken.
 """
 import pytest
 
@@ -127,12 +129,18 @@ def traffic(s):
     return asub, bsub, apub
 
 
+def settled(st):
+    return (st.get("A", {}).get("received", {}).get("msgs"), st.get("A", {}).get("sent", {}).get("msgs"),
+            st.get("B", {}).get("conns")) == (4, 7, 1)
+
+
 def test_accstatz_per_account(make_server):
     s = start(make_server, conf=CONF)
     assert statz(s) == {}
     assert set(statz(s, unused=True)) == {"$G", "$SYS", "A", "B", "C"}
     keep = traffic(s)  # noqa: F841 (the clients stay connected)
-    wait_for(lambda: statz(s).get("A", {}).get("received", {}).get("msgs") == 4)
+    # nats-server adds up some of its counters after the write or read that made them
+    wait_for(lambda: settled(statz(s)))
     st = statz(s)
     assert set(st) == {"A", "B"}
     a, b = st["A"], st["B"]
@@ -140,7 +148,7 @@ def test_accstatz_per_account(make_server):
     assert (a["conns"], a["total_conns"], a["leafnodes"], a["slow_consumers"]) == (2, 2, 0, 0)
     assert a["received"] == {"msgs": 4, "bytes": 17} and a["sent"] == {"msgs": 7, "bytes": 32}
     assert (b["conns"], b["received"]) == (1, {"msgs": 0, "bytes": 0})
-    assert b["sent"] == {"msgs": 3, "bytes": 15}
+    assert b["sent"] in ([{"msgs": 0, "bytes": 0}] if s.kind == "nats-server" else []) + [{"msgs": 3, "bytes": 15}]
     assert statz(s, unused=True)["C"]["conns"] == 0
 
 
@@ -149,7 +157,7 @@ def test_account_metrics_agree_with_accstatz(make_server):
     from exthelp import Metrics
     s = start(make_server, conf=CONF)
     keep = traffic(s)  # noqa: F841
-    wait_for(lambda: statz(s).get("A", {}).get("received", {}).get("msgs") == 4)
+    wait_for(lambda: settled(statz(s)))
     st = statz(s, unused=True)
     m = Metrics(http(s.mport, "/metrics").body)
     for acc, e in st.items():
