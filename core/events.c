@@ -105,9 +105,15 @@ int sys_shard_init(struct shard *sh)
         s->acc = srv->sacc;
         s->owner = sh;
         s->shard = (uint16_t)sh->id;
-        if (shard_index_add(sh, s) < 0) {
+        /* straight into the index (not batched with clients' SUBs, whose
+         * failures close their connection); an allocation that fails is
+         * tried again, as a SUB would be */
+        int rc = -ENOMEM;
+        for (int attempt = 0; attempt < 8 && rc < 0; attempt++)
+            rc = sublist_insert(&srv->sacc->sl, s);
+        if (rc < 0) {
             free(s);
-            return -ENOMEM;
+            return rc;
         }
         sh->sys_subs[sh->nsys_subs++] = s;
         STAT_ADD(sh, nsubs, 1); /* the index counts it: so does its shard */

@@ -152,7 +152,7 @@ static void answer_cache(struct shard *sh, struct query *q)
     match_cache_sync(&acc->sl, c); /* entries valid now, as nats-server's cache */
     uint64_t gen = c->registered ? 0 : atomic_load_explicit(&acc->sl.gen, memory_order_acquire);
     q->cache[i] = calloc(MATCH_CACHE_SLOTS, sizeof *q->cache[i]);
-    for (int k = 0; q->cache[i] && k < MATCH_CACHE_SLOTS; k++) {
+    for (int k = 0; q->cache[i] && c->e && k < MATCH_CACHE_SLOTS; k++) {
         const struct match_cache_entry *e = &c->e[k];
         if (e->valid && e->gen == gen)
             q->cache[i][q->count[i]++] = (struct cache_snap){e->hash, e->res.npsubs + e->res.ngroups};
