@@ -362,6 +362,9 @@ void conn_start(struct conn *c)
     c->verbose = c->pedantic = c->echo = true;
     c->start_ms = c->last_in_ms = sh->now;
     c->start_ns = now_ns();
+    struct timespec wt;
+    clock_gettime(CLOCK_REALTIME, &wt);
+    c->start_unix_ns = (int64_t)wt.tv_sec * 1000000000 + wt.tv_nsec;
     c->last_ping_in_ms = 0;
     c->rtt_ns = -1;
     c->last_activity_ms = sh->now;
@@ -1038,6 +1041,7 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
 {
     const struct opts *o = c->sh->conf->o;
     if (m->op != OP_CONNECT && !c->auth_ok && auth_required(o)) {
+        sys_event_auth_error(c);
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
     }
@@ -1118,8 +1122,10 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
         if (rc < 0) {
             switch (rc) {
             case PERR_UNKNOWN_OP:
-                if (!c->auth_ok && auth_required(sh->conf->o))
+                if (!c->auth_ok && auth_required(sh->conf->o)) {
+                    sys_event_auth_error(c);
                     conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+                }
                 else /* nats-server closes every parse error as a protocol violation */
                     conn_send_err_close(c, "Unknown Protocol Operation", CR_PROTOCOL_VIOLATION);
                 break;

@@ -159,12 +159,16 @@ void sys_publish_now(struct shard *sh, struct sys_msg *m)
         c->acc = acc;
         c->match_hint = NULL;
     }
-    char sz[24];
+    /* nats-server's internal client publishes with an empty reply, which
+     * its MSG lines show as a second space before the size: the size
+     * token carries it ("MSG <subj> <sid>  <size>") */
+    char sz[24] = " ";
+    uint32_t off = m->reply ? 0 : 1;
     struct msgview v = {
         .subj = m->subj, .subj_len = (uint32_t)strlen(m->subj),
         .reply = m->reply, .reply_len = m->reply ? (uint32_t)strlen(m->reply) : 0,
         .payload = m->body ? m->body : "", .size = (uint32_t)m->len,
-        .sztok = sz, .sztok_len = msgline_udec(sz, m->len),
+        .sztok = sz, .sztok_len = off + msgline_udec(sz + off, m->len),
         .hdr = -1,
     };
     uint32_t n;
@@ -223,13 +227,15 @@ static void queue_event(struct shard *sh, const char *subj, struct jw *w)
     sh->sys_out_tail = &m->next;
 }
 
-static void typed_head(struct server *srv, struct jw *w, const char *type)
+/* The TypedEvent head: type, id, timestamp (ts; id NULL: a new one), then the ServerInfo. */
+static void typed_head(struct server *srv, struct jw *w, const char *type, const char *id, int64_t ts)
 {
-    char id[23];
-    sys_event_id(id);
+    char nid[23];
+    if (!id)
+        sys_event_id(nid), id = nid;
     jw_str(w, "type", type);
     jw_str(w, "id", id);
-    jw_time(w, "timestamp", wall_now());
+    jw_time(w, "timestamp", ts);
     sys_server_info(srv, w, "server");
 }
 
@@ -238,11 +244,11 @@ static const char *conn_user(const struct conn *c)
     return c->cred_user ? c->cred_user : c->cred_nkey;
 }
 
-static void client_info(struct conn *c, struct jw *w, bool closed)
+/* ClientInfo; a closed client's "stop" is at `now` (the event's timestamp, as nats-server's) */
+static void client_info(struct conn *c, struct jw *w, bool closed, int64_t now)
 {
     jw_obj_begin(w, "client");
-    int64_t now = wall_now();
-    jw_time(w, "start", now - (now_ns() - c->start_ns));
+    jw_time(w, "start", c->start_unix_ns);
     jw_str(w, "host", c->ip);
     jw_uint(w, "id", c->cid);
     jw_str(w, "acc", c->acc->name);
@@ -282,8 +288,8 @@ void sys_event_connect(struct conn *c)
     struct jw w;
     jw_init(&w, false);
     jw_obj_begin(&w, NULL);
-    typed_head(sh->srv, &w, "io.nats.server.advisory.v1.client_connect");
-    client_info(c, &w, false);
+    typed_head(sh->srv, &w, "io.nats.server.advisory.v1.client_connect", NULL, wall_now());
+    client_info(c, &w, false, 0);
     jw_obj_end(&w);
     queue_event(sh, subj, &w);
 }
@@ -293,10 +299,12 @@ static void disconnect_event(struct conn *c, const char *subj, const char *reaso
     struct jw w;
     jw_init(&w, false);
     jw_obj_begin(&w, NULL);
-    typed_head(c->sh->srv, &w, "io.nats.server.advisory.v1.client_disconnect");
-    client_info(c, &w, true);
-    data_stats(&w, "sent", c->out_msgs, c->out_bytes);
-    data_stats(&w, "received", c->in_msgs, c->in_bytes);
+    int64_t now = wall_now();
+    typed_head(c->sh->srv, &w, "io.nats.server.advisory.v1.client_disconnect", NULL, now);
+    client_info(c, &w, true, now);
+    /* the client's view, as nats-server's: "sent" is what it published */
+    data_stats(&w, "sent", c->in_msgs, c->in_bytes);
+    data_stats(&w, "received", c->out_msgs, c->out_bytes);
     jw_str(&w, "reason", reason);
     jw_obj_end(&w);
     queue_event(c->sh, subj, &w);
@@ -322,13 +330,13 @@ void sys_event_auth_error(struct conn *c)
         disconnect_event(c, subj, close_reason_str(CR_AUTH_VIOLATION));
 }
 
-void sys_account_conns_json(struct server *srv, struct account *a, struct jw *w)
+void sys_account_conns_json(struct server *srv, struct account *a, struct jw *w, const char *id, int64_t ts)
 {
     struct acc_totals t;
     account_totals(srv, a, &t);
     int32_t n = atomic_load_explicit(&a->nconns, memory_order_relaxed);
     jw_obj_begin(w, NULL);
-    typed_head(srv, w, "io.nats.server.advisory.v1.account_connections");
+    typed_head(srv, w, "io.nats.server.advisory.v1.account_connections", id, ts ? ts : wall_now());
     jw_str(w, "acc", a->name);
     jw_int(w, "conns", n > 0 ? n : 0);
     jw_int(w, "leafnodes", 0);
@@ -343,31 +351,21 @@ void sys_event_account_conns(struct shard *sh, struct account *a)
 {
     if (!sh->sysc)
         return;
-    char subj_new[300], subj_old[300];
-    snprintf(subj_new, sizeof subj_new, "$SYS.ACCOUNT.%s.SERVER.CONNS", a->name);
-    snprintf(subj_old, sizeof subj_old, "$SYS.SERVER.ACCOUNT.%s.CONNS", a->name);
-    bool in_new = interest(sh, subj_new), in_old = interest(sh, subj_old);
-    if (!in_new && !in_old)
-        return;
-    struct jw w;
-    jw_init(&w, false);
-    sys_account_conns_json(sh->srv, a, &w);
-    if (w.oom) {
-        jw_free(&w);
-        return;
+    /* the old subject first, then the new, one event (id, timestamp) in two messages */
+    static const char *const fmt[2] = {"$SYS.SERVER.ACCOUNT.%s.CONNS", "$SYS.ACCOUNT.%s.SERVER.CONNS"};
+    char id[23];
+    sys_event_id(id);
+    int64_t ts = wall_now();
+    for (int i = 0; i < 2; i++) {
+        char subj[300];
+        snprintf(subj, sizeof subj, fmt[i], a->name);
+        if (!interest(sh, subj))
+            continue;
+        struct jw w;
+        jw_init(&w, false);
+        sys_account_conns_json(sh->srv, a, &w, id, ts);
+        queue_event(sh, subj, &w);
     }
-    if (in_old) { /* nats-server sends the old subject first, the same body */
-        struct jw copy = w;
-        copy.buf = malloc(w.len + 1);
-        if (copy.buf) {
-            memcpy(copy.buf, w.buf, w.len);
-            queue_event(sh, subj_old, &copy);
-        }
-    }
-    if (in_new)
-        queue_event(sh, subj_new, &w);
-    else
-        jw_free(&w);
 }
 
 /* ---- requests: to sysw ---- */

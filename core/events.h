@@ -62,7 +62,7 @@ void sys_publish_now(struct shard *sh, struct sys_msg *m);
 struct jw;
 void sys_server_info(struct server *srv, struct jw *w, const char *key);
 /* An AccountNumConns message about a (sysw answers $SYS.REQ.ACCOUNT.<a>.CONNS with it too). */
-void sys_account_conns_json(struct server *srv, struct account *a, struct jw *w);
+void sys_account_conns_json(struct server *srv, struct account *a, struct jw *w, const char *id, int64_t ts);
 /* A 22-character event id, as nats-server's nuid. */
 void sys_event_id(char out[23]);
 #endif

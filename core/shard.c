@@ -843,6 +843,8 @@ static uint32_t cross_accounts(struct shard *sh, struct account *acc, struct con
             struct msgview v = *m;
             v.subj = r->reply;
             v.subj_len = r->reply_len;
+            if (v.sztok_len > 1 && v.sztok[0] == ' ') /* an internal answer's empty reply: gone once re-published */
+                v.sztok++, v.sztok_len--;
             n += deliver_in(sh, r->to, &v, depth + 1);
         }
     }

@@ -114,6 +114,9 @@ void ep_dashboard(struct monitor *m, const struct mreq *q, struct reply *r);
 /* ---- connz.c ---- */
 void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r);
+struct account;
+void write_sys_subsz(struct monitor *m, struct jw *w, const struct account *acc, bool subs, const char *test,
+                     int64_t offset, int64_t limit);
 
 /* Helpers for the endpoints (endpoints.c). */
 void reply_json(struct reply *r, struct jw *w);  /* takes w's buffer */

@@ -177,7 +177,7 @@ static void answer_endpoint(struct sysw *w, const char *reply, handler_fn h, con
             size_t n = strlen(d);
             while (n && (d[n - 1] == '\n' || d[n - 1] == '\r'))
                 d[--n] = 0;
-            answer_error(w, reply, r.status == 200 ? 500 : r.status, d, false);
+            answer_error(w, reply, 500, d, true); /* nats-server's zReq: a handler's error is a 500 */
         }
         free(d);
     }
@@ -288,14 +288,6 @@ static void connz_opts(struct qs *q, json_t *o)
     qs_opt(q, o, "mqtt_client", "mqtt_client");
 }
 
-static void subsz_opts(struct qs *q, json_t *o)
-{
-    qs_opt(q, o, "offset", "offset");
-    qs_opt(q, o, "limit", "limit");
-    qs_opt(q, o, "subscriptions", "subs");
-    qs_opt(q, o, "test", "test");
-}
-
 /* nats-server's EventFilterOptions: true when this server is not asked. */
 static bool filtered_out(struct sysw *w, json_t *o)
 {
@@ -316,6 +308,33 @@ static bool filtered_out(struct sysw *w, json_t *o)
     if (json_is_string(v = json_object_get(o, "domain")) && *json_string_value(v))
         return true; /* nor a JetStream domain */
     return false;
+}
+
+/* The options' fields have the types of nats-server's option structs (a
+ * mismatch fails its json.Unmarshal: 400). */
+static bool options_typed(json_t *o)
+{
+    static const char *const strs[] = {"server_name", "cluster", "host", "domain", "sort", "user", "acc",
+                                       "account", "test", "mqtt_client", NULL};
+    static const char *const ints[] = {"offset", "limit", "cid", "state", NULL};
+    static const char *const bools[] = {"auth", "subscriptions", "subscriptions_detail", "include_unused", NULL};
+    for (int i = 0; strs[i]; i++) {
+        json_t *v = json_object_get(o, strs[i]);
+        if (v && !json_is_string(v) && !json_is_null(v))
+            return false;
+    }
+    for (int i = 0; ints[i]; i++) {
+        json_t *v = json_object_get(o, ints[i]);
+        if (v && !json_is_integer(v) && !json_is_null(v))
+            return false;
+    }
+    for (int i = 0; bools[i]; i++) {
+        json_t *v = json_object_get(o, bools[i]);
+        if (v && !json_is_boolean(v) && !json_is_null(v))
+            return false;
+    }
+    json_t *v = json_object_get(o, "tags");
+    return !v || json_is_array(v) || json_is_null(v);
 }
 
 /* ---- dispatch ---- */
@@ -373,6 +392,22 @@ static void debug_subscribers(struct sysw *w, struct sysreq *r, const char *body
     post(w, r->reply, &j);
 }
 
+static void subsz_request(struct sysw *w, const char *reply, const struct account *a, json_t *o, bool subs)
+{
+    json_t *v;
+    if (o && json_is_boolean(v = json_object_get(o, "subscriptions")))
+        subs = json_is_true(v);
+    const char *test = o ? json_string_value(json_object_get(o, "test")) : NULL;
+    json_t *off = o ? json_object_get(o, "offset") : NULL, *lim = o ? json_object_get(o, "limit") : NULL;
+    struct jw j;
+    jw_init(&j, false);
+    write_sys_subsz(&w->m, &j, a, subs, test, json_is_integer(off) ? json_integer_value(off) : 0,
+                    json_is_integer(lim) ? json_integer_value(lim) : 0);
+    if (!j.oom)
+        answer_data(w, reply, j.buf, j.len);
+    jw_free(&j);
+}
+
 static void server_request(struct sysw *w, const char *reply, const char *what, json_t *o)
 {
     struct qs q = {0};
@@ -386,9 +421,11 @@ static void server_request(struct sysw *w, const char *reply, const char *what, 
         return answer_endpoint(w, reply, ep_connz, q.buf);
     }
     if (!strcmp(what, "SUBSZ")) {
-        subsz_opts(&q, o);
-        qs_opt(&q, o, "account", "acc");
-        return answer_endpoint(w, reply, ep_subsz, q.buf);
+        const char *an = o ? json_string_value(json_object_get(o, "account")) : NULL;
+        const struct account *a = an && *an ? account_by_name(w->srv, an, strlen(an)) : NULL;
+        if (an && *an && !a)
+            return answer_data(w, reply, NULL, 0);
+        return subsz_request(w, reply, a, o, false);
     }
     if (!strcmp(what, "HEALTHZ"))
         return answer_endpoint(w, reply, ep_healthz, "");
@@ -444,6 +481,8 @@ static void account_request(struct sysw *w, const char *reply, const char *name,
     if (!ok)
         return;
     if (!a) {
+        if (!strcmp(what, "STATZ") || !strcmp(what, "CONNS"))
+            return; /* nothing to tell about an account this server does not have */
         char d[300];
         snprintf(d, sizeof d, "Account %s does not exist", name);
         return answer_error(w, reply, 500, d, true);
@@ -454,13 +493,8 @@ static void account_request(struct sysw *w, const char *reply, const char *name,
         qs_add(&q, "acc", a->name);
         return answer_endpoint(w, reply, ep_connz, q.buf);
     }
-    if (!strcmp(what, "SUBSZ")) {
-        subsz_opts(&q, o);
-        if (!o || !json_object_get(o, "subscriptions"))
-            qs_add(&q, "subs", "true");
-        qs_add(&q, "acc", a->name);
-        return answer_endpoint(w, reply, ep_subsz, q.buf);
-    }
+    if (!strcmp(what, "SUBSZ"))
+        return subsz_request(w, reply, a, o, true);
     if (!strcmp(what, "LEAFZ"))
         return answer_endpoint(w, reply, ep_leafz, "");
     if (!strcmp(what, "JSZ"))
@@ -472,7 +506,7 @@ static void account_request(struct sysw *w, const char *reply, const char *name,
             return; /* nats-server answers only for an account with connections */
         struct jw j;
         jw_init(&j, false);
-        sys_account_conns_json(srv, a, &j);
+        sys_account_conns_json(srv, a, &j, NULL, 0);
         return post(w, reply, &j);
     }
     /* INFO */
@@ -505,19 +539,25 @@ static void answer(struct sysw *w, struct sysreq *r)
     if (n < 4 || strcmp(t[0], "$SYS") || strcmp(t[1], "REQ"))
         return;
     json_t *o = NULL;
-    size_t blen = strlen(body);
-    size_t skip = strspn(body, " \t\r\n");
-    if (skip < blen) {
+    if (*body) { /* as json.Unmarshal: blanks alone are an error, null is no options */
         json_error_t e;
         o = json_loads(body, JSON_DECODE_ANY, &e);
-        if (!o || !json_is_object(o)) {
-            char d[200];
-            if (o)
-                snprintf(d, sizeof d, "json: cannot unmarshal into Go value of type server.EventFilterOptions");
-            else
-                json_error_text(&e, body, d, sizeof d);
+        const char *bad = NULL;
+        char d[200];
+        if (!o) {
+            json_error_text(&e, body, d, sizeof d);
+            bad = d;
+        } else if (json_is_null(o)) {
             json_decref(o);
-            return answer_error(w, r->reply, 400, d, false);
+            o = NULL;
+        } else if (!json_is_object(o)) {
+            bad = "json: cannot unmarshal array into Go value of type server.EventFilterOptions";
+        } else if (!options_typed(o)) {
+            bad = "json: cannot unmarshal into Go struct field of the wrong type";
+        }
+        if (bad) {
+            json_decref(o);
+            return answer_error(w, r->reply, 400, bad, false);
         }
     }
     if (!filtered_out(w, o)) {
