@@ -195,6 +195,40 @@ size_t account_map(const struct account *a, const char *subj, uint32_t len, unsi
     return 0;
 }
 
+const struct sys_import account_sys_imports[3] = {
+    {"$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.ACCOUNT.%s.CONNZ"},
+    {"$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.%s.CONNZ"},
+    {"$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS.REQ.ACCOUNT.%s.STATZ"},
+};
+
+/* a's system imports: its connz and statz requests answered by the server
+ * for a alone (streamed responses, as the system account exports them) */
+static int add_sys_imports(struct account *a, struct account *sys)
+{
+    struct service_in *nv = realloc(a->sin, (a->nsin + 3) * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    a->sin = nv;
+    for (int i = 0; i < 3; i++) {
+        struct service_in *si = &nv[a->nsin];
+        memset(si, 0, sizeof *si);
+        si->exp = sys;
+        si->local = dupn(account_sys_imports[i].local, &si->local_len);
+        size_t cap = strlen(account_sys_imports[i].remote) + a->name_len + 1;
+        if (!si->local || !(si->remote = malloc(cap))) {
+            free(si->local);
+            return -ENOMEM;
+        }
+        si->remote_len = (uint32_t)snprintf(si->remote, cap, account_sys_imports[i].remote, a->name);
+        si->resp_type = RESP_STREAM;
+        si->threshold_ms = RESP_THRESHOLD_DEFAULT_MS;
+        a->nsin++;
+        a->nsys_in++;
+    }
+    sys->service_exports = true;
+    return 0;
+}
+
 int accounts_build(const struct opts *o, struct account **out, int *n, struct account **sys, char *err, size_t cap)
 {
     const char *sysname = o->system_account && *o->system_account ? o->system_account : ACC_SYSTEM;
@@ -271,6 +305,10 @@ int accounts_build(const struct opts *o, struct account **out, int *n, struct ac
             }
         }
     }
+    struct account *sa = no_sys ? NULL : account_find(v, k, sysname);
+    for (int i = 0; rc == 0 && sa && i < k; i++)
+        if (&v[i] != sa)
+            rc = add_sys_imports(&v[i], sa);
     if (rc < 0) {
         for (int i = 0; i < k; i++)
             account_destroy(&v[i]);
@@ -280,6 +318,6 @@ int accounts_build(const struct opts *o, struct account **out, int *n, struct ac
     }
     *out = v;
     *n = k;
-    *sys = no_sys ? NULL : account_find(v, k, sysname);
+    *sys = sa;
     return 0;
 }

@@ -70,6 +70,7 @@ struct account {
     uint32_t nsout;
     struct service_in *sin;
     uint32_t nsin;
+    uint32_t nsys_in;      /* the last nsys_in of sin: the system imports every account has (account_sys_imports) */
     struct subj_map *maps;
     uint32_t nmaps;
     bool service_exports;  /* has service exports: `_R_.` subjects published here may be responses */
@@ -85,6 +86,18 @@ struct opts;
  * above; o was validated by the loader). 0, or -ENOMEM / -EINVAL with a
  * message in err (an unknown system account: nats-server's words). */
 int accounts_build(const struct opts *o, struct account **out, int *n, struct account **sys, char *err, size_t cap);
+/* The services every account but the system account imports from it, as
+ * nats-server 2.9.10 adds them: local subject, and the exporter's subject
+ * with %s for the importing account's name. */
+struct sys_import {
+    const char *local, *remote;
+};
+extern const struct sys_import account_sys_imports[3];
+/* May a message on subj published in a leave it (imports, exports, responses)? */
+static inline bool account_may_cross(const struct account *a, const char *subj)
+{
+    return a->nsout || a->service_exports || a->nsin > a->nsys_in || (a->nsys_in && subj[0] == '$');
+}
 struct account *account_find(struct account *v, int n, const char *name);
 /* The mapping of subj in a, with the destination picked by rnd (0..99);
  * its length written to out (0: no mapping applies; SIZE_MAX: cap is too

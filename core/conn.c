@@ -253,8 +253,13 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
         if (s && s != TOMB)
             unsubscribe(c, s);
     }
+    if (c->connected && c->sh->sysc) {
+        sys_event_account_conns(c->sh, c->acc);
+        sys_event_close(c);
+    }
     if (r == CR_SLOW_CONSUMER_PENDING || r == CR_SLOW_CONSUMER_DEADLINE) {
         atomic_fetch_add_explicit(&c->sh->slow_consumers, 1, memory_order_relaxed);
+        STAT_ADD(&c->sh->astats[c->acc->id], slow_consumers, 1);
         const struct opts *o = c->sh->conf->o;
         if (r == CR_SLOW_CONSUMER_PENDING) {
             log_info("%s:%u - cid:%" PRIu64 " - Slow Consumer Detected: MaxPending of %" PRId64 " Exceeded", c->ip,
@@ -382,6 +387,9 @@ void conn_start(struct conn *c)
     c->verbose = c->pedantic = c->echo = true;
     c->start_ms = c->last_in_ms = sh->now;
     c->start_ns = now_ns();
+    struct timespec wt;
+    clock_gettime(CLOCK_REALTIME, &wt);
+    c->start_unix_ns = (int64_t)wt.tv_sec * 1000000000 + wt.tv_nsec;
     c->last_ping_in_ms = 0;
     c->rtt_ns = -1;
     c->last_activity_ms = sh->now;
@@ -583,7 +591,11 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     struct conn *c = s->conn;
     if (c->closing)
         return;
-    if (__builtin_expect(c->perms != NULL, 0)) {
+    if (__builtin_expect(c->perms != NULL || c->internal, 0)) {
+        if (c->internal) { /* a $SYS.REQ subscription of the server's own */
+            sys_deliver(sh, s, m);
+            return;
+        }
         if (c->deny_filter && perm_deliver_denied(c->perms, m->subj, m->subj_len))
             return;
         if (c->perms->resp && m->reply_len && perm_note_reply(c->perms, &c->pstate, m->reply, m->reply_len, sh->now) < 0) {
@@ -628,6 +640,9 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     c->last_activity_ms = sh->now;
     STAT_ADD(sh, out_msgs, 1);
     STAT_ADD(sh, out_bytes, size);
+    struct acc_stats *as = &sh->astats[c->acc->id];
+    STAT_ADD(as, out_msgs, 1);
+    STAT_ADD(as, out_bytes, size);
     conn_mark_flush(c);
     s->delivered++;
     if (s->max && s->delivered >= s->max) {
@@ -679,6 +694,9 @@ static int process_pub(struct conn *c, const struct proto_msg *m)
     c->last_activity_ms = sh->now;
     STAT_ADD(sh, in_msgs, 1);
     STAT_ADD(sh, in_bytes, m->size);
+    struct acc_stats *as = &sh->astats[c->acc->id];
+    STAT_ADD(as, in_msgs, 1);
+    STAT_ADD(as, in_bytes, m->size);
     if (c->pedantic && !subject_valid_literal(subj.p, subj.n))
         send_err(c, "Invalid Publish Subject");
     if ((c->perms && !perm_pub_ok(c->perms, &c->pstate, subj.p, subj.n, sh->now)) || has_prefix(&subj, "_GR_.")) {
@@ -1043,6 +1061,7 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
     }
     if (a != AUTH_YES) {
         log_error("%s:%u - cid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+        sys_event_auth_error(c);
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
     }
@@ -1052,8 +1071,13 @@ static int process_connect(struct conn *c, const struct proto_msg *m)
 /* The rest of a CONNECT once its credentials are accepted. */
 static int finish_connect(struct conn *c)
 {
+    bool first = !c->connected;
     c->auth_ok = true;
     c->connected = true;
+    if (first && c->sh->sysc) {
+        sys_event_account_conns(c->sh, c->acc);
+        sys_event_connect(c);
+    }
     if (c->protocol < 0 || c->protocol > 1) {
         conn_send_err_close(c, "invalid client protocol", CR_BAD_PROTOCOL);
         return 1;
@@ -1087,6 +1111,7 @@ void conn_auth_done(struct conn *c, bool ok, char *hash)
     }
     if (!ok) {
         log_error("%s:%u - cid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+        sys_event_auth_error(c);
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return;
     }
@@ -1101,6 +1126,7 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
 {
     const struct opts *o = c->sh->conf->o;
     if (m->op != OP_CONNECT && !c->auth_ok && auth_required(o)) {
+        sys_event_auth_error(c);
         conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
         return 1;
     }
@@ -1181,8 +1207,10 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
         if (rc < 0) {
             switch (rc) {
             case PERR_UNKNOWN_OP:
-                if (!c->auth_ok && auth_required(sh->conf->o))
+                if (!c->auth_ok && auth_required(sh->conf->o)) {
+                    sys_event_auth_error(c);
                     conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+                }
                 else /* nats-server closes every parse error as a protocol violation */
                     conn_send_err_close(c, "Unknown Protocol Operation", CR_PROTOCOL_VIOLATION);
                 break;

@@ -14,7 +14,31 @@ int64_t server_unix_ns(const struct server *s, int64_t mono_ms)
     return s->start_unix_ns + (mono_ms - s->start_ms) * 1000000;
 }
 
+void account_totals(struct server *s, const struct account *a, struct acc_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < s->nshards; i++) {
+        const struct acc_stats *st = &s->shards[i]->astats[a->id];
+        t->in_msgs += atomic_load_explicit(&st->in_msgs, memory_order_relaxed);
+        t->in_bytes += atomic_load_explicit(&st->in_bytes, memory_order_relaxed);
+        t->out_msgs += atomic_load_explicit(&st->out_msgs, memory_order_relaxed);
+        t->out_bytes += atomic_load_explicit(&st->out_bytes, memory_order_relaxed);
+        t->slow_consumers += atomic_load_explicit(&st->slow_consumers, memory_order_relaxed);
+    }
+}
+
+static int query_locked(struct server *s, struct query *q, int timeout_ms);
+
+/* One question at a time: each shard has one slot for it. */
 int server_query(struct server *s, struct query *q, int timeout_ms)
+{
+    pthread_mutex_lock(&s->query_mu);
+    int rc = query_locked(s, q, timeout_ms);
+    pthread_mutex_unlock(&s->query_mu);
+    return rc;
+}
+
+static int query_locked(struct server *s, struct query *q, int timeout_ms)
 {
     atomic_store(&q->pending, s->nshards);
     for (int i = 0; i < s->nshards; i++) {
@@ -128,7 +152,7 @@ static void answer_cache(struct shard *sh, struct query *q)
     match_cache_sync(&acc->sl, c); /* entries valid now, as nats-server's cache */
     uint64_t gen = c->registered ? 0 : atomic_load_explicit(&acc->sl.gen, memory_order_acquire);
     q->cache[i] = calloc(MATCH_CACHE_SLOTS, sizeof *q->cache[i]);
-    for (int k = 0; q->cache[i] && k < MATCH_CACHE_SLOTS; k++) {
+    for (int k = 0; q->cache[i] && c->e && k < MATCH_CACHE_SLOTS; k++) {
         const struct match_cache_entry *e = &c->e[k];
         if (e->valid && e->gen == gen)
             q->cache[i][q->count[i]++] = (struct cache_snap){e->hash, e->res.npsubs + e->res.ngroups};

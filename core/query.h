@@ -84,6 +84,12 @@ int server_query(struct server *s, struct query *q, int timeout_ms);
 void query_free(struct query *q);
 void conn_snap_free(struct conn_snap *c);
 void server_stats(struct server *s, struct server_stats *st);
+/* One account's traffic, summed over the shards (acc_stats in shard.h). */
+struct acc_totals {
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers;
+};
+struct account;
+void account_totals(struct server *s, const struct account *a, struct acc_totals *t);
 int64_t server_unix_ns(const struct server *s, int64_t mono_ms); /* shard ms clock to Unix ns */
 
 struct shard;

@@ -20,6 +20,7 @@
 #include "failpoint.h"
 #include "log.h"
 #include "monitor.h"
+#include "../monitor/sysreq.h"
 #include "shard.h"
 #include "topz.h"
 
@@ -136,6 +137,7 @@ static long env_knob(const char *name, long def, long max)
 int server_init(struct server *s, const struct opts *o)
 {
     memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->query_mu, NULL);
     for (int i = 0; i < MAX_SHARDS; i++)
         s->listen_ctl[i] = -1;
     s->opts = o;
@@ -405,6 +407,11 @@ int server_run(struct server *s)
         log_fatal("could not start the auth workers: %s", strerror(-arc));
         return arc;
     }
+    int src = sysw_start(s); /* before the shards: shard 0 subscribes for it as it starts */
+    if (src < 0) {
+        log_fatal("could not start the system account's thread: %s", strerror(-src));
+        return src;
+    }
     for (int i = 0; i < s->nshards; i++) {
         int rc = shard_start(s->shards[i]);
         if (rc < 0) {
@@ -455,6 +462,7 @@ int server_run(struct server *s)
     }
     log_info("Initiating Shutdown...");
     monitor_stop(s);
+    sysw_stop(s);
     atomic_store(&s->stopping, 1);
     for (int i = 0; i < s->nshards; i++)
         shard_join(s->shards[i]);
@@ -468,6 +476,8 @@ void server_free(struct server *s)
 {
     authw_stop(s->authw); /* when server_run returned early: no shard runs, none can be told */
     s->authw = NULL;
+    sysw_stop(s);
+    sysw_free(s);
     ports_file_remove(s->opts);
     /* let pending call_rcu callbacks (sub and node frees) run */
     rcu_barrier_qsbr();

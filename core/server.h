@@ -4,6 +4,7 @@
  * the subject index and the atomics. */
 #ifndef GANNET_SERVER_H
 #define GANNET_SERVER_H
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -57,6 +58,11 @@ struct server {
     int64_t spin_ns;           /* longest poll for more work before a shard sleeps (0: never spin) */
     int64_t spin_pct;          /* spin budget: % of the shard's busy time */
     bool handover_test;        /* GANNET_HANDOVER_TEST: clients change shards after CONNECT */
+    /* the system account's events and requests (core/events.h, monitor/sysreq.h) */
+    _Atomic uint64_t sys_seq;  /* "seq" of the ServerInfo in every system message */
+    _Atomic int sys_last_sent; /* shard 0 published the SHUTDOWN event */
+    struct sysw *sysw;         /* the thread that answers $SYS.REQ requests (NULL: no system account) */
+    pthread_mutex_t query_mu;  /* one server_query at a time (the monitor and sysw both ask) */
 };
 
 int server_init(struct server *s, const struct opts *o);

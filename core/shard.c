@@ -94,7 +94,9 @@ int shard_create(struct server *srv, int id, struct shard **out)
         return -ENOMEM;
     }
     sh->cache = calloc((size_t)srv->naccounts, sizeof *sh->cache);
-    if (!sh->cache) {
+    sh->astats = calloc((size_t)srv->naccounts, sizeof *sh->astats);
+    sh->sys_out_tail = &sh->sys_out;
+    if (!sh->cache || !sh->astats) {
         shard_destroy(sh);
         return -ENOMEM;
     }
@@ -848,6 +850,8 @@ static uint32_t cross_accounts(struct shard *sh, struct account *acc, struct con
             struct msgview v = *m;
             v.subj = r->reply;
             v.subj_len = r->reply_len;
+            if (v.sztok_len > 1 && v.sztok[0] == ' ') /* an internal answer's empty reply: gone once re-published */
+                v.sztok++, v.sztok_len--;
             n += deliver_in(sh, r->to, &v, depth + 1);
         }
     }
@@ -877,7 +881,13 @@ static uint32_t cross_accounts(struct shard *sh, struct account *acc, struct con
             v.subj = buf;
             v.subj_len = (uint32_t)len;
         }
-        n += deliver_in(sh, so->to, &v, depth + 1);
+        uint32_t k = deliver_in(sh, so->to, &v, depth + 1);
+        if (k) { /* nats-server counts them for the exporter too (its shadow subscriptions are in its index) */
+            struct acc_stats *as = &sh->astats[acc->id];
+            STAT_ADD(as, out_msgs, k);
+            STAT_ADD(as, out_bytes, (uint64_t)k * m->size);
+        }
+        n += k;
         free(buf);
     }
     /* services this account imports */
@@ -958,7 +968,7 @@ void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m,
         }
     }
     uint32_t n = match_deliver(sh, acc, from, m, &from->match_hint);
-    if (__builtin_expect(acc->nsout || acc->nsin || acc->service_exports, 0))
+    if (__builtin_expect(account_may_cross(acc, m->subj), 0))
         n += cross_accounts(sh, acc, from, m, 0);
     topz_count(&sh->topz, m->subj, m->subj_len, m->size, n);
     *ndeliv = n;
@@ -1714,6 +1724,9 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
     case SC_ADOPT:
         adopt(sh, cmd->conn);
         return;
+    case SC_SYS_PUB:
+        sys_publish_now(sh, cmd->sys);
+        return;
     case SC_AUTH_DONE: {
         struct conn *c = cmd->auth.slot < sh->nslots ? sh->slots[cmd->auth.slot] : NULL;
         if (!c || c->gen != cmd->auth.gen || !c->auth_pending) { /* closed meanwhile */
@@ -1840,6 +1853,8 @@ static void *shard_main(void *arg)
     sh->next_tick = sh->now + TICK_MS;
     twheel_init(&sh->wheel, sh->now);
     sh->conf = atomic_load_explicit(&srv->conf, memory_order_acquire);
+    if (sys_shard_init(sh) < 0)
+        log_error("shard %d: no memory for the system account's internal client", sh->id);
     arm_accept(sh);
     arm_query_wake(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
@@ -1916,11 +1931,17 @@ static void *shard_main(void *arg)
                 resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, RESP_SWEEP_BUDGET, false);
             sh->next_tick = sh->now + TICK_MS;
         }
+        if (sh->sys_out) { /* the events of this turn: published now, between messages */
+            sys_flush(sh);
+            push_batches(sh);
+            flush_all(sh);
+        }
         gannet_quiescent();
     }
     close_listener(sh);
     shutdown_conns(sh);
     drain_incoming(sh);
+    sys_shard_fini(sh);
     resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, 0, true);
     TSAN_GRACE_RELEASE(); /* what it read before leaving precedes the callbacks of its last call_rcu */
     rcu_unregister_thread();
@@ -1991,6 +2012,8 @@ void shard_destroy(struct shard *sh)
         n = c->next;
         if (c->type == SC_AUTH_DONE)
             free(c->auth.hash);
+        if (c->type == SC_SYS_PUB)
+            sys_msg_free(c->sys);
         if (c->type == SC_ADOPT) { /* handed over as the server stopped */
             c->conn->sh = sh;
             conn_release(c->conn);
@@ -2012,6 +2035,8 @@ void shard_destroy(struct shard *sh)
     for (int a = 0; sh->cache && a < sh->srv->naccounts; a++)
         match_cache_free(&sh->cache[a]);
     free(sh->cache);
+    free(sh->astats);
+    sys_shard_free(sh);
     free(sh->map_buf);
     shard_closed_free(sh);
     free(sh);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "events.h"
 #include "mailbox.h"
 #include "query.h"
 #include "server.h"
@@ -31,6 +32,7 @@ enum shard_cmd_type {
     SC_DIAL,                   /* open an outbound connection (struct dial_spec) */
     SC_ADOPT,                  /* take over a connection another shard handed over (shard_handover) */
     SC_AUTH_DONE,              /* an auth worker checked a connection's bcrypt password (authw.h) */
+    SC_SYS_PUB,                /* publish a message of the server's (events.h struct sys_msg) */
 };
 
 /* An outbound connection to make: where, as what kind, how hard to try.
@@ -55,6 +57,7 @@ struct shard_cmd {
         bool ok;
         char *hash;            /* the hash it was checked against (the shard frees it) */
     } auth;                    /* SC_AUTH_DONE */
+    struct sys_msg *sys;       /* SC_SYS_PUB (the shard frees it) */
 };
 
 /* An outbound connection being made: not a struct conn until it connects. */
@@ -162,6 +165,12 @@ struct shard {
     struct svc_resp *resp_list;    /* service-import response entries it made (resp.h) */
     struct svc_resp **resp_cursor; /* where the next sweep resumes */
     struct match_cache *cache; /* per account id: results keyed by (account, subject) */
+    struct acc_stats *astats;  /* per account id: its clients' traffic through this shard */
+    /* the system account (core/events.h) */
+    struct conn *sysc;         /* internal client (NULL: no system account) */
+    struct sub *sys_subs[8];   /* shard 0: the $SYS.REQ subscriptions */
+    uint32_t nsys_subs;
+    struct sys_msg *sys_out, **sys_out_tail; /* events of this turn, published by sys_flush */
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
@@ -186,6 +195,12 @@ struct shard {
     _Atomic uint64_t loop_turns, sleeps, completions; /* loop turns; turns that blocked; CQEs handled */
     _Atomic uint64_t mbox_sent, mbox_received, doorbells; /* cross-shard records out/in; MSG_RING wake-ups */
     _Atomic uint64_t idle_ns;  /* time spent spinning or blocked for lack of work */
+};
+
+/* One account's traffic through one shard (/accstatz, $SYS events,
+ * gannet_account_* metrics): owner stores, others load relaxed. */
+struct acc_stats {
+    _Atomic uint64_t in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers;
 };
 
 /* A counter only its owner shard writes: a plain add, published for

@@ -339,13 +339,15 @@ static void tell_caches(struct sublist *sl, const struct sub *s)
 
 static void drop_all(struct match_cache *c)
 {
-    for (int i = 0; i < MATCH_CACHE_SLOTS; i++)
+    for (int i = 0; c->e && i < MATCH_CACHE_SLOTS; i++)
         c->e[i].valid = false;
 }
 
 /* Drop the cached subjects one changed subscription could have matched. */
 static void drop_matching(struct match_cache *c, const struct inval *v)
 {
+    if (!c->e)
+        return;
     if (!v->wild) {
         uint64_t h = XXH3_64bits(v->subj, v->len);
         struct match_cache_entry *e = &c->e[h & (MATCH_CACHE_SLOTS - 1)];
@@ -622,6 +624,8 @@ const struct match_result *match_cached_hint(struct sublist *sl, struct match_ca
     /* A publisher usually repeats its subject: try the entry it used last
      * before hashing. The entry may since hold another subject (same
      * slot) or be stale; the checks are those of a hit below. */
+    if (__builtin_expect(!c->e, 0) && !(c->e = calloc(MATCH_CACHE_SLOTS, sizeof *c->e)))
+        abort(); /* as the entries' own allocations: a shard cannot match without it */
     struct match_cache_entry *last = *hint;
     if (last && last->valid && last->gen == gen && last->len == len && memcmp(last->subj, subj, len) == 0) {
         c->hits++;
@@ -653,10 +657,11 @@ const struct match_result *match_cached_hint(struct sublist *sl, struct match_ca
 void match_cache_free(struct match_cache *c)
 {
     free_invals(atomic_exchange(&c->pending, NULL));
-    for (int i = 0; i < MATCH_CACHE_SLOTS; i++) {
+    for (int i = 0; c->e && i < MATCH_CACHE_SLOTS; i++) {
         free(c->e[i].subj);
         match_result_free(&c->e[i].res);
     }
+    free(c->e);
     memset(c, 0, sizeof *c);
 }
 

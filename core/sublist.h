@@ -138,7 +138,8 @@ struct inval {                       /* one changed subscription's subject */
     char subj[];
 };
 struct match_cache {
-    struct match_cache_entry e[MATCH_CACHE_SLOTS];
+    struct match_cache_entry *e;     /* MATCH_CACHE_SLOTS of them, allocated at the first lookup (an
+                                      * account nobody publishes in on this shard costs no entries) */
     uint64_t hits, misses;
     /* selective invalidation: writers push (under the sublist's lock), the owner takes */
     bool registered;

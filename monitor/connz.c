@@ -108,11 +108,11 @@ static void rtt_str(char *out, size_t cap, int64_t rtt)
     fmt_go_duration(out, cap, rtt);
 }
 
-static void write_sub_detail(struct jw *w, const struct sub_snap *s, uint64_t cid, bool account)
+static void write_sub_detail(struct jw *w, const struct sub_snap *s, uint64_t cid, const char *account)
 {
     jw_obj_begin(w, NULL);
     if (account)
-        jw_str(w, "account", "$G");
+        jw_str(w, "account", account);
     jw_str(w, "subject", s->subject);
     if (s->queue && *s->queue)
         jw_str(w, "qgroup", s->queue);
@@ -170,7 +170,7 @@ static void write_conn(struct jw *w, const struct conn_snap *c, const struct con
     if (c->nsubs_list && o->detail) {
         jw_arr_begin(w, "subscriptions_list_detail");
         for (uint32_t i = 0; i < c->nsubs_list; i++)
-            write_sub_detail(w, &c->subs[i], c->cid, false);
+            write_sub_detail(w, &c->subs[i], c->cid, NULL);
         jw_arr_end(w);
     } else if (c->nsubs_list && o->subs) {
         jw_arr_begin(w, "subscriptions_list");
@@ -307,7 +307,7 @@ void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r)
         goto out;
     int64_t now = wall_ns();
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     bool known = !z.acc || !z.accn;
     for (int i = 0; !known && i < m->srv->naccounts; i++)
@@ -463,7 +463,7 @@ void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r)
         hi = (uint64_t)offset + (uint64_t)limit < n ? (uint64_t)offset + (uint64_t)limit : n;
     }
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     if (hi > lo) { /* with a page: the whole Subsz; without: its SublistStats alone */
         jw_str(&w, "server_id", m->srv->server_id);
@@ -476,7 +476,7 @@ void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_int(&w, "limit", limit);
         jw_arr_begin(&w, "subscriptions_list");
         for (uint64_t i = lo; i < hi; i++)
-            write_sub_detail(&w, list[i].s, list[i].cid, true);
+            write_sub_detail(&w, list[i].s, list[i].cid, "$G");
         jw_arr_end(&w);
     }
     jw_obj_end(&w);
@@ -487,4 +487,76 @@ out:
         query_free(&oq);
     free(test);
     free(acc);
+}
+
+/* The Subsz nats-server's $SYS SUBSZ requests get (sysw): always the whole
+ * object, subscriptions of every account (or of acc alone, with its index
+ * figures), each named with its account. */
+void write_sys_subsz(struct monitor *m, struct jw *w, const struct account *acc, bool subs, const char *test,
+                     int64_t offset, int64_t limit)
+{
+    struct query oq;
+    struct sub_ref *list = NULL;
+    const char **accs = NULL;
+    uint64_t n = 0, lo = 0, hi = 0;
+    size_t tn = test ? strlen(test) : 0;
+    if (offset < 0)
+        offset = 0;
+    if (limit <= 0)
+        limit = 1024;
+    if (subs) {
+        ask(m, &oq, Q_OPEN_CONNS, true);
+        uint64_t cap = 0;
+        for (int i = 0; i < MAX_SHARDS; i++)
+            for (uint32_t k = 0; oq.snaps[i] && k < oq.count[i]; k++)
+                cap += oq.snaps[i][k].nsubs_list;
+        list = calloc((size_t)cap + 1, sizeof *list);
+        accs = calloc((size_t)cap + 1, sizeof *accs);
+        for (int i = 0; list && accs && i < MAX_SHARDS; i++)
+            for (uint32_t k = 0; oq.snaps[i] && k < oq.count[i]; k++) {
+                const struct conn_snap *c = &oq.snaps[i][k];
+                const char *an = c->account ? c->account : "$G";
+                if (acc && strcmp(an, acc->name) != 0)
+                    continue;
+                for (uint32_t j = 0; j < c->nsubs_list; j++) {
+                    const struct sub_snap *s = &c->subs[j];
+                    if (test && tn && !match_literal(test, tn, s->subject, strlen(s->subject)))
+                        continue;
+                    accs[n] = an;
+                    list[n++] = (struct sub_ref){s, c->cid};
+                }
+            }
+        lo = (uint64_t)offset < n ? (uint64_t)offset : n;
+        hi = (uint64_t)offset + (uint64_t)limit < n ? (uint64_t)offset + (uint64_t)limit : n;
+    }
+    jw_obj_begin(w, NULL);
+    jw_str(w, "server_id", m->srv->server_id);
+    jw_time(w, "now", wall_ns());
+    if (acc) {
+        uint64_t nsubs = atomic_load_explicit(&acc->sl.count, memory_order_relaxed);
+        jw_uint(w, "num_subscriptions", nsubs);
+        jw_uint(w, "num_cache", 0);
+        jw_uint(w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
+        jw_uint(w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
+        jw_uint(w, "num_matches", 0);
+        jw_double(w, "cache_hit_rate", 0);
+        jw_uint(w, "max_fanout", 0);
+        jw_double(w, "avg_fanout", 0);
+    } else {
+        write_sublist_stats(m, w, false);
+    }
+    jw_uint(w, "total", hi - lo);
+    jw_int(w, "offset", offset);
+    jw_int(w, "limit", limit);
+    if (hi > lo) {
+        jw_arr_begin(w, "subscriptions_list");
+        for (uint64_t i = lo; i < hi; i++)
+            write_sub_detail(w, list[i].s, list[i].cid, accs[i]);
+        jw_arr_end(w);
+    }
+    jw_obj_end(w);
+    free(list);
+    free(accs);
+    if (subs)
+        query_free(&oq);
 }

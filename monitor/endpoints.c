@@ -427,7 +427,7 @@ void ep_root(struct monitor *m, const struct mreq *q, struct reply *r)
 
 /* ------------------------------------------------------------ /varz */
 
-static int count_cpus(void)
+int mon_count_cpus(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -444,11 +444,11 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     struct server_stats st;
     server_stats(s, &st);
     if (!m->cores)
-        m->cores = count_cpus();
+        m->cores = mon_count_cpus();
     int64_t now = wall_ns();
     char up[64];
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     jw_str(&w, "server_id", s->server_id);
     jw_str(&w, "server_name", o->server_name ? o->server_name : s->server_id);
@@ -505,6 +505,8 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_uint(&w, pc[i].path, pc[i].count);
     jw_obj_end(&w);
     jw_time(&w, "config_load_time", m->config_load_ns);
+    if (s->sacc)
+        jw_str(&w, "system_account", s->sacc->name);
     jw_obj_end(&w);
     reply_json(r, &w);
 }
@@ -518,7 +520,7 @@ void ep_routez(struct monitor *m, const struct mreq *q, struct reply *r)
         return;
     m->stats[ST_ROUTEZ]++;
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
     jw_int(&w, "num_routes", 0);
@@ -535,7 +537,7 @@ void ep_gatewayz(struct monitor *m, const struct mreq *q, struct reply *r)
     if (q_bool(q, "accs", &accs, r) < 0)
         return;
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
     jw_obj_begin(&w, "outbound_gateways");
@@ -553,7 +555,7 @@ void ep_leafz(struct monitor *m, const struct mreq *q, struct reply *r)
     if (q_bool(q, "subs", &subs, r) < 0)
         return;
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
     jw_int(&w, "leafnodes", 0);
@@ -571,64 +573,234 @@ static bool is_global(const char *a, size_t n)
     return n == 2 && !memcmp(a, GLOBAL_ACCOUNT, 2);
 }
 
+static const struct account_opt *account_opts(struct monitor *m, const struct account *acc)
+{
+    const struct opts *o = cur_opts(m);
+    for (int i = 0; i < o->naccounts; i++)
+        if (strcmp(o->accounts[i].name, acc->name) == 0)
+            return &o->accounts[i];
+    return NULL;
+}
+
+static const char *const resp_type_names[] = {"Singleton", "Streamed", "Chunked"};
+
+/* nats-server's ExtExport: the configured exports, then (for the system
+ * account) the services the server exports itself */
+static void write_exports(struct monitor *m, struct jw *w, const struct account *acc)
+{
+    const struct account_opt *ao = account_opts(m, acc);
+    bool sys = acc == m->srv->sacc;
+    if (!sys && (!ao || ao->nexports == 0))
+        return;
+    jw_arr_begin(w, "exports");
+    for (int pass = 0; ao && pass < 2; pass++) /* services first, as nats-server lists them */
+        for (int i = 0; i < ao->nexports; i++) {
+            const struct export_opt *x = &ao->exports[i];
+            if (x->service != (pass == 0))
+                continue;
+            jw_obj_begin(w, NULL);
+            jw_str(w, "subject", x->subject);
+            jw_str(w, "type", x->service ? "service" : "stream");
+            if (x->service)
+                jw_str(w, "response_type", resp_type_names[x->resp_type]);
+            if (x->naccounts) {
+                jw_arr_begin(w, "approved_accounts");
+                for (int k = 0; k < x->naccounts; k++)
+                    jw_str(w, NULL, x->accounts[k]);
+                jw_arr_end(w);
+            }
+            jw_obj_end(w);
+        }
+    if (sys) {
+        static const char *const subj[] = {"$SYS.REQ.ACCOUNT.*.CONNZ", "$SYS.REQ.ACCOUNT.*.STATZ",
+                                           "$SYS.DEBUG.SUBSCRIBERS"};
+        for (int i = 0; i < 3; i++) {
+            jw_obj_begin(w, NULL);
+            jw_str(w, "subject", subj[i]);
+            jw_str(w, "type", "service");
+            jw_str(w, "response_type", i < 2 ? "Streamed" : "Singleton");
+            jw_obj_end(w);
+        }
+    }
+    jw_arr_end(w);
+}
+
+static void import_flags(struct jw *w)
+{
+    jw_bool(w, "invalid", false);
+    jw_bool(w, "share", false);
+    jw_bool(w, "tracking", false);
+}
+
+/* nats-server's ExtImport: streams, services, then the system imports */
+static void write_imports(struct monitor *m, struct jw *w, const struct account *acc)
+{
+    const struct account_opt *ao = account_opts(m, acc);
+    bool sys = acc->nsys_in > 0;
+    if (!sys && (!ao || ao->nimports == 0))
+        return;
+    jw_arr_begin(w, "imports");
+    for (int pass = 0; ao && pass < 2; pass++)
+        for (int i = 0; i < ao->nimports; i++) {
+            const struct import_opt *im = &ao->imports[i];
+            if (im->service != (pass == 1))
+                continue;
+            jw_obj_begin(w, NULL);
+            if (!im->service) {
+                jw_str(w, "subject", im->subject);
+                jw_str(w, "account", im->account);
+                if (im->prefix) {
+                    size_t n = strlen(im->prefix) + strlen(im->subject) + 2;
+                    char *ls = malloc(n);
+                    if (ls) {
+                        snprintf(ls, n, "%s.%s", im->prefix, im->subject);
+                        jw_str(w, "local_subject", ls);
+                        free(ls);
+                    }
+                } else {
+                    jw_str(w, "local_subject", im->to ? im->to : im->subject);
+                }
+                jw_str(w, "type", "stream");
+            } else {
+                jw_str(w, "subject", im->to ? im->to : im->subject);
+                jw_str(w, "account", im->account);
+                jw_str(w, "to", im->subject);
+                jw_str(w, "type", "service");
+            }
+            import_flags(w);
+            jw_obj_end(w);
+        }
+    for (uint32_t i = acc->nsin - acc->nsys_in; i < acc->nsin; i++) {
+        const struct service_in *si = &acc->sin[i];
+        jw_obj_begin(w, NULL);
+        jw_str(w, "subject", si->local);
+        jw_str(w, "account", si->exp->name);
+        jw_str(w, "to", si->remote);
+        jw_str(w, "type", "service");
+        import_flags(w);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+void write_account_detail(struct monitor *m, struct jw *w, const char *key, const struct account *acc)
+{
+    struct server *srv = m->srv;
+    /* $G alone with $SYS: its index is the server's, figures and caches included */
+    bool whole = is_global(acc->name, acc->name_len) && srv->naccounts <= 2;
+    uint64_t nsubs = atomic_load_explicit(&acc->sl.count, memory_order_relaxed);
+    jw_obj_begin(w, key);
+    jw_str(w, "account_name", acc->name);
+    jw_time(w, "update_time", srv->start_unix_ns);
+    if (acc->is_system)
+        jw_bool(w, "is_system", true);
+    jw_bool(w, "expired", false);
+    jw_bool(w, "complete", true);
+    jw_bool(w, "jetstream_enabled", false);
+    jw_int(w, "leafnode_connections", 0);
+    int32_t nc = atomic_load_explicit(&acc->nconns, memory_order_relaxed);
+    jw_int(w, "client_connections", nc > 0 ? nc : 0);
+    jw_uint(w, "subscriptions", nsubs);
+    write_exports(m, w, acc);
+    write_imports(m, w, acc);
+    jw_obj_begin(w, "sublist_stats");
+    if (whole) {
+        write_sublist_stats(m, w, false);
+    } else {
+        jw_uint(w, "num_subscriptions", nsubs);
+        jw_uint(w, "num_cache", 0);
+        jw_uint(w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
+        jw_uint(w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
+        jw_uint(w, "num_matches", 0);
+        jw_double(w, "cache_hit_rate", 0);
+        jw_uint(w, "max_fanout", 0);
+        jw_double(w, "avg_fanout", 0);
+    }
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
+struct account *account_by_name(struct server *srv, const char *name, size_t n)
+{
+    for (int i = 0; name && i < srv->naccounts; i++)
+        if (srv->acc[i].name_len == n && !memcmp(srv->acc[i].name, name, n))
+            return &srv->acc[i];
+    return NULL;
+}
+
 void ep_accountz(struct monitor *m, const struct mreq *q, struct reply *r)
 {
     m->stats[ST_ACCOUNTZ]++;
     size_t an;
     char *name = q_get(q, "acc", &an);
     struct server *srv = m->srv;
-    struct account *acc = NULL;
-    for (int i = 0; name && an && i < srv->naccounts; i++)
-        if (srv->acc[i].name_len == an && !memcmp(srv->acc[i].name, name, an))
-            acc = &srv->acc[i];
+    struct account *acc = name && an ? account_by_name(srv, name, an) : NULL;
     if (name && an && !acc) {
         reply_error_val(r, "Account ", name, an, " does not exist");
         free(name);
         return;
     }
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
+    if (srv->sacc)
+        jw_str(&w, "system_account", srv->sacc->name);
     if (!acc) {
         jw_arr_begin(&w, "accounts");
         for (int i = 0; i < srv->naccounts; i++)
             jw_str(&w, NULL, srv->acc[i].name);
         jw_arr_end(&w);
     } else {
-        /* $G alone with $SYS: its index is the server's, figures and caches included */
-        bool whole = is_global(acc->name, acc->name_len) && srv->naccounts <= 2;
-        uint64_t nsubs = atomic_load_explicit(&acc->sl.count, memory_order_relaxed);
-        jw_obj_begin(&w, "account_detail");
-        jw_str(&w, "account_name", acc->name);
-        jw_time(&w, "update_time", srv->start_unix_ns);
-        if (acc->is_system)
-            jw_bool(&w, "is_system", true);
-        jw_bool(&w, "expired", false);
-        jw_bool(&w, "complete", true);
-        jw_bool(&w, "jetstream_enabled", false);
-        jw_int(&w, "leafnode_connections", 0);
-        jw_int(&w, "client_connections", atomic_load_explicit(&acc->nconns, memory_order_relaxed));
-        jw_uint(&w, "subscriptions", nsubs);
-        jw_obj_begin(&w, "sublist_stats");
-        if (whole) {
-            write_sublist_stats(m, &w, false);
-        } else {
-            jw_uint(&w, "num_subscriptions", nsubs);
-            jw_uint(&w, "num_cache", 0);
-            jw_uint(&w, "num_inserts", atomic_load_explicit(&acc->sl.inserts, memory_order_relaxed));
-            jw_uint(&w, "num_removes", atomic_load_explicit(&acc->sl.removes, memory_order_relaxed));
-            jw_uint(&w, "num_matches", 0);
-            jw_double(&w, "cache_hit_rate", 0);
-            jw_uint(&w, "max_fanout", 0);
-            jw_double(&w, "avg_fanout", 0);
-        }
-        jw_obj_end(&w);
-        jw_obj_end(&w);
+        write_account_detail(m, &w, "account_detail", acc);
     }
     jw_obj_end(&w);
     free(name);
     reply_json(r, &w);
+}
+
+void write_account_statz(struct monitor *m, struct jw *w, const struct account *a)
+{
+    struct acc_totals t;
+    account_totals(m->srv, a, &t);
+    int32_t nc = atomic_load_explicit(&a->nconns, memory_order_relaxed);
+    jw_obj_begin(w, NULL);
+    jw_str(w, "acc", a->name);
+    jw_int(w, "conns", nc > 0 ? nc : 0);
+    jw_int(w, "leafnodes", 0);
+    jw_int(w, "total_conns", nc > 0 ? nc : 0);
+    jw_obj_begin(w, "sent"); /* to its clients */
+    jw_uint(w, "msgs", t.out_msgs);
+    jw_uint(w, "bytes", t.out_bytes);
+    jw_obj_end(w);
+    jw_obj_begin(w, "received"); /* from its clients */
+    jw_uint(w, "msgs", t.in_msgs);
+    jw_uint(w, "bytes", t.in_bytes);
+    jw_obj_end(w);
+    jw_uint(w, "slow_consumers", t.slow_consumers);
+    jw_obj_end(w);
+}
+
+int write_accstatz(struct monitor *m, struct jw *w, const char *const *only, int nonly, bool unused)
+{
+    struct server *srv = m->srv;
+    int n = 0;
+    jw_obj_begin(w, NULL);
+    write_head(m, w, wall_ns());
+    jw_arr_begin(w, "account_statz");
+    for (int i = 0; i < srv->naccounts; i++) {
+        const struct account *a = &srv->acc[i];
+        bool listed = nonly == 0;
+        for (int k = 0; k < nonly && !listed; k++)
+            listed = strcmp(only[k], a->name) == 0;
+        if (!listed || (!unused && atomic_load_explicit(&a->nconns, memory_order_relaxed) <= 0))
+            continue;
+        write_account_statz(m, w, a);
+        n++;
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+    return n;
 }
 
 void ep_accstatz(struct monitor *m, const struct mreq *q, struct reply *r)
@@ -637,32 +809,9 @@ void ep_accstatz(struct monitor *m, const struct mreq *q, struct reply *r)
     bool unused = false;
     if (q_bool(q, "unused", &unused, r) < 0)
         return;
-    struct server_stats st;
-    server_stats(m->srv, &st);
     struct jw w;
-    jw_init(&w, true);
-    jw_obj_begin(&w, NULL);
-    write_head(m, &w, wall_ns());
-    jw_arr_begin(&w, "account_statz");
-    if (unused || st.connections) {
-        jw_obj_begin(&w, NULL);
-        jw_str(&w, "acc", GLOBAL_ACCOUNT);
-        jw_uint(&w, "conns", st.connections);
-        jw_int(&w, "leafnodes", 0);
-        jw_uint(&w, "total_conns", st.connections);
-        jw_obj_begin(&w, "sent"); /* to clients: the server's out counters, one account */
-        jw_uint(&w, "msgs", st.out_msgs);
-        jw_uint(&w, "bytes", st.out_bytes);
-        jw_obj_end(&w);
-        jw_obj_begin(&w, "received");
-        jw_uint(&w, "msgs", st.in_msgs);
-        jw_uint(&w, "bytes", st.in_bytes);
-        jw_obj_end(&w);
-        jw_uint(&w, "slow_consumers", st.slow_consumers);
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
-    jw_obj_end(&w);
+    jw_init(&w, !m->compact);
+    write_accstatz(m, &w, NULL, 0, unused);
     reply_json(r, &w);
 }
 
@@ -680,7 +829,7 @@ void ep_jsz(struct monitor *m, const struct mreq *q, struct reply *r)
     if (leader)
         return reply_error(r, "filtered response: not leader");
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     write_head(m, &w, wall_ns());
     jw_bool(&w, "disabled", true);

@@ -91,7 +91,7 @@ void ep_shardz(struct monitor *m, const struct mreq *q, struct reply *r)
     struct server *s = m->srv;
     int64_t uptime_ns = (now_ms() - s->start_ms) * 1000000;
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     jw_str(&w, "server_id", s->server_id);
     jw_time(&w, "now", wall_ns());
@@ -222,7 +222,7 @@ void ep_topz(struct monitor *m, const struct mreq *q, struct reply *r)
 
     static const char *const sort_names[] = {"msgs", "bytes", "deliveries"};
     struct jw w;
-    jw_init(&w, true);
+    jw_init(&w, !m->compact);
     jw_obj_begin(&w, NULL);
     jw_str(&w, "server_id", s->server_id);
     jw_time(&w, "now", wall_ns());
@@ -366,6 +366,42 @@ static void shard_metrics(FILE *f, const struct server *s)
 #undef SEC
 }
 
+/* Per-account series, labelled account="A": its connections, subscriptions
+ * and its clients' traffic (the /accstatz figures, summed over the shards). */
+static void account_metrics(FILE *f, struct server *s)
+{
+    struct acc_totals *t = calloc((size_t)s->naccounts, sizeof *t);
+    if (!t)
+        return;
+    for (int i = 0; i < s->naccounts; i++)
+        account_totals(s, &s->acc[i], &t[i]);
+    static const struct {
+        const char *name, *type, *help;
+        int what;
+    } fam[] = {
+        {"gannet_account_connections", "gauge", "Open client connections of the account.", 0},
+        {"gannet_account_subscriptions", "gauge", "Subscriptions in the account's subject index.", 1},
+        {"gannet_account_messages_received_total", "counter", "Messages published by the account's clients.", 2},
+        {"gannet_account_messages_sent_total", "counter", "Messages delivered to the account's clients.", 3},
+        {"gannet_account_bytes_received_total", "counter", "Payload bytes published by the account's clients.", 4},
+        {"gannet_account_bytes_sent_total", "counter", "Payload bytes delivered to the account's clients.", 5},
+        {"gannet_account_slow_consumers_total", "counter", "The account's clients cut as slow consumers.", 6},
+    };
+    for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
+        family(f, fam[k].name, fam[k].type, fam[k].help);
+        for (int i = 0; i < s->naccounts; i++) {
+            const struct account *a = &s->acc[i];
+            int32_t nc = atomic_load_explicit(&a->nconns, memory_order_relaxed);
+            uint64_t v[] = {nc > 0 ? (uint64_t)nc : 0, atomic_load_explicit(&a->sl.count, memory_order_relaxed),
+                            t[i].in_msgs, t[i].out_msgs, t[i].in_bytes, t[i].out_bytes, t[i].slow_consumers};
+            fprintf(f, "%s{account=", fam[k].name);
+            label_value(f, a->name);
+            fprintf(f, "} %llu\n", (unsigned long long)v[fam[k].what]);
+        }
+    }
+    free(t);
+}
+
 void ep_metrics(struct monitor *m, const struct mreq *q, struct reply *r)
 {
     count(m, MP_METRICS);
@@ -422,6 +458,7 @@ void ep_metrics(struct monitor *m, const struct mreq *q, struct reply *r)
         fprintf(f, "gannet_http_requests_total{path=\"%s\"} %llu\n", pc[i].path, (unsigned long long)pc[i].count);
 
     shard_metrics(f, s);
+    account_metrics(f, s);
     process_metrics(f, s);
     if (fclose(f) != 0 || !out) {
         free(out);

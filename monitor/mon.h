@@ -54,6 +54,7 @@ struct monitor {
     char *pattern[MP_COUNT];   /* each endpoint's full path: path.Join(base, "/varz") */
     int cores;                 /* CPUs this process may run on (Go's runtime.NumCPU) */
 
+    bool compact;              /* json.Marshal, not MarshalIndent: sysw's context (monitor/sysreq.c) */
     uint64_t stats[ST_COUNT];  /* http_req_stats */
     uint64_t ext_stats[MP_COUNT - MP_FIRST_EXT]; /* requests of gannet's own endpoints */
 
@@ -113,6 +114,9 @@ void ep_dashboard(struct monitor *m, const struct mreq *q, struct reply *r);
 /* ---- connz.c ---- */
 void ep_connz(struct monitor *m, const struct mreq *q, struct reply *r);
 void ep_subsz(struct monitor *m, const struct mreq *q, struct reply *r);
+struct account;
+void write_sys_subsz(struct monitor *m, struct jw *w, const struct account *acc, bool subs, const char *test,
+                     int64_t offset, int64_t limit);
 
 /* Helpers for the endpoints (endpoints.c). */
 void reply_json(struct reply *r, struct jw *w);  /* takes w's buffer */
@@ -129,7 +133,16 @@ int q_int(const struct mreq *q, const char *key, int64_t *v, struct reply *r);
 int q_uint64(const struct mreq *q, const char *key, uint64_t *v, struct reply *r);
 /* decodeSubs: subs=detail, or a boolean */
 int q_subs(const struct mreq *q, bool *subs, bool *detail, struct reply *r);
+/* The accounts (endpoints.c; also sysw's $SYS.REQ.ACCOUNT answers) */
+struct account;
+struct account *account_by_name(struct server *srv, const char *name, size_t n);
+void write_account_detail(struct monitor *m, struct jw *w, const char *key, const struct account *acc);
+void write_account_statz(struct monitor *m, struct jw *w, const struct account *a);
+/* The /accstatz object: accounts named in only[] (all when nonly is 0),
+ * those without connections too when unused; returns the entries written. */
+int write_accstatz(struct monitor *m, struct jw *w, const char *const *only, int nonly, bool unused);
 int64_t wall_ns(void);
+int mon_count_cpus(void);                        /* Go's runtime.NumCPU */
 int64_t rss_bytes(void);
 /* http_req_stats: the endpoints requested so far (nats-server's and
  * gannet's own), by path in Go's sorted map order; out has room for

@@ -3,10 +3,10 @@
 nats-server (or the one binary NATS_SERVER_BIN names), so every expectation
 here is also checked on the reference.
 
-gannet has no system account yet: nats-server's internal $SYS
-subscriptions and its "system_account" fields have no counterpart, so counts
-are compared as differences from a baseline taken before the scenario, and
-"system_account" is the one key allowed on nats-server only.
+Both servers have the implicit system account $SYS, but their internal
+subscriptions in it differ in number (nats-server's some 40, gannet's 5),
+so subscription counts are compared as differences from a baseline taken
+before the scenario.
 """
 import re
 
@@ -22,8 +22,9 @@ VARZ_KEYS = ["server_id", "server_name", "version", "proto", "go", "host", "port
              "max_control_line", "max_payload", "max_pending", "cluster", "gateway", "leaf", "mqtt", "websocket",
              "jetstream", "tls_timeout", "write_deadline", "start", "now", "uptime", "mem", "cores", "gomaxprocs",
              "cpu", "connections", "total_connections", "routes", "remotes", "leafnodes", "in_msgs", "out_msgs",
-             "in_bytes", "out_bytes", "slow_consumers", "subscriptions", "http_req_stats", "config_load_time"]
-NATS_ONLY = {"system_account"}  # gannet has no system account (yet)
+             "in_bytes", "out_bytes", "slow_consumers", "subscriptions", "http_req_stats", "config_load_time",
+             "system_account"]
+NATS_ONLY = set()
 CONNZ_KEYS = ["server_id", "now", "num_connections", "total", "offset", "limit", "connections"]
 CONN_HEAD = ["cid", "kind", "type", "ip", "port", "start", "last_activity"]
 CONN_TAIL = ["rtt", "uptime", "idle", "pending_bytes", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
@@ -60,7 +61,7 @@ def test_varz_fields_types_and_values(make_server):
     types = {"server_id": STR, "server_name": STR, "version": STR, "go": STR, "host": STR, "http_host": STR,
              "http_base_path": STR, "start": STR, "now": STR, "uptime": STR, "config_load_time": STR,
              "cluster": dict, "gateway": dict, "leaf": dict, "mqtt": dict, "websocket": dict, "jetstream": dict,
-             "http_req_stats": dict}
+             "http_req_stats": dict, "system_account": STR}
     for k in VARZ_KEYS:
         assert isinstance(v[k], types.get(k, NUM)) and not isinstance(v[k], bool), (k, v[k])
     assert (v["version"], v["proto"], v["host"], v["port"]) == ("2.9.10", 1, "127.0.0.1", s.port)
@@ -461,14 +462,24 @@ def test_accountz(make_server):
     s = start(make_server)
     sc = Scenario(s)  # noqa: F841 (its clients must stay connected)
     a = get_json(s.mport, "/accountz")
-    assert keys(a) == ["server_id", "now", "accounts"]
-    assert "$G" in a["accounts"]
+    assert keys(a) == ["server_id", "now", "system_account", "accounts"]
+    assert a["system_account"] == "$SYS" and sorted(a["accounts"]) == ["$G", "$SYS"]
     d = get_json(s.mport, "/accountz?acc=%24G")
-    assert keys(d) == ["server_id", "now", "account_detail"]
+    assert keys(d) == ["server_id", "now", "system_account", "account_detail"]
     det = d["account_detail"]
     want = ["account_name", "update_time", "expired", "complete", "jetstream_enabled", "leafnode_connections",
-            "client_connections", "subscriptions", "sublist_stats"]
-    assert [k for k in det if k != "imports"] == want  # nats-server imports $SYS services into $G
+            "client_connections", "subscriptions", "imports", "sublist_stats"]
+    assert list(det) == want
+    # the services every account imports from the system account (nats-server: in map order)
+    assert sorted((i["subject"], i["account"], i["to"], i["type"]) for i in det["imports"]) == [
+        ("$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS", "$SYS.REQ.ACCOUNT.$G.CONNZ", "service"),
+        ("$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS", "$SYS.REQ.ACCOUNT.$G.STATZ", "service"),
+        ("$SYS.REQ.SERVER.PING.CONNZ", "$SYS", "$SYS.REQ.ACCOUNT.$G.CONNZ", "service")]
+    sysd = get_json(s.mport, "/accountz?acc=%24SYS")["account_detail"]
+    assert sysd["is_system"] is True and "imports" not in sysd
+    assert sorted((e["subject"], e["type"], e["response_type"]) for e in sysd["exports"]) == [
+        ("$SYS.DEBUG.SUBSCRIBERS", "service", "Singleton"), ("$SYS.REQ.ACCOUNT.*.CONNZ", "service", "Streamed"),
+        ("$SYS.REQ.ACCOUNT.*.STATZ", "service", "Streamed")]
     assert (det["account_name"], det["expired"], det["complete"], det["jetstream_enabled"]) == ("$G", False, True,
                                                                                                False)
     assert (det["leafnode_connections"], det["client_connections"]) == (0, 3)
