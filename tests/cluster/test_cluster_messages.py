@@ -49,11 +49,9 @@ The contract checked here, as nats-server 2.9.10 behaves:
   carry the account across routes; A's subscriber on B gets A's messages
   from A's publisher on another node and never B's, and vice versa.
 """
-import collections
 
 import pytest
 
-import cluster as cl
 from cluster import ACCOUNTS_AB, drain, login, managed, nothing_from, probe, sync_interest, topologies, uniq
 from proto import connect_line, msg
 

@@ -23,9 +23,17 @@ Nodes
 
 Waiting
     Nothing sleeps for a fixed time: wait_mesh() polls /routez on every node
-    until num_routes == N-1 (bounded by MESH_TIMEOUT); sync_interest() and
-    probe() make sure interest has crossed a route by seeing a message cross
-    it (see there).
+    until num_routes == N-1 (bounded by MESH_TIMEOUT); probe() and
+    sync_interest() make sure interest has crossed a route by seeing a
+    message cross it, and drain()/nothing_from() use the same barrier to
+    collect everything a publisher's earlier messages produced at a
+    subscriber (see there). They speak the client protocol only;
+    route_interest() is the monitoring view (/routez?subs=detail).
+    Every wait is bounded (MESH_TIMEOUT, INTEREST_TIMEOUT, PORT_TIMEOUT).
+
+Fixtures
+    start_cluster()/stop_cluster()/managed() register clusters in LIVE, so
+    that tests/cluster/conftest.py can print their logs when a test fails.
 
 Fake route peers
     RouteConn speaks the route protocol over a raw socket (INFO, CONNECT,
@@ -40,10 +48,11 @@ import re
 import socket
 import time
 
-from proto import C0, Conn, ProtoError, client, parse_info
+from proto import C0, Conn, ProtoError, client
 from servers import GANNET_BIN, REFERENCE_BIN, Server, free_port, poll, wait_port
 
 MESH_TIMEOUT = 10.0
+PORT_TIMEOUT = 5.0  # for a started node's monitoring and cluster listeners
 INTEREST_TIMEOUT = 10.0
 CLUSTER_NAME = "C1"
 
@@ -152,8 +161,12 @@ class Node:
             self.old_logs.append(self.server.log())
         self._server_id = None
         self.server = Server(self.binary, conf=self.conf(), args=self.args, name=self.name, port=self.port)
-        wait_port(self.mport, proc=self.server.proc)
-        wait_port(self.cport, proc=self.server.proc)
+        for what, port in (("monitoring", self.mport), ("cluster", self.cport)):
+            try:
+                wait_port(port, timeout=PORT_TIMEOUT, proc=self.server.proc)
+            except RuntimeError as e:
+                raise RuntimeError("node %s (%s): %s port %d: %s; log:\n%s"
+                                   % (self.name, self.kind, what, port, e, self.server.log()[-3000:]))
         return self
 
     def stop(self, sig=None):
