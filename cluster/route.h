@@ -6,24 +6,27 @@
  * Where things live:
  *   - Every route connection is owned by shard 0 (it accepts on the route
  *     port and dials), and so is everything about the cluster that changes:
- *     the registered routes, what each was told (its advertised interest),
- *     the cluster name once adopted. Pooling over shards is issue 12's.
+ *     the registered routes, the targets it dials, the interest it has
+ *     advertised, the cluster name once adopted. Pooling over shards is
+ *     issue 12's.
  *   - A route's interest is subscriptions in the accounts' indexes owned by
- *     the route connection (sub->route), so a publish on any shard matches
- *     them like any subscriber and the mailbox carries them to shard 0,
- *     which writes one RMSG per route connection and message.
+ *     the route connection (sub->route, sid "acc subj [queue]" as /routez
+ *     shows it), so a publish on any shard matches them like any subscriber
+ *     and the mailbox carries them to shard 0, which writes one RMSG per
+ *     route connection and message (route_collect, route_flush_msg).
  *   - Local interest changes reach shard 0 as notes (account, subject,
- *     queue) posted once per turn by the shard that changed the index;
- *     shard 0 re-derives the count from the index and tells each route what
- *     differs from what it told it before. The notes carry no +/- and may
- *     arrive in any order: the index is the truth, so RS+/RS- converge.
+ *     queue) posted once per turn by the shard that changed the index.
+ *     Shard 0 re-derives the count from the index and compares it with what
+ *     it advertised (one table: every route is told the same), so RS+/RS-
+ *     converge whatever order the notes arrive in; a route that registers
+ *     is sent the whole table.
  *
- * Threads: route_init/route_free on the control thread; the rest on shard
- * 0, except route_note (any shard, its own turn), route_client_urls (any
- * shard, RCU) and the monitor's reads of published figures. */
+ * Threads: route_init/route_free on the control thread; route_note and
+ * route_notes_flush on any shard (its own turn); route_client_urls on any
+ * shard (RCU); route_varz/route_connect_urls on the monitor (a mutex);
+ * the rest on shard 0. */
 #ifndef GANNET_ROUTE_H
 #define GANNET_ROUTE_H
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,58 +39,39 @@ struct proto_msg;
 struct opts;
 struct jw;
 
-/* An explicit route of the configuration, parsed. */
-struct route_url {
-    char *url;                 /* as configured */
-    char *user, *pass;         /* its userinfo, for our CONNECT */
-    char host[256];
-    int port;
-};
-
-struct cluster {
-    struct route_url *urls;
-    int nurls;
-    int listen_fd;             /* the route listener (shard 0 accepts on it); -1: none */
-    int port;                  /* the route port as bound */
-    char *host;                /* the route listen address */
-    _Atomic int nregistered;   /* routes that completed the handshake (any thread reads) */
-    _Atomic(char *) client_urls; /* `,"connect_urls":[...]` for client INFO (RCU: old ones freed after a grace period) */
-    /* shard 0 only */
-    char name[256];            /* the cluster name (a dynamic one may be replaced by a peer's) */
-    bool dynamic;
-    struct conn **routes;      /* registered routes */
-    uint32_t nroutes, cap;
-    struct rnote *pending, **pending_tail; /* interest notes not processed yet (a budget per turn) */
-};
-
-/* The control thread, before the shards start: parse routes, open the
- * listener. 0, or -errno (logged as nats-server logs it). */
+/* The control thread, before the shards start: parse the routes, open the
+ * listener. 0 (also when no cluster is configured), or -1 (logged). */
 int route_init(struct server *s, const struct opts *o);
 void route_free(struct server *s);
-/* Shard 0, at its start: arm nothing (the shard arms the accept), dial the explicit routes. */
+/* Shard 0, before its loop: dial the explicit routes. */
 void route_shard_start(struct shard *sh);
+int route_listen_fd(const struct server *s); /* -1: none */
 
-/* Connection hooks (conn.c), on the route's shard */
+/* Connection hooks (conn.c), on shard 0 */
 void route_start(struct conn *c);         /* accepted or dialled: INFO (and CONNECT when we dialled) */
 int route_dispatch(struct conn *c, const struct proto_msg *m); /* a route's op; as conn.c's dispatch */
-void route_closed(struct conn *c);        /* at conn_close: deregister, take its interest out, redial */
+void route_closed(struct conn *c);        /* at conn_close: deregister, redial */
 void route_release(struct conn *c);       /* at the final release */
+void route_send_ldm(struct conn *c);      /* lame duck: tell the peer ("ldm":true) */
+void route_dial_failed(struct shard *sh, int32_t tag); /* a dialer gave up */
 
-/* The message path (shard.c) */
+/* The message path (shard.c, conn.c) */
 void route_collect(struct shard *sh, struct sub *s); /* a delivery to a route's subscription: gathered */
 void route_flush_msg(struct shard *sh, const struct msgview *m); /* one RMSG per route for the gathered ones */
-/* Is queue group q among those the routed message being processed names? */
-bool route_queue_listed(const struct shard *sh, const char *q, uint32_t qlen);
 
 /* Interest notes: a local subscription entered or left the index. */
 void route_note(struct shard *sh, const struct sub *s);
-void route_notes_flush(struct shard *sh); /* end of a turn: post this turn's notes to shard 0 */
-void route_tick(struct shard *sh);        /* shard 0, each turn: process notes within a budget */
-void route_sync_shard(struct shard *sh);  /* SC_ROUTE_SYNC: note every local subscription this shard holds */
+void route_notes_flush(struct shard *sh); /* end of a turn: this turn's notes to shard 0 */
+void route_notes_in(struct shard *sh, char *buf, uint32_t len); /* shard 0: another shard's notes (takes buf) */
 
-/* The client INFO's connect_urls member ("" when none); RCU reader. */
-const char *route_client_urls(struct server *s);
+/* The client INFO's `,"cluster":...,"connect_urls":[...]` ("" when no cluster); RCU reader. */
+const char *route_client_info(struct server *s);
 
-/* Monitoring */
-void route_varz(struct server *s, struct jw *w);   /* the /varz "cluster" object */
+/* Monitoring (any thread) */
+void route_varz(struct server *s, struct jw *w);        /* the /varz "cluster" object */
+void route_varz_urls(struct server *s, struct jw *w);   /* the /varz "connect_urls" (none: nothing) */
+int route_count(const struct server *s);                /* registered routes */
+struct conn_snap;
+/* Shard 0, answering Q_ROUTES: is c a registered route? If so, fill in o's route fields (o: NULL to ask only). */
+bool route_snap(struct conn *c, struct conn_snap *o);
 #endif

@@ -527,6 +527,8 @@ static void collect(struct snode *n, struct match_result *r)
         mg->members = grow(mg->members, &mg->cap, mg->n + m->n, sizeof *mg->members);
         memcpy(mg->members + mg->n, m->v, m->n * sizeof *mg->members);
         mg->n += m->n;
+        for (uint32_t j = 0; j < m->n; j++)
+            mg->nroute += m->v[j]->route;
     }
 }
 

@@ -85,6 +85,7 @@ struct sublist {
 struct match_group {
     const char *name;
     uint32_t nlen, n, cap;
+    uint32_t nroute;     /* members that are routes' queue interest (weighted picks) */
     struct sub **members;
 };
 
