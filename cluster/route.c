@@ -24,6 +24,7 @@
 #include "nkey.h"
 #include "opts.h"
 #include "query.h"
+#include "rproto.h"
 #include "server.h"
 #include "shard.h"
 #include "subject.h"
@@ -1241,78 +1242,48 @@ static int process_info(struct conn *c, const struct proto_msg *m)
     return 0;
 }
 
-/* RS+ acc subj [queue weight] / RS- acc subj [queue] */
 static int process_rs(struct conn *c, const struct proto_msg *m, bool plus)
 {
-    if (m->argc < 2 || m->argc > (plus ? 4 : 3) || (plus && m->argc == 3))
+    struct rs_args ra;
+    if (rproto_rs(m, plus, &ra) < 0)
         return -1;
-    int32_t w = 0;
-    if (plus && m->argc == 4) {
-        int64_t v = proto_parse_size(m->argv[3].p, m->argv[3].n);
-        if (v < 1)
-            return -1;
-        w = (int32_t)v;
-    }
     if (!c->route->registered)
         return 0;
-    struct account *a = acc_of(c->sh->srv, &m->argv[0]);
+    struct account *a = acc_of(c->sh->srv, &ra.acc);
     if (!a) {
         log_debug("%s:%u - rid:%" PRIu64 " - %s for unknown account %.*s, ignored", c->ip, c->port, c->cid,
-                  plus ? "RS+" : "RS-", (int)m->argv[0].n, m->argv[0].p);
+                  plus ? "RS+" : "RS-", (int)ra.acc.n, ra.acc.p);
         return 0;
     }
-    /* the sid is the line's arguments up to the queue: "acc subj [queue]", as /routez shows it */
-    const struct pview *last = &m->argv[m->argc >= 3 ? 2 : 1];
-    size_t sidlen = (size_t)(last->p + last->n - m->argv[0].p);
-    struct sub *s = conn_sub_find(c, m->argv[0].p, sidlen);
+    struct sub *s = conn_sub_find(c, ra.acc.p, ra.sidlen);
     if (!plus) {
         if (s)
             conn_unsubscribe(c, s);
         return 0;
     }
     if (s) {
-        atomic_store_explicit(&s->weight, w, memory_order_relaxed);
+        atomic_store_explicit(&s->weight, ra.weight, memory_order_relaxed);
         return 0;
     }
-    const struct pview *subj = &m->argv[1], *q = m->argc == 4 ? &m->argv[2] : NULL;
-    if (!subject_valid(subj->p, subj->n))
+    if (!subject_valid(ra.subj.p, ra.subj.n))
         return 0;
-    s = sub_new(subj->p, subj->n, q ? q->p : NULL, q ? q->n : 0, m->argv[0].p, sidlen);
+    s = sub_new(ra.subj.p, ra.subj.n, ra.queue.n ? ra.queue.p : NULL, ra.queue.n, ra.acc.p, ra.sidlen);
     if (!s) {
         conn_close(c, CR_RESOURCES, false);
         return 1;
     }
     s->route = true;
-    atomic_store_explicit(&s->weight, w ? w : 1, memory_order_relaxed);
+    atomic_store_explicit(&s->weight, ra.weight ? ra.weight : 1, memory_order_relaxed);
     s->acc = a;
     return conn_sub_add(c, s) < 0 ? 1 : 0;
 }
 
-/* RMSG acc subj [reply | + reply q... | | q...] size; HMSG with hdr before size */
 static int process_rmsg(struct conn *c, const struct proto_msg *m)
 {
+    struct rmsg_args ra;
+    if (rproto_rmsg(m, &ra) < 0)
+        return -1;
     bool h = m->op == OP_HMSG;
-    int tail = h ? 2 : 1;
-    if (m->argc < 2 + tail)
-        return -1;
-    const struct pview *mid = &m->argv[2];
-    int nmid = m->argc - 2 - tail;
-    struct pview reply = {NULL, 0};
-    const struct pview *queues = NULL;
-    uint32_t nq = 0;
-    if (nmid >= 1 && mid[0].n == 1 && (mid[0].p[0] == '+' || mid[0].p[0] == '|')) {
-        bool plus = mid[0].p[0] == '+';
-        if (plus && nmid < 2)
-            return -1;
-        if (plus)
-            reply = mid[1];
-        queues = mid + (plus ? 2 : 1);
-        nq = (uint32_t)(nmid - (plus ? 2 : 1));
-    } else if (nmid == 1) {
-        reply = mid[0];
-    } else if (nmid > 1) {
-        return -1;
-    }
     struct shard *sh = c->sh;
     c->in_msgs++;
     c->in_bytes += m->size;
@@ -1321,17 +1292,17 @@ static int process_rmsg(struct conn *c, const struct proto_msg *m)
     STAT_ADD(sh, in_bytes, m->size);
     if (!c->route->registered)
         return 0;
-    struct account *a = acc_of(sh->srv, &m->argv[0]);
+    struct account *a = acc_of(sh->srv, &ra.acc);
     if (!a) {
         log_debug("%s:%u - rid:%" PRIu64 " - message for unknown account %.*s, ignored", c->ip, c->port, c->cid,
-                  (int)m->argv[0].n, m->argv[0].p);
+                  (int)ra.acc.n, ra.acc.p);
         return 0;
     }
-    struct msgview mv = {.subj = m->argv[1].p, .subj_len = m->argv[1].n, .reply = reply.p, .reply_len = reply.n,
+    struct msgview mv = {.subj = ra.subj.p, .subj_len = ra.subj.n, .reply = ra.reply.p, .reply_len = ra.reply.n,
                          .payload = m->payload, .size = m->size, .hdr = h && m->hdr >= 0 ? m->hdr : -1,
                          .sztok = m->size_tok.p, .sztok_len = m->size_tok.n,
                          .hdrtok = h ? m->hdr_tok.p : NULL, .hdrtok_len = h && m->hdr >= 0 ? m->hdr_tok.n : 0};
-    shard_route_publish(sh, a, &mv, queues, nq);
+    shard_route_publish(sh, a, &mv, ra.queues, ra.nq);
     return 0;
 }
 

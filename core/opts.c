@@ -1357,9 +1357,11 @@ static int cluster_auth(struct loader *L, const struct conf_node *m)
         int rc;
         if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
             rc = rd_str(L, n, &c->user);
-        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password"))
+        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password")) {
             rc = rd_str(L, n, &c->pass);
-        else if (!strcasecmp(k, "timeout")) {
+            if (rc == 0 && strncmp(c->pass, "$2", 2) == 0)
+                rc = node_err(L, n, true, "a bcrypt route password is not supported yet by gannet (%s)", readme_ref);
+        } else if (!strcasecmp(k, "timeout")) {
             if (n->kind == CONF_INT)
                 c->auth_timeout_ms = n->i * 1000, rc = 0;
             else if (n->kind == CONF_FLOAT)
