@@ -1219,7 +1219,10 @@ static bool park_done(struct shard *sh, struct park *p)
         } else if (sh->now >= p->until_ms) {
             int outq = sock_outq(k->fd);
             bool progress = k->sent_total != p->c_sent || (outq >= 0 && p->c_outq >= 0 && outq < p->c_outq);
-            if (!progress) { /* it stopped reading: nobody waits for it again until it sends */
+            /* A route is waited for as long as it takes (its peer may be
+             * parked on a slow consumer of its own: the backpressure goes
+             * end to end); the write deadline and the pings catch a dead one. */
+            if (!progress && k->kind != CK_ROUTE) { /* it stopped reading: nobody waits for it again until it sends */
                 k->no_drain = true;
                 k->stalled = false;
                 log_debug("%s:%u - cid:%" PRIu64 " - Timed out of fast producer stall (%" PRId64 "ms), "
