@@ -1155,6 +1155,11 @@ static int finish_connect(struct conn *c)
 
 void conn_auth_done(struct conn *c, bool ok, char *hash)
 {
+    if (c->kind == CK_ROUTE) {
+        free(hash);
+        route_auth_done(c, ok);
+        return;
+    }
     c->auth_pending = false;
     if (c->closing) {
         free(hash);

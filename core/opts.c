@@ -1359,8 +1359,6 @@ static int cluster_auth(struct loader *L, const struct conf_node *m)
             rc = rd_str(L, n, &c->user);
         else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password")) {
             rc = rd_str(L, n, &c->pass);
-            if (rc == 0 && strncmp(c->pass, "$2", 2) == 0)
-                rc = node_err(L, n, true, "a bcrypt route password is not supported yet by gannet (%s)", readme_ref);
         } else if (!strcasecmp(k, "timeout")) {
             if (n->kind == CONF_INT)
                 c->auth_timeout_ms = n->i * 1000, rc = 0;
@@ -1414,12 +1412,12 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
             rc = rd_bool(L, n, &c->no_advertise);
         else if (!strcasecmp(k, "connect_retries"))
             rc = rd_i32(L, n, &c->connect_retries);
-        else if (!strcasecmp(k, "ping_interval"))
-            rc = rd_ms(L, n, &c->ping_interval_ms);
+        else if (!strcasecmp(k, "ping_interval")) /* the extensions take plain numbers as seconds, as the seeds write them */
+            rc = n->kind == CONF_INT ? (c->ping_interval_ms = n->i * 1000, 0) : rd_ms(L, n, &c->ping_interval_ms);
         else if (!strcasecmp(k, "ping_max"))
             rc = rd_i32(L, n, &c->ping_max);
         else if (!strcasecmp(k, "connect_timeout"))
-            rc = rd_ms(L, n, &c->connect_timeout_ms);
+            rc = n->kind == CONF_INT ? (c->connect_timeout_ms = n->i * 1000, 0) : rd_ms(L, n, &c->connect_timeout_ms);
         else if (!strcasecmp(k, "tls"))
             rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (TLS; %s)", readme_ref);
         else if (!strcasecmp(k, "permissions"))

@@ -136,12 +136,15 @@ class Node:
         self.routes = list(routes)
         self.extra_conf = extra_conf
         self.args = list(args)
+        self.cluster_conf = ""  # extra lines inside cluster {}
+        self.route_userinfo = ""  # user:pass for the route URLs it dials
         self.server = None
         self.old_logs = []  # logs of earlier runs of this node (before restarts)
         self._server_id = None
 
     def conf(self):
-        routes = ", ".join("nats-route://127.0.0.1:%d" % p for p in self.routes)
+        ui = self.route_userinfo + "@" if self.route_userinfo else ""
+        routes = ", ".join("nats-route://%s127.0.0.1:%d" % (ui, p) for p in self.routes)
         lines = [
             "server_name: %s" % self.name,
             "port: %d" % self.port,
@@ -150,6 +153,7 @@ class Node:
             "  name: %s" % self.cluster_name if self.cluster_name else "",
             "  listen: 127.0.0.1:%d" % self.cport,
             "  routes: [%s]" % routes if routes else "",
+            self.cluster_conf,
             "}",
             self.extra_conf,
         ]
@@ -215,11 +219,14 @@ class Cluster:
     extra_conf: text appended to every node's config (e.g. accounts).
     """
 
-    def __init__(self, topology, cluster_name=CLUSTER_NAME, extra_conf="", start=True):
+    def __init__(self, topology, cluster_name=CLUSTER_NAME, extra_conf="", start=True, cluster_conf="",
+                 route_userinfo=""):
         self.topology = topology
         self.nodes = []
         for i, letter in enumerate(topology):
             self.nodes.append(Node(letter, chr(ord("A") + i), cluster_name=cluster_name, extra_conf=extra_conf))
+            self.nodes[-1].cluster_conf = cluster_conf
+            self.nodes[-1].route_userinfo = route_userinfo
         for n in self.nodes[1:]:
             n.routes = [self.nodes[0].cport]
         if start:
