@@ -55,6 +55,7 @@ struct route {
     int target;                /* index in cl->targets; -1: accepted and not serving a target */
     bool solicited, configured;
     bool got_connect, registered, ldm, dynamic;
+    bool gannet;               /* the peer is a gannet (its INFO's "go"): duplicates are settled by server id */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
     int rport;
@@ -953,7 +954,8 @@ void route_note(struct shard *sh, const struct sub *s)
     uint32_t h[3] = {s->acc->id, s->subj_len, s->qlen};
     memcpy(sh->rn_buf + sh->rn_len, h, sizeof h);
     memcpy(sh->rn_buf + sh->rn_len + 12, s->subject, s->subj_len);
-    memcpy(sh->rn_buf + sh->rn_len + 12 + s->subj_len, s->queue, s->qlen);
+    if (s->qlen)
+        memcpy(sh->rn_buf + sh->rn_len + 12 + s->subj_len, s->queue, s->qlen);
     sh->rn_len += need;
 }
 
@@ -1211,6 +1213,31 @@ static int process_info(struct conn *c, const struct proto_msg *m)
         rc = 1;
     }
     struct conn *dup = rc ? NULL : route_by_id(cl, id);
+    char go[64];
+    jcpy(j, "go", go, sizeof go);
+    r->gannet = strncmp(go, "gannet", 6) == 0;
+    if (dup && r->gannet && dup->route->solicited != r->solicited) {
+        /* Both servers dialled each other. nats-server keeps whichever
+         * registered first, which can differ on the two sides and close
+         * both; between gannets both keep the one the smaller id dialled. */
+        const char *keep = strcmp(s->server_id, id) < 0 ? s->server_id : id;
+        const char *dialler = r->solicited ? s->server_id : id;
+        if (!strcmp(dialler, keep)) {
+            struct route *dr = dup->route;
+            if (dr->target >= 0 && (r->target < 0 || !cl->targets[r->target].explicit_)) {
+                if (r->target >= 0) /* an implicit target of ours: the kept route serves the explicit one */
+                    cl->targets[r->target].dead = !cl->targets[r->target].explicit_;
+                r->target = dr->target;
+                r->configured = cl->targets[r->target].explicit_;
+                dr->target = -1;
+            }
+            unregister(dup); /* quietly: the peer's URLs stay, the new route brings the same */
+            log_debug("%s:%u - rid:%" PRIu64 " - Duplicate route for %s, keeping rid:%" PRIu64, dup->ip, dup->port,
+                      dup->cid, id, c->cid);
+            conn_close(dup, CR_DUPLICATE_ROUTE, false);
+            dup = NULL;
+        }
+    }
     if (dup) {
         /* the first route stays; an explicit target this one served is handed to it */
         if (r->target >= 0) {

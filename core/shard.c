@@ -2130,6 +2130,8 @@ void shard_destroy(struct shard *sh)
     free_subs(sh->unsub_retry); /* their grace periods are long over: the index is destroyed after */
     free_subs(sh->unsub_new);
     free(sh->idx_ins);
+    free(sh->rn_buf); /* notes of a last turn shard 0 will never read */
+    free(sh->rcol);
     free(sh->idx_tmp);
     free(sh->idx_rc);
     /* subscriptions retired in the last turns: their grace periods ended in
@@ -2150,6 +2152,8 @@ void shard_destroy(struct shard *sh)
         n = c->next;
         if (c->type == SC_AUTH_DONE)
             free(c->auth.hash);
+        if (c->type == SC_ROUTE_NOTES)
+            free(c->buf);
         if (c->type == SC_SYS_PUB)
             sys_msg_free(c->sys);
         if (c->type == SC_ADOPT) { /* handed over as the server stopped */
