@@ -90,6 +90,8 @@ struct cluster {
     char mon_name[256];
     char *mon_urls;            /* JSON array of connect_urls, or NULL */
     _Atomic int nregistered;
+    char **cfg_urls;           /* the explicit routes' host:port (/varz cluster.urls): immutable after init */
+    int ncfg;
     /* shard 0 only */
     char name[256];
     bool dynamic;
@@ -387,6 +389,10 @@ int route_init(struct server *s, const struct opts *o)
     for (int i = 0; i < co->nroutes; i++)
         add_target(cl, co->routes[i], true, false); /* an unresolvable one is logged and skipped */
     cl->nexplicit = cl->ntargets;
+    cl->cfg_urls = calloc((size_t)cl->nexplicit + 1, sizeof *cl->cfg_urls);
+    for (int i = 0; cl->cfg_urls && i < cl->nexplicit; i++)
+        if ((cl->cfg_urls[cl->ncfg] = strdup(cl->targets[i].hostport)))
+            cl->ncfg++;
     cl->tab_mask = 255;
     cl->tab = calloc(cl->tab_mask + 1, sizeof *cl->tab);
     if (!cl->tab)
@@ -403,6 +409,7 @@ int route_init(struct server *s, const struct opts *o)
 
 static void urlstr_free(struct rcu_head *h)
 {
+    TSAN_GRACE_ACQUIRE(); /* every reader's uses of it happened before (core/tsan.h) */
     free(caa_container_of(h, struct urlstr, rcu));
 }
 
@@ -416,6 +423,9 @@ void route_free(struct server *s)
     for (int i = 0; i < cl->ntargets; i++)
         free(cl->targets[i].user), free(cl->targets[i].pass);
     free(cl->targets);
+    for (int i = 0; i < cl->ncfg; i++)
+        free(cl->cfg_urls[i]);
+    free(cl->cfg_urls);
     for (int i = 0; i < cl->nown; i++)
         free(cl->own_urls[i]);
     free(cl->own_urls);
@@ -1514,10 +1524,10 @@ void route_varz(struct server *s, struct jw *w)
         jw_int(w, "cluster_port", cl->port);
         int64_t at = o->cluster.auth_timeout_ms > 0 ? o->cluster.auth_timeout_ms : 2000;
         jw_double(w, "auth_timeout", (double)at / 1000.0);
-        if (cl->nexplicit) {
+        if (cl->ncfg) {
             jw_arr_begin(w, "urls");
-            for (int i = 0; i < cl->nexplicit; i++)
-                jw_str(w, NULL, cl->targets[i].hostport); /* immutable: written before the shards start */
+            for (int i = 0; i < cl->ncfg; i++)
+                jw_str(w, NULL, cl->cfg_urls[i]);
             jw_arr_end(w);
         }
         jw_double(w, "tls_timeout", 2);
