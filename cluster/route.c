@@ -1392,13 +1392,8 @@ int route_dispatch(struct conn *c, const struct proto_msg *m)
     case OP_HMSG:
         return process_rmsg(c, m);
     case OP_PING:
-        c->last_ping_in_ms = c->sh->now;
-        conn_write(c, "PONG\r\n", 6);
-        return 0;
     case OP_PONG:
-        c->pings_out = 0;
-        if (c->rtt_start_ns)
-            c->rtt_ns = now_ns() - c->rtt_start_ns;
+        conn_keepalive(c, m->op);
         return 0;
     case OP_ERR:
         log_error("%s:%u - rid:%" PRIu64 " - Router Error %.*s", c->ip, c->port, c->cid, (int)m->rest.n, m->rest.p);

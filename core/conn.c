@@ -1187,6 +1187,19 @@ void conn_auth_done(struct conn *c, bool ok, char *hash)
 
 /* ---- input ---- */
 
+void conn_keepalive(struct conn *c, enum proto_op op)
+{
+    if (op == OP_PING) {
+        c->last_ping_in_ms = c->sh->now;
+        c->pong_sent = true;
+        conn_write(c, "PONG\r\n", 6);
+        return;
+    }
+    c->pings_out = 0;
+    if (c->rtt_start_ns)
+        c->rtt_ns = now_ns() - c->rtt_start_ns;
+}
+
 static int dispatch(struct conn *c, const struct proto_msg *m)
 {
     if (c->kind == CK_ROUTE)
@@ -1210,14 +1223,8 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
     case OP_UNSUB:
         return process_unsub(c, m);
     case OP_PING:
-        c->last_ping_in_ms = c->sh->now;
-        c->pong_sent = true;
-        conn_write(c, "PONG\r\n", 6);
-        return 0;
     case OP_PONG:
-        c->pings_out = 0;
-        if (c->rtt_start_ns)
-            c->rtt_ns = now_ns() - c->rtt_start_ns;
+        conn_keepalive(c, m->op);
         return 0;
     case OP_ERR: /* as nats-server's processErr */
         conn_close(c, CR_PARSE_ERROR, false);

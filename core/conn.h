@@ -168,7 +168,8 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
 void conn_release(struct conn *c);                            /* free resources at final close */
 void conn_reconfigure(struct conn *c, bool recheck_auth);     /* a reloaded configuration was published */
 void conn_send_ldm(struct conn *c);                           /* lame duck: INFO with "ldm":true */
-void conn_push_info_all(struct shard *sh);                    /* the cluster's client URLs changed: INFO to clients */
+void conn_push_info_all(struct shard *sh);
+void conn_keepalive(struct conn *c, enum proto_op op);        /* a PING (answered) or a PONG (RTT) from the peer */                    /* the cluster's client URLs changed: INFO to clients */
 /* Subscriptions and output for the server-link kinds (cluster/route.c) */
 struct sub *conn_sub_find(struct conn *c, const char *sid, size_t n);
 int conn_sub_add(struct conn *c, struct sub *s);              /* into its sid map and the index; <0: c closed */

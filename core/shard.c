@@ -773,6 +773,17 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 static void flush_inserts(struct shard *sh);
 static void flush_removals(struct shard *sh, bool retries);
 
+/* The message's targets on other shards, one record per shard. */
+static void emit_records(struct shard *sh, const struct msgview *m)
+{
+    if (!sh->remote_targets)
+        return;
+    for (int d = 0; d < sh->srv->nshards; d++)
+        if (sh->tgt[d].n)
+            emit_record(sh, d, m);
+    sh->remote_targets = 0;
+}
+
 /* One member of a queue group that has routes' members, each counting as
  * its weight (the members the group has on that server), as nats-server's
  * sublist expands a remote queue subscription by its weight. */
@@ -836,12 +847,7 @@ static uint32_t match_deliver(struct shard *sh, struct account *acc, struct conn
             break;
         }
     }
-    if (sh->remote_targets) {
-        for (int d = 0; d < sh->srv->nshards; d++)
-            if (sh->tgt[d].n)
-                emit_record(sh, d, m);
-        sh->remote_targets = 0;
-    }
+    emit_records(sh, m);
     if (__builtin_expect(sh->rcol_n != 0, 0))
         route_flush_msg(sh, m);
     return n;
@@ -885,12 +891,7 @@ void shard_route_publish(struct shard *sh, struct account *acc, const struct msg
             break;
         }
     }
-    if (sh->remote_targets) {
-        for (int d = 0; d < sh->srv->nshards; d++)
-            if (sh->tgt[d].n)
-                emit_record(sh, d, m);
-        sh->remote_targets = 0;
-    }
+    emit_records(sh, m);
     sh->rcol_n = 0; /* never to another route */
     topz_count(&sh->topz, m->subj, m->subj_len, m->size, n);
 }
