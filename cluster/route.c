@@ -35,6 +35,7 @@
 #define ROUTE_RECONNECT_MS 1000   /* nats-server's DEFAULT_ROUTE_RECONNECT */
 #define ROUTE_DIAL_MS 1000        /* nats-server's DEFAULT_ROUTE_DIAL */
 #define ROUTE_FIRST_PING_MS 1000  /* nats-server's firstPingInterval */
+#define ROUTE_RETRY_MAX_MS 30000  /* the longest wait after refused attempts */
 
 /* A route URL we dial: configured (explicit) or learned from gossip (implicit). */
 struct rtarget {
@@ -48,6 +49,10 @@ struct rtarget {
     bool dead;                 /* an implicit target given up: its slot is free */
     struct conn *conn;         /* the registered route serving it (ours, or the peer's that took it over) */
     char id[64];               /* the server it leads to, once known */
+    int64_t retry_ms;          /* before the next dial after a connection that never registered
+                                * (refused: bad credentials, wrong cluster): doubles up to
+                                * ROUTE_RETRY_MAX_MS, so that a refusal is no tight loop
+                                * (nats-server's issue #7194); back to ROUTE_RECONNECT_MS on success */
 };
 
 /* A route connection's own state (c->route). */
@@ -55,6 +60,7 @@ struct route {
     int target;                /* index in cl->targets; -1: accepted and not serving a target */
     bool solicited, configured;
     bool got_connect, registered, ldm, dynamic;
+    bool registered_once;      /* it registered at some point (a refused one did not) */
     bool gannet;               /* the peer is a gannet (its INFO's "go"): duplicates are settled by server id */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
@@ -763,10 +769,20 @@ void route_closed(struct conn *c)
     else if (t->conn || !t->dialling) /* another route serves it, or it was handed to one */
         return;
     t->dialling = false;
+    int64_t delay = ROUTE_RECONNECT_MS;
+    if (r->registered_once) {
+        t->retry_ms = 0;
+    } else { /* it connected and was refused, or hung up, before registering */
+        t->retry_ms = t->retry_ms ? t->retry_ms * 2 : ROUTE_RECONNECT_MS;
+        if (t->retry_ms > ROUTE_RETRY_MAX_MS)
+            t->retry_ms = ROUTE_RETRY_MAX_MS;
+        delay = t->retry_ms;
+        log_debug("%s - route refused before registering; next attempt in %" PRId64 "ms", t->url, delay);
+    }
     if (t->explicit_) {
-        dial_target(sh, r->target, ROUTE_RECONNECT_MS, 0);
+        dial_target(sh, r->target, delay, 0);
     } else if (sh->conf->o->cluster.connect_retries > 0) {
-        dial_target(sh, r->target, ROUTE_RECONNECT_MS, sh->conf->o->cluster.connect_retries);
+        dial_target(sh, r->target, delay, sh->conf->o->cluster.connect_retries);
     } else {
         t->dead = true;
         free(t->user), free(t->pass);
@@ -1290,7 +1306,7 @@ static int process_info(struct conn *c, const struct proto_msg *m)
         cl->routes = nv, cl->rcap = nc;
     }
     cl->routes[cl->nroutes++] = c;
-    r->registered = true;
+    r->registered = r->registered_once = true;
     c->connected = true;
     atomic_store_explicit(&cl->nregistered, (int)cl->nroutes, memory_order_relaxed);
     if (r->target >= 0) {

@@ -55,3 +55,33 @@ def test_cluster_with_route_auth(make_cluster, topology, kind):
     pub.send(b"PUB authd 2\r\nok\r\n")
     f = sub.frame(timeout=5)
     assert f.op == "MSG" and f.payload == b"ok", f
+
+
+@pytest.mark.parametrize("topology", topologies(1))
+def test_refused_route_not_redialled_in_a_tight_loop(make_cluster, topology):
+    """A configured route whose peer refuses it (here: -ERR 'Authorization
+    Violation' to every CONNECT) is dialled again, but not in a tight loop
+    (nats-server's issue #7194): a handful of attempts in 4 s, not
+    hundreds. (A count over a span, not a speed: any sane pace passes.)"""
+    import time
+    from cluster import FakeListener
+    lst = FakeListener()
+    try:
+        c = make_cluster.unstarted(topology)
+        c[0].routes = [lst.port]
+        c.start()
+        attempts = 0
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            try:
+                s = lst.accept(timeout=max(0.05, end - time.monotonic()))
+            except OSError:
+                break
+            attempts += 1
+            f = s.rframe(timeout=5)
+            assert f.op == "CONNECT", f
+            s.send(b"-ERR 'Authorization Violation'\r\n")
+            s.close()
+        assert 1 <= attempts <= 6, attempts
+    finally:
+        lst.close()
