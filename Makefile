@@ -6,12 +6,12 @@ CC      ?= gcc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 # Project flags stay even when CFLAGS is given on the command line (asan, tsan).
-override CFLAGS += -std=gnu17 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread -I. -Icore -Inet -Imonitor
+override CFLAGS += -std=gnu17 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -pthread -I. -Icore -Inet -Imonitor -Icluster
 LIBS    := -luring -lurcu-qsbr -lurcu-cds -lurcu-common -lxxhash -ljansson -lwolfssl -lcrypt -lpthread -lm
 B       ?= build
 PY      := /usr/bin/python3
 
-CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c net/*.c monitor/*.c))
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c net/*.c monitor/*.c cluster/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/%)
@@ -81,7 +81,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 fuzz: $(FUZZ_BIN)
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	@mkdir -p build-fuzz
-	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -Icore -Inet -Imonitor -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRC) $(LIBS)
+	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -Icore -Inet -Imonitor -Icluster -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRC) $(LIBS)
 
 # Side-by-side benchmarks against Debian's nats-server (see bench/README.md).
 bench: test-deps all
@@ -90,7 +90,7 @@ bench-quick: test-deps all
 	sh bench/run --quick $(BENCH_ARGS)
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I net core net
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -I core -I net -I cluster core net cluster
 
 PREFIX ?= /usr/local
 install: all

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "failpoint.h"
+#include "../cluster/route.h"
 #include "goquote.h"
 #include "log.h"
 #include "authw.h"
@@ -124,6 +125,13 @@ void conn_mark_flush(struct conn *c)
 }
 
 /* Reserve n contiguous bytes at the tail of the output queue. */
+static char *out_reserve(struct conn *c, size_t n);
+char *conn_out_reserve(struct conn *c, size_t n) { return out_reserve(c, n); }
+void conn_out_unreserve(struct conn *c, size_t unused)
+{
+    c->otail->len -= (uint32_t)unused;
+    c->pending -= unused;
+}
 static char *out_reserve(struct conn *c, size_t n)
 {
     struct oblock *t = c->otail;
@@ -244,16 +252,20 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
         shard_unstalled(c->sh);
     }
     struct server *srv = c->sh->srv;
-    atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&c->acc->nconns, 1, memory_order_relaxed);
-    shard_record_closed(c->sh, c); /* for /connz?state=closed, with its subscriptions */
+    if (c->kind == CK_CLIENT) {
+        atomic_fetch_sub_explicit(&srv->nclients, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&c->sh->nclients, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&c->acc->nconns, 1, memory_order_relaxed);
+        shard_record_closed(c->sh, c); /* for /connz?state=closed, with its subscriptions */
+    } else if (c->kind == CK_ROUTE) {
+        route_closed(c);
+    }
     for (uint32_t i = 0; i < c->subs.cap; i++) {
         struct sub *s = c->subs.slots[i];
         if (s && s != TOMB)
             unsubscribe(c, s);
     }
-    if (c->connected && c->sh->sysc) {
+    if (c->connected && c->sh->sysc && c->kind == CK_CLIENT) {
         sys_event_account_conns(c->sh, c->acc);
         sys_event_close(c);
     }
@@ -293,6 +305,7 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 
 void conn_release(struct conn *c)
 {
+    route_release(c);
     parser_free(&c->parser);
     perm_state_free(c->pstate);
     c->pstate = NULL;
@@ -342,15 +355,16 @@ void conn_adopt(struct conn *dst, struct conn *src)
 static int send_info(struct conn *c, const char *extra)
 {
     const struct srvconf *cf = c->sh->conf;
-    size_t cap = cf->info_head_len + strlen(extra) + sizeof c->ip + 96;
+    const char *cluster = route_client_info(c->sh->srv);
+    size_t cap = cf->info_head_len + strlen(extra) + strlen(cluster) + sizeof c->ip + 96;
     char stackbuf[1024], *info = cap <= sizeof stackbuf ? stackbuf : malloc(cap);
     if (!info)
         return -ENOMEM;
     char nonce[32] = "";
     if (c->nonce[0])
         snprintf(nonce, sizeof nonce, ",\"nonce\":\"%s\"", c->nonce);
-    int n = snprintf(info, cap, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"%s%s} \r\n",
-                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip, nonce, extra);
+    int n = snprintf(info, cap, "%.*s\"client_id\":%" PRIu64 ",\"client_ip\":\"%s\"%s%s%s} \r\n",
+                     (int)cf->info_head_len, cf->info_head, c->cid, c->ip, nonce, cluster, extra);
     int rc = n > 0 && (size_t)n < cap ? conn_write(c, info, (size_t)n) : -EOVERFLOW;
     if (info != stackbuf)
         free(info);
@@ -365,6 +379,10 @@ static struct account *user_account(const struct server *srv, const struct user_
 
 void conn_start(struct conn *c)
 {
+    if (c->kind == CK_ROUTE) {
+        route_start(c);
+        return;
+    }
     struct shard *sh = c->sh;
     struct server *srv = sh->srv;
     const struct opts *o = sh->conf->o;
@@ -459,15 +477,23 @@ static void conn_timer_check(struct conn *c, int64_t now)
     }
     if (now < c->next_ping_ms)
         return;
-    c->next_ping_ms = now + o->ping_interval_ms;
+    int64_t pi = o->ping_interval_ms;
+    int32_t pmax = o->ping_max;
+    if (c->kind == CK_ROUTE) { /* the cluster block's own (nats-server 2.11's), else the server's */
+        if (o->cluster.ping_interval_ms > 0)
+            pi = o->cluster.ping_interval_ms;
+        if (o->cluster.ping_max > 0)
+            pmax = o->cluster.ping_max;
+    }
+    c->next_ping_ms = now + pi;
     /* as nats-server: recent client activity (data or its own PING) stands in
      * for a PING, except when an RTT measurement is due (never measured by a
      * PING yet, then hourly) */
     bool need_rtt = c->rtt_ns < 0 || !c->rtt_start_ns || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
     if (!need_rtt &&
-        (now - c->last_in_ms < o->ping_interval_ms || now - c->last_ping_in_ms < o->ping_interval_ms))
+        (now - c->last_in_ms < pi || now - c->last_ping_in_ms < pi))
         return;
-    if (c->pings_out + 1 > o->ping_max) {
+    if (c->pings_out + 1 > pmax) {
         conn_send_err_close(c, "Stale Connection", CR_STALE);
         return;
     }
@@ -494,6 +520,39 @@ static void unsubscribe(struct conn *c, struct sub *s)
 {
     sid_drop(c, s);
     shard_unsub_later(c->sh, s); /* leaves the index at the end of the turn, batched */
+}
+
+struct sub *conn_sub_find(struct conn *c, const char *sid, size_t n)
+{
+    struct sub **slot = sid_find(&c->subs, sid, n);
+    return slot ? *slot : NULL;
+}
+
+void conn_unsubscribe(struct conn *c, struct sub *s) { unsubscribe(c, s); }
+
+int conn_sub_add(struct conn *c, struct sub *s)
+{
+    s->conn = c;
+    s->owner = c->sh;
+    s->shard = (uint16_t)c->sh->id;
+    if (sid_put(&c->subs, s) < 0) {
+        free(s); /* nothing else knows it yet */
+        conn_close(c, CR_RESOURCES, false);
+        return -1;
+    }
+    if (shard_index_add(c->sh, s) < 0) {
+        /* in the sid map but not in the index: take it out again before
+         * freeing, so that no pointer to it is left anywhere */
+        struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);
+        *slot = TOMB;
+        c->subs.n--;
+        c->subs.tomb++;
+        free(s);
+        conn_close(c, CR_RESOURCES, false);
+        return -1;
+    }
+    STAT_ADD(c->sh, nsubs, 1);
+    return 0;
 }
 
 static int process_sub(struct conn *c, const struct proto_msg *m)
@@ -527,27 +586,9 @@ static int process_sub(struct conn *c, const struct proto_msg *m)
         conn_close(c, CR_RESOURCES, false);
         return 1;
     }
-    s->conn = c;
     s->acc = c->acc;
-    s->owner = c->sh;
-    s->shard = (uint16_t)c->sh->id;
-    if (sid_put(&c->subs, s) < 0) {
-        free(s); /* nothing else knows it yet */
-        conn_close(c, CR_RESOURCES, false);
+    if (conn_sub_add(c, s) < 0)
         return 1;
-    }
-    if (shard_index_add(c->sh, s) < 0) {
-        /* in the sid map but not in the index: take it out again before
-         * freeing, so that no pointer to it is left anywhere */
-        struct sub **slot = sid_find(&c->subs, s->sid, s->sid_len);
-        *slot = TOMB;
-        c->subs.n--;
-        c->subs.tomb++;
-        free(s);
-        conn_close(c, CR_RESOURCES, false);
-        return 1;
-    }
-    STAT_ADD(c->sh, nsubs, 1);
     send_ok(c);
     return 0;
 }
@@ -591,9 +632,13 @@ void deliver_local(struct shard *sh, struct sub *s, const struct msgview *m)
     struct conn *c = s->conn;
     if (c->closing)
         return;
-    if (__builtin_expect(c->perms != NULL || c->internal, 0)) {
+    if (__builtin_expect(c->perms != NULL || c->internal || s->route, 0)) {
         if (c->internal) { /* a $SYS.REQ subscription of the server's own */
             sys_deliver(sh, s, m);
+            return;
+        }
+        if (s->route) { /* gathered: one RMSG per route once every subscriber had it */
+            route_collect(sh, s);
             return;
         }
         if (c->deny_filter && perm_deliver_denied(c->perms, m->subj, m->subj_len))
@@ -993,10 +1038,25 @@ void conn_reconfigure(struct conn *c, bool recheck_auth)
 
 void conn_send_ldm(struct conn *c)
 {
-    if (c->closing || c->protocol < 1 || !c->pong_sent)
+    if (c->kind == CK_ROUTE) {
+        route_send_ldm(c);
+        return;
+    }
+    if (c->kind != CK_CLIENT || c->internal || c->closing || c->protocol < 1 || !c->pong_sent)
         return;
     if (send_info(c, ",\"ldm\":true") < 0)
         conn_close(c, CR_RESOURCES, false);
+}
+
+void conn_push_info_all(struct shard *sh)
+{
+    bool ldm = sh->ldm_seen;
+    for (struct conn *c = sh->conns; c; c = c->next) {
+        if (c->kind != CK_CLIENT || c->internal || c->closing || c->protocol < 1 || !c->pong_sent)
+            continue;
+        if (send_info(c, ldm ? ",\"ldm\":true" : "") < 0)
+            conn_close(c, CR_RESOURCES, false);
+    }
 }
 
 /* CONNECT fields must have the types nats-server's JSON decoder expects: a
@@ -1095,6 +1155,11 @@ static int finish_connect(struct conn *c)
 
 void conn_auth_done(struct conn *c, bool ok, char *hash)
 {
+    if (c->kind == CK_ROUTE) {
+        free(hash);
+        route_auth_done(c, ok);
+        return;
+    }
     c->auth_pending = false;
     if (c->closing) {
         free(hash);
@@ -1122,8 +1187,23 @@ void conn_auth_done(struct conn *c, bool ok, char *hash)
 
 /* ---- input ---- */
 
+void conn_keepalive(struct conn *c, enum proto_op op)
+{
+    if (op == OP_PING) {
+        c->last_ping_in_ms = c->sh->now;
+        c->pong_sent = true;
+        conn_write(c, "PONG\r\n", 6);
+        return;
+    }
+    c->pings_out = 0;
+    if (c->rtt_start_ns)
+        c->rtt_ns = now_ns() - c->rtt_start_ns;
+}
+
 static int dispatch(struct conn *c, const struct proto_msg *m)
 {
+    if (c->kind == CK_ROUTE)
+        return route_dispatch(c, m);
     const struct opts *o = c->sh->conf->o;
     if (m->op != OP_CONNECT && !c->auth_ok && auth_required(o)) {
         sys_event_auth_error(c);
@@ -1143,14 +1223,8 @@ static int dispatch(struct conn *c, const struct proto_msg *m)
     case OP_UNSUB:
         return process_unsub(c, m);
     case OP_PING:
-        c->last_ping_in_ms = c->sh->now;
-        c->pong_sent = true;
-        conn_write(c, "PONG\r\n", 6);
-        return 0;
     case OP_PONG:
-        c->pings_out = 0;
-        if (c->rtt_start_ns)
-            c->rtt_ns = now_ns() - c->rtt_start_ns;
+        conn_keepalive(c, m->op);
         return 0;
     case OP_ERR: /* as nats-server's processErr */
         conn_close(c, CR_PARSE_ERROR, false);

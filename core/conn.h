@@ -150,6 +150,10 @@ struct conn {
     /* counters */
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
     enum close_reason reason;
+
+    /* server links */
+    struct route *route;       /* a route's own state (cluster/route.c) */
+    int32_t dial_tag;          /* what the dialer that made it was for (dial_spec.tag); 0: accepted */
 };
 
 /* Called by the shard */
@@ -164,6 +168,14 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r);
 void conn_release(struct conn *c);                            /* free resources at final close */
 void conn_reconfigure(struct conn *c, bool recheck_auth);     /* a reloaded configuration was published */
 void conn_send_ldm(struct conn *c);                           /* lame duck: INFO with "ldm":true */
+void conn_push_info_all(struct shard *sh);
+void conn_keepalive(struct conn *c, enum proto_op op);        /* a PING (answered) or a PONG (RTT) from the peer */                    /* the cluster's client URLs changed: INFO to clients */
+/* Subscriptions and output for the server-link kinds (cluster/route.c) */
+struct sub *conn_sub_find(struct conn *c, const char *sid, size_t n);
+int conn_sub_add(struct conn *c, struct sub *s);              /* into its sid map and the index; <0: c closed */
+void conn_unsubscribe(struct conn *c, struct sub *s);
+char *conn_out_reserve(struct conn *c, size_t n);             /* n bytes at the tail of its output, NULL: no memory */
+void conn_out_unreserve(struct conn *c, size_t unused);       /* give back the end of the last reservation */
 /* Handover (shard_handover): dst, a fresh slot of the new owner, takes
  * everything of src but the slot's identity and its old shard's lists. */
 void conn_adopt(struct conn *dst, struct conn *src);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../cluster/route.h"
 #include "../monitor/json.h"
 #include "../monitor/sysreq.h"
 #include "conn.h"
@@ -116,6 +117,7 @@ int sys_shard_init(struct shard *sh)
             return rc;
         }
         sh->sys_subs[sh->nsys_subs++] = s;
+        route_note(sh, s); /* advertised to routes, as nats-server's internal subscriptions are */
         STAT_ADD(sh, nsubs, 1); /* the index counts it: so does its shard */
     }
     return 0;

@@ -20,8 +20,10 @@ struct kind_def {
     uint32_t ops;              /* OPBIT mask of the ops it may send */
     uint32_t ctl_line_factor;  /* max_control_line times this bounds its control lines (servers: 16) */
     uint32_t max_args;         /* arguments per control line (RMSG lists every queue group) */
-    bool stalls;               /* a producer of this kind waits for stalled consumers (clients only, as
-                                * nats-server: a route's input is shared by a whole server) */
+    bool stalls;               /* a producer of this kind waits for stalled consumers: clients, and routes
+                                * (so that a slow subscriber on the far side of a route slows the publisher
+                                * down end to end instead of being cut; bounded by the stall wait, after
+                                * which the consumer gets no more waits until it drains: design §22) */
 };
 
 extern const struct kind_def conn_kinds[CK__COUNT];

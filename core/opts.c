@@ -59,6 +59,10 @@ static void set_defaults(struct opts *o)
     o->logtime = true;
     o->lame_duck_duration_ms = MS(120);
     o->lame_duck_grace_ms = MS(10);
+    o->cluster.host = strdup("0.0.0.0");
+    o->cluster.connect_timeout_ms = MS(1);
+    o->connect_error_reports = 3600;
+    o->reconnect_error_reports = 1;
 }
 
 static void set_str(char **dst, const char *v)
@@ -131,6 +135,15 @@ static void account_opt_free(struct account_opt *a)
 
 void opts_free(struct opts *o)
 {
+    free(o->cluster.name);
+    free(o->cluster.host);
+    for (int i = 0; i < o->cluster.nroutes; i++)
+        free(o->cluster.routes[i]);
+    free(o->cluster.routes);
+    free(o->cluster.advertise);
+    free(o->cluster.user);
+    free(o->cluster.pass);
+    free(o->client_advertise);
     free(o->host);
     free(o->server_name);
     free(o->config_file);
@@ -1206,7 +1219,6 @@ static const struct unsupported {
     const char *what;
     const char *const keys[24];
 } unsupported[] = {
-    {"clustering", {"cluster", "routes", "connect_error_reports", "reconnect_error_reports", "client_advertise"}},
     {"superclusters", {"gateway"}},
     {"leaf nodes", {"leafnodes", "leaf"}},
     {"nkeys, JWT", {"operator", "operators", "roots", "root", "root_operators",
@@ -1311,11 +1323,60 @@ static const struct ext cluster_exts[] = {
     {"connect_timeout", NULL, "the timeout for dialling a route"},
     {"ping_interval", "2.11", "the ping interval of routes"},
     {"ping_max", "2.11", "the unanswered pings after which a route is closed"},
-    {"pool_size", "2.10", "the number of route connections per peer"},
-    {"compression", "2.10", "route compression"},
-    {"accounts", "2.10", "accounts pinned to routes of their own"},
     {NULL, NULL, NULL},
 };
+
+/* The routes of a list (or a lone string), appended to cluster.routes. */
+static int add_routes(struct loader *L, const struct conf_node *n)
+{
+    struct cluster_opt *c = &L->o->cluster;
+    size_t k = n->kind == CONF_ARRAY ? n->n : 1;
+    char **nv = realloc(c->routes, (c->nroutes + k) * sizeof *nv);
+    if (!nv)
+        return errf(L, "out of memory");
+    c->routes = nv;
+    for (size_t i = 0; i < k; i++) {
+        const struct conf_node *u = n->kind == CONF_ARRAY ? n->items[i] : n;
+        if (!(c->routes[c->nroutes] = strdup(u->str)))
+            return errf(L, "out of memory");
+        c->nroutes++;
+    }
+    return 0;
+}
+
+static int parse_listen(struct loader *L, const struct conf_node *n, char **host, int *port);
+
+static int cluster_auth(struct loader *L, const struct conf_node *m)
+{
+    struct cluster_opt *c = &L->o->cluster;
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "Expected authorization to be a map/struct, got %s", conf_kind_name(m->kind));
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc;
+        if (!strcasecmp(k, "user") || !strcasecmp(k, "username"))
+            rc = rd_str(L, n, &c->user);
+        else if (!strcasecmp(k, "pass") || !strcasecmp(k, "password")) {
+            rc = rd_str(L, n, &c->pass);
+        } else if (!strcasecmp(k, "timeout")) {
+            if (n->kind == CONF_INT)
+                c->auth_timeout_ms = n->i * 1000, rc = 0;
+            else if (n->kind == CONF_FLOAT)
+                c->auth_timeout_ms = (int64_t)(n->f * 1000), rc = 0;
+            else
+                rc = rd_ms(L, n, &c->auth_timeout_ms);
+        } else if (!strcasecmp(k, "token") || !strcasecmp(k, "users") || !strcasecmp(k, "nkeys"))
+            rc = node_err(L, n, false, "Cluster authorization does not allow multiple users");
+        else if (n->used_as_var)
+            rc = 0;
+        else
+            rc = node_err(L, n, true, "unknown field \"%s\"", k);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
 
 static int key_cluster(struct loader *L, const struct conf_node *m)
 {
@@ -1323,10 +1384,49 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
         return -1;
     if (check_map(L, m, "cluster ", cluster_keys, cluster_exts))
         return -1;
-    const struct conf_node *n;
-    if ((n = conf_get(m, "routes")) && check_urls(L, n) < 0)
-        return -1;
-    return refuse(L, m);
+    struct cluster_opt *c = &L->o->cluster;
+    c->configured = true;
+    if (c->port == 0)
+        c->port = 6222; /* nats-server's DEFAULT_ROUTE_PORT when the block names none */
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "name")) {
+            rc = rd_str(L, n, &c->name);
+            if (rc == 0 && strpbrk(c->name, " \n"))
+                rc = node_err(L, n, false, "cluster name cannot contain spaces or new lines");
+        } else if (!strcasecmp(k, "listen"))
+            rc = parse_listen(L, n, &c->host, &c->port);
+        else if (!strcasecmp(k, "port"))
+            rc = rd_int(L, n, &c->port);
+        else if (!strcasecmp(k, "host") || !strcasecmp(k, "net"))
+            rc = rd_str(L, n, &c->host);
+        else if (!strcasecmp(k, "authorization"))
+            rc = cluster_auth(L, n);
+        else if (!strcasecmp(k, "routes"))
+            rc = check_urls(L, n) < 0 ? -1 : add_routes(L, n);
+        else if (!strcasecmp(k, "cluster_advertise") || !strcasecmp(k, "advertise"))
+            rc = rd_str(L, n, &c->advertise);
+        else if (!strcasecmp(k, "no_advertise"))
+            rc = rd_bool(L, n, &c->no_advertise);
+        else if (!strcasecmp(k, "connect_retries"))
+            rc = rd_i32(L, n, &c->connect_retries);
+        else if (!strcasecmp(k, "ping_interval")) /* the extensions take plain numbers as seconds, as the seeds write them */
+            rc = n->kind == CONF_INT ? (c->ping_interval_ms = n->i * 1000, 0) : rd_ms(L, n, &c->ping_interval_ms);
+        else if (!strcasecmp(k, "ping_max"))
+            rc = rd_i32(L, n, &c->ping_max);
+        else if (!strcasecmp(k, "connect_timeout"))
+            rc = n->kind == CONF_INT ? (c->connect_timeout_ms = n->i * 1000, 0) : rd_ms(L, n, &c->connect_timeout_ms);
+        else if (!strcasecmp(k, "tls"))
+            rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (TLS; %s)", readme_ref);
+        else if (!strcasecmp(k, "permissions"))
+            rc = node_err(L, n, true, "cluster \"permissions\" is not supported yet by gannet (route permissions; %s)",
+                          readme_ref);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Seed documents write `routes` at the top level (nats-server wants it in
@@ -1339,7 +1439,13 @@ static int key_routes(struct loader *L, const struct conf_node *n)
     bool block = conf_get(L->root, "cluster") != NULL;
     ext_warning(L, n, "top-level ", NULL,
                 block ? "cluster { routes }" : "cluster { listen: 0.0.0.0:6222, routes } (there is no cluster block)");
-    return refuse(L, n);
+    struct cluster_opt *c = &L->o->cluster;
+    if (!block) {
+        c->configured = true;
+        if (c->port == 0)
+            c->port = 6222;
+    }
+    return add_routes(L, n);
 }
 
 static const char *const gateway_keys[] = {"name", "listen", "port", "host", "net", "authorization", "tls",
@@ -1569,6 +1675,9 @@ static const struct keydef {
     FN("cluster", key_cluster),
     FN("gateway", key_gateway),
     FN("routes", key_routes),
+    F("client_advertise", T_STR, client_advertise),
+    F("connect_error_reports", T_I32, connect_error_reports),
+    F("reconnect_error_reports", T_I32, reconnect_error_reports),
 #undef F
 #undef FN
 };
@@ -1745,7 +1854,7 @@ static void usage(FILE *f)
 }
 
 enum fkind { FK_BOOL, FK_STR, FK_INT, FK_I64 }; /* Go flag types */
-enum fact { A_FIELD, A_HELP, A_VERSION, A_TEST, A_CONFIG, A_SIGNAL, A_DV, A_VV, A_DVV, A_UNSUP };
+enum fact { A_FIELD, A_HELP, A_VERSION, A_TEST, A_CONFIG, A_SIGNAL, A_DV, A_VV, A_DVV, A_UNSUP, A_CLUSTER, A_ROUTES };
 
 static const struct flagdef {
     const char *name;
@@ -1761,7 +1870,7 @@ static const struct flagdef {
     FL("port", FK_INT, port), FL("p", FK_INT, port),
     FL("n", FK_STR, server_name), FL("name", FK_STR, server_name), FL("server_name", FK_STR, server_name),
     FL("addr", FK_STR, host), FL("a", FK_STR, host), FL("net", FK_STR, host),
-    FU("client_advertise", FK_STR, "clustering"),
+    FL("client_advertise", FK_STR, client_advertise),
     FL("D", FK_BOOL, debug), FL("debug", FK_BOOL, debug),
     FL("V", FK_BOOL, trace), FL("trace", FK_BOOL, trace),
     FA("VV", FK_BOOL, A_VV), FA("DV", FK_BOOL, A_DV), FA("DVV", FK_BOOL, A_DVV),
@@ -1780,10 +1889,9 @@ static const struct flagdef {
     FL("r", FK_STR, remote_syslog), FL("remote_syslog", FK_STR, remote_syslog),
     FA("version", FK_BOOL, A_VERSION), FA("v", FK_BOOL, A_VERSION),
     FU("profile", FK_INT, "profiling"),
-    FU("routes", FK_STR, "clustering"), FU("cluster", FK_STR, "clustering"),
-    FU("cluster_listen", FK_STR, "clustering"), FU("cluster_advertise", FK_STR, "clustering"),
-    FU("no_advertise", FK_BOOL, "clustering"), FU("connect_retries", FK_INT, "clustering"),
-    FU("cluster_name", FK_STR, "clustering"),
+    FA("routes", FK_STR, A_ROUTES), FA("cluster", FK_STR, A_CLUSTER), FA("cluster_listen", FK_STR, A_CLUSTER),
+    FL("cluster_advertise", FK_STR, cluster.advertise), FL("no_advertise", FK_BOOL, cluster.no_advertise),
+    FL("connect_retries", FK_INT, cluster.connect_retries), FL("cluster_name", FK_STR, cluster.name),
     FU("help_tls", FK_BOOL, "TLS"), FU("tls", FK_BOOL, "TLS"), FU("tlsverify", FK_BOOL, "TLS"),
     FU("tlscert", FK_STR, "TLS"), FU("tlskey", FK_STR, "TLS"), FU("tlscacert", FK_STR, "TLS"),
     FU("max_traced_msg_len", FK_INT, "trace truncation"),
@@ -1879,6 +1987,52 @@ static int parse_flags(struct loader *L, int argc, char **argv, struct flagval *
     return 0;
 }
 
+/* --cluster / --cluster_listen nats://host:port: the route listener
+ * (validated by check_cluster_flags before it is applied) */
+static void cluster_flag(struct opts *o, const char *url)
+{
+    const char *hp = strstr(url, "://");
+    hp = hp ? hp + 3 : url;
+    const char *at = strrchr(hp, '@');
+    if (at)
+        hp = at + 1;
+    const char *colon = strrchr(hp, ':');
+    o->cluster.configured = true;
+    if (!colon)
+        return;
+    char *h = strndup(hp, (size_t)(colon - hp));
+    if (h && *h) {
+        free(o->cluster.host);
+        o->cluster.host = h;
+    } else {
+        free(h);
+    }
+    o->cluster.port = atoi(colon + 1);
+}
+
+/* --routes url1,url2: replaces the configured routes, as nats-server's flag */
+static void routes_flag(struct opts *o, const char *list)
+{
+    struct cluster_opt *c = &o->cluster;
+    for (int i = 0; i < c->nroutes; i++)
+        free(c->routes[i]);
+    free(c->routes);
+    c->routes = NULL;
+    c->nroutes = 0;
+    char *dup = strdup(list), *save = NULL;
+    for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        char **nv = realloc(c->routes, (c->nroutes + 1) * sizeof *nv);
+        if (!nv)
+            break;
+        c->routes = nv;
+        if ((c->routes[c->nroutes] = strdup(t)))
+            c->nroutes++;
+    }
+    free(dup);
+}
+
 static void apply_flag(struct opts *o, const struct flagval *fv)
 {
     const struct flagdef *d = fv->def;
@@ -1892,6 +2046,8 @@ static void apply_flag(struct opts *o, const struct flagval *fv)
         case FK_I64: *(int64_t *)f = fv->i; break;
         }
         break;
+    case A_CLUSTER: cluster_flag(o, fv->s); break;
+    case A_ROUTES: routes_flag(o, fv->s); break;
     case A_DV: o->debug = o->trace = fv->b; break;
     case A_VV: o->trace = fv->b; break; /* verbose = the system account too: gannet has none */
     case A_DVV: o->debug = o->trace = fv->b; break;

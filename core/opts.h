@@ -122,6 +122,27 @@ struct opts {
     int64_t lame_duck_duration_ms; /* 2m, at least 30s: clients are closed over this span */
     int64_t lame_duck_grace_ms;    /* 10s: wait before closing the first client */
 
+    /* cluster routes (nats-compat.md §3; cluster/route.h) */
+    struct cluster_opt {
+        bool configured;       /* a cluster block, --cluster or the seed docs' top-level routes */
+        char *name;            /* NULL: a dynamic name (nats-server's cluster_dynamic) */
+        char *host;            /* route listen address, default 0.0.0.0 */
+        int port;              /* route port; -1: random; 0: no listener */
+        char **routes;         /* explicit routes: nats-route://[user:pass@]host:port */
+        int nroutes;
+        char *advertise;       /* host:port told to peers instead of ours */
+        bool no_advertise;     /* keep the peers' client URLs out of our clients' INFO */
+        int32_t connect_retries; /* implicit routes: attempts after the first (explicit ones retry forever) */
+        char *user, *pass;     /* authorization { user, password } the peers' CONNECT must carry */
+        int64_t auth_timeout_ms; /* 0: the client auth timeout */
+        int64_t ping_interval_ms; /* 0: the server's ping_interval (nats-server 2.11's route override) */
+        int32_t ping_max;      /* 0: the server's ping_max */
+        int64_t connect_timeout_ms; /* dialling a route (nats-server: fixed 1s; the seed docs' extension) */
+    } cluster;
+    char *client_advertise;    /* host:port our peers' clients are told for us */
+    int32_t connect_error_reports;   /* log every Nth failed attempt of a never-connected route (3600) */
+    int32_t reconnect_error_reports; /* ...and of a route that was connected before (1) */
+
     /* monitoring HTTP (monitor/): `http`, `http_port`/`monitor_port`, -m */
     char *http_host;         /* default: host (set by the loader, as nats-server's baseline) */
     int http_port;           /* 0 = no monitoring; -1 = a random port */

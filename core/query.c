@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../cluster/route.h"
 #include "shard.h"
 
 
@@ -68,6 +69,7 @@ static int query_locked(struct server *s, struct query *q, int timeout_ms)
 
 void conn_snap_free(struct conn_snap *c)
 {
+    free(c->remote_id);
     free(c->name);
     free(c->lang);
     free(c->version);
@@ -187,15 +189,20 @@ void shard_answer_query(struct shard *sh)
         answer_cache(sh, q);
     } else if (q->kind == Q_TOP) {
         answer_top(sh, q);
-    } else if (q->kind == Q_OPEN_CONNS) {
+    } else if (q->kind == Q_OPEN_CONNS || q->kind == Q_ROUTES) {
+        enum conn_kind k = q->kind == Q_ROUTES ? CK_ROUTE : CK_CLIENT;
         uint32_t n = 0;
         for (struct conn *c = sh->conns; c; c = c->next)
-            n += !c->closing;
+            n += !c->closing && c->kind == k;
         q->snaps[i] = calloc(n ? n : 1, sizeof(struct conn_snap));
-        if (q->snaps[i])
-            for (struct conn *c = sh->conns; c; c = c->next)
-                if (!c->closing)
-                    snap_conn(sh, c, &q->snaps[i][q->count[i]++], q->want_subs);
+        for (struct conn *c = sh->conns; q->snaps[i] && c; c = c->next) {
+            if (c->closing || c->kind != k || (k == CK_ROUTE && !route_snap(c, NULL)))
+                continue;
+            snap_conn(sh, c, &q->snaps[i][q->count[i]], q->want_subs);
+            if (k == CK_ROUTE)
+                route_snap(c, &q->snaps[i][q->count[i]]);
+            q->count[i]++;
+        }
     } else {
         q->snaps[i] = calloc(sh->closed_n ? sh->closed_n : 1, sizeof(struct conn_snap));
         for (uint32_t k = 0; q->snaps[i] && k < sh->closed_n; k++) {

@@ -32,6 +32,8 @@ struct conn_snap {
     const char *account;                         /* its account's name, NULL for $G (accounts live as long as the server) */
     char reason[48];                             /* closed only */
     struct sub_snap *subs;                       /* when asked for (want_subs) */
+    char *remote_id;                             /* Q_ROUTES: the peer's server id */
+    bool did_solicit, is_configured;
     uint32_t nsubs_list;
 };
 
@@ -55,6 +57,7 @@ enum query_kind {
     Q_CLOSED_CONNS,            /* snaps: the ring of closed clients */
     Q_CACHE,                   /* cache: the valid match-cache entries */
     Q_TOP,                     /* top, top_since_ms: the sampled subjects of both windows */
+    Q_ROUTES,                  /* snaps: registered routes (shard 0), with route fields */
 };
 
 #define MAX_CLOSED_CLIENTS 10000 /* nats-server's default ring of closed connections, over all shards */

@@ -22,6 +22,7 @@
 #include "monitor.h"
 #include "../monitor/sysreq.h"
 #include "shard.h"
+#include "../cluster/route.h"
 #include "topz.h"
 
 struct ldm {
@@ -208,6 +209,8 @@ int server_init(struct server *s, const struct opts *o)
          * must never be shut down by mistake */
         s->listen_ctl[i] = fcntl(s->shards[i]->listen_fd, F_DUPFD_CLOEXEC, 0);
     }
+    if (route_init(s, o) < 0)
+        return -EINVAL;
     struct srvconf *c = conf_new(s, (struct opts *)o);
     if (!c)
         return -ENOMEM;
@@ -483,6 +486,7 @@ void server_free(struct server *s)
     rcu_barrier_qsbr();
     for (int i = 0; s->shards && i < s->nshards; i++)
         shard_destroy(s->shards[i]);
+    route_free(s);
     for (int i = 0; i < MAX_SHARDS; i++)
         if (s->listen_ctl[i] >= 0)
             close(s->listen_ctl[i]);

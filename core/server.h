@@ -63,6 +63,7 @@ struct server {
     _Atomic int sys_last_sent; /* shard 0 published the SHUTDOWN event */
     struct sysw *sysw;         /* the thread that answers $SYS.REQ requests (NULL: no system account) */
     pthread_mutex_t query_mu;  /* one server_query at a time (the monitor and sysw both ask) */
+    struct cluster *cluster;   /* routes (cluster/route.h); NULL: no cluster configured */
 };
 
 int server_init(struct server *s, const struct opts *o);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "failpoint.h"
+#include "../cluster/route.h"
 #include "log.h"
 
 #define RING_ENTRIES 4096
@@ -244,15 +245,22 @@ void shard_wake_for_query(struct shard *sh)
     }
 }
 
-static void arm_accept(struct shard *sh)
+/* The accept of the client listener, or (shard 0) of the route listener;
+ * the kind of the connections it makes is in the user_data's slot. */
+static void arm_accept_kind(struct shard *sh, enum conn_kind k)
 {
     struct io_uring_sqe *sqe = get_sqe(sh);
     if (!sqe)
         return; /* accept_armed stays false: the loop tries again next turn */
-    io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, 0, 0));
-    sh->accept_armed = true;
+    io_uring_prep_multishot_accept(sqe, k == CK_ROUTE ? route_listen_fd(sh->srv) : sh->listen_fd, NULL, NULL,
+                                   SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, UD(UD_ACCEPT, k, 0));
+    if (k == CK_ROUTE)
+        sh->raccept_armed = true;
+    else
+        sh->accept_armed = true;
 }
+static void arm_accept(struct shard *sh) { arm_accept_kind(sh, CK_CLIENT); }
 
 /* Connections whose recv or cancel could not be submitted go on a list
  * that the loop retries each turn. */
@@ -353,8 +361,13 @@ static void addr_str(const struct sockaddr_storage *ss, char *ip, size_t cap, ui
 
 static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
 {
-    if (!(cqe->flags & IORING_CQE_F_MORE))
-        sh->accept_armed = false;
+    enum conn_kind kind = (enum conn_kind)((cqe->user_data >> 8) & 0xffffff);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        if (kind == CK_ROUTE)
+            sh->raccept_armed = false;
+        else
+            sh->accept_armed = false;
+    }
     int fd = cqe->res;
     if (fd < 0) {
         if (fd != -ECANCELED && fd != -EINVAL && fd != -EBADF)
@@ -369,6 +382,7 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
         return;
     }
     c->fd = fd;
+    c->kind = kind == CK_ROUTE ? CK_ROUTE : CK_CLIENT;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -554,7 +568,7 @@ static void dialer_new(struct shard *sh, const struct dial_spec *spec)
     d->gen = (uint32_t)shard_rand(sh);
     d->fd = -1;
     d->delay_ms = spec->backoff_ms > 0 ? spec->backoff_ms : 100;
-    d->next_ms = sh->now;
+    d->next_ms = sh->now + (spec->first_delay_ms > 0 ? spec->first_delay_ms : 0);
     char ip[46];
     uint16_t port = 0;
     addr_str(&spec->addr, ip, sizeof ip, &port);
@@ -562,6 +576,8 @@ static void dialer_new(struct shard *sh, const struct dial_spec *spec)
     sh->dialers[slot] = d;
     sh->have_dialers = true;
 }
+
+void shard_dial(struct shard *sh, const struct dial_spec *spec) { dialer_new(sh, spec); }
 
 static void dial_attempt(struct shard *sh, uint32_t slot)
 {
@@ -602,6 +618,7 @@ static void on_connect(struct shard *sh, struct io_uring_cqe *cqe)
     struct conn *c = cqe->res == 0 ? conn_alloc(sh) : NULL;
     if (c) {
         c->kind = d->spec.kind;
+        c->dial_tag = d->spec.tag;
         c->fd = d->fd;
         d->fd = -1;
         addr_str(&d->spec.addr, c->ip, sizeof c->ip, &c->port);
@@ -618,7 +635,11 @@ static void on_connect(struct shard *sh, struct io_uring_cqe *cqe)
     d->fd = -1;
     if (d->spec.max_attempts > 0 && d->attempts >= d->spec.max_attempts) {
         log_error("%s - connect failed (attempt %d): %s; giving up", d->where, d->attempts, strerror(err));
+        enum conn_kind k = d->spec.kind;
+        int32_t tag = d->spec.tag;
         dialer_free(sh, slot);
+        if (k == CK_ROUTE)
+            route_dial_failed(sh, tag);
         return;
     }
     log_debug("%s - connect failed (attempt %d): %s; next attempt in %" PRId64 "ms", d->where, d->attempts,
@@ -752,6 +773,43 @@ static void route_target(struct shard *sh, struct sub *s, const struct msgview *
 static void flush_inserts(struct shard *sh);
 static void flush_removals(struct shard *sh, bool retries);
 
+/* The message's targets on other shards, one record per shard. */
+static void emit_records(struct shard *sh, const struct msgview *m)
+{
+    if (!sh->remote_targets)
+        return;
+    for (int d = 0; d < sh->srv->nshards; d++)
+        if (sh->tgt[d].n)
+            emit_record(sh, d, m);
+    sh->remote_targets = 0;
+}
+
+/* One member of a queue group that has routes' members, each counting as
+ * its weight (the members the group has on that server), as nats-server's
+ * sublist expands a remote queue subscription by its weight. */
+static struct sub *pick_weighted(struct shard *sh, const struct match_group *mg, const struct conn *skip)
+{
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < mg->n; k++) {
+        const struct sub *s = mg->members[k];
+        if (s->conn != skip)
+            total += s->route ? (uint64_t)atomic_load_explicit(&s->weight, memory_order_relaxed) : 1;
+    }
+    if (!total)
+        return NULL;
+    uint64_t x = shard_rand(sh) % total;
+    for (uint32_t k = 0; k < mg->n; k++) {
+        struct sub *s = mg->members[k];
+        if (s->conn == skip)
+            continue;
+        uint64_t w = s->route ? (uint64_t)atomic_load_explicit(&s->weight, memory_order_relaxed) : 1;
+        if (x < w)
+            return s;
+        x -= w;
+    }
+    return NULL;
+}
+
 /* Deliver m to acc's subscribers (from: the publisher, for echo; NULL for
  * a message that crossed from another account). */
 static uint32_t match_deliver(struct shard *sh, struct account *acc, struct conn *from, const struct msgview *m,
@@ -771,6 +829,14 @@ static uint32_t match_deliver(struct shard *sh, struct account *acc, struct conn
     }
     for (uint32_t g = 0; g < r->ngroups; g++) {
         const struct match_group *mg = &r->groups[g];
+        if (__builtin_expect(mg->nroute != 0, 0)) { /* a route's member stands for its weight in members */
+            struct sub *s = pick_weighted(sh, mg, noecho ? from : NULL);
+            if (s) {
+                route_target(sh, s, m);
+                n++;
+            }
+            continue;
+        }
         uint32_t start = (uint32_t)(shard_rand(sh) % mg->n);
         for (uint32_t k = 0; k < mg->n; k++) {
             struct sub *s = mg->members[(start + k) % mg->n];
@@ -781,13 +847,53 @@ static uint32_t match_deliver(struct shard *sh, struct account *acc, struct conn
             break;
         }
     }
-    if (sh->remote_targets) {
-        for (int d = 0; d < sh->srv->nshards; d++)
-            if (sh->tgt[d].n)
-                emit_record(sh, d, m);
-        sh->remote_targets = 0;
-    }
+    emit_records(sh, m);
+    if (__builtin_expect(sh->rcol_n != 0, 0))
+        route_flush_msg(sh, m);
     return n;
+}
+
+/* A message from a route: local plain subscribers, and one local member of
+ * each queue group the route named (nats-server's processInboundRoutedMsg:
+ * route traffic goes one hop). */
+void shard_route_publish(struct shard *sh, struct account *acc, const struct msgview *m, const struct pview *queues,
+                         uint32_t nq)
+{
+    if (sh->idx_nins)
+        flush_inserts(sh);
+    if (sh->unsub_new)
+        flush_removals(sh, false);
+    const struct match_result *r = match_cached(&acc->sl, &sh->cache[acc->id], m->subj, m->subj_len);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->npsubs; i++) {
+        struct sub *s = r->psubs[i];
+        if (s->route)
+            continue;
+        route_target(sh, s, m);
+        n++;
+    }
+    for (uint32_t g = 0; nq && g < r->ngroups; g++) {
+        const struct match_group *mg = &r->groups[g];
+        uint32_t k;
+        for (k = 0; k < nq; k++)
+            if (queues[k].n == mg->nlen && memcmp(queues[k].p, mg->name, mg->nlen) == 0)
+                break;
+        uint32_t local = mg->n - mg->nroute;
+        if (k == nq || !local)
+            continue;
+        uint32_t pick = (uint32_t)(shard_rand(sh) % local);
+        for (uint32_t j = 0; j < mg->n; j++) {
+            struct sub *s = mg->members[j];
+            if (s->route || pick--)
+                continue;
+            route_target(sh, s, m);
+            n++;
+            break;
+        }
+    }
+    emit_records(sh, m);
+    sh->rcol_n = 0; /* never to another route */
+    topz_count(&sh->topz, m->subj, m->subj_len, m->size, n);
 }
 
 /* ---- accounts: imports and service responses (docs/design.md §18) ---- */
@@ -1114,7 +1220,10 @@ static bool park_done(struct shard *sh, struct park *p)
         } else if (sh->now >= p->until_ms) {
             int outq = sock_outq(k->fd);
             bool progress = k->sent_total != p->c_sent || (outq >= 0 && p->c_outq >= 0 && outq < p->c_outq);
-            if (!progress) { /* it stopped reading: nobody waits for it again until it sends */
+            /* A route is waited for as long as it takes (its peer may be
+             * parked on a slow consumer of its own: the backpressure goes
+             * end to end); the write deadline and the pings catch a dead one. */
+            if (!progress && k->kind != CK_ROUTE) { /* it stopped reading: nobody waits for it again until it sends */
                 k->no_drain = true;
                 k->stalled = false;
                 log_debug("%s:%u - cid:%" PRIu64 " - Timed out of fast producer stall (%" PRId64 "ms), "
@@ -1212,6 +1321,8 @@ static void process_record(struct shard *sh, struct xrec *r)
     m.payload = p, m.size = r->size, m.hdr = r->hdr;
     for (uint32_t i = 0; i < r->nsubs; i++)
         deliver_local(sh, subs[i], &m);
+    if (__builtin_expect(sh->rcol_n != 0, 0))
+        route_flush_msg(sh, &m);
     STAT_ADD(sh, mbox_received, 1);
 }
 
@@ -1381,6 +1492,8 @@ static void flush_inserts(struct shard *sh)
                 sh->idx_tmp[k++] = s;
             else if (sublist_insert(&acc->sl, s) < 0)
                 conn_close(s->conn, CR_RESOURCES, false);
+            else
+                route_note(sh, s);
         }
         if (!k)
             continue;
@@ -1388,6 +1501,8 @@ static void flush_inserts(struct shard *sh)
         for (uint32_t j = 0; j < k; j++)
             if (sh->idx_rc[j] < 0) /* its close unsubscribes it (and the rest of its subs) */
                 conn_close(sh->idx_tmp[j]->conn, CR_RESOURCES, false);
+            else
+                route_note(sh, sh->idx_tmp[j]);
     }
 }
 
@@ -1426,6 +1541,7 @@ static void flush_removals(struct shard *sh, bool retries)
             } else if (sublist_remove(&acc->sl, s) == -ENOMEM) {
                 unsub_retry_later(sh, s);
             } else {
+                route_note(sh, s);
                 shard_retire_sub(sh, s);
             }
         }
@@ -1435,8 +1551,10 @@ static void flush_removals(struct shard *sh, bool retries)
         for (uint32_t j = 0; j < k; j++) {
             if (sh->idx_rc[j] == -ENOMEM)
                 unsub_retry_later(sh, sh->idx_tmp[j]);
-            else /* removed, or never got in (-ENOENT) */
+            else { /* removed, or never got in (-ENOENT) */
+                route_note(sh, sh->idx_tmp[j]);
                 shard_retire_sub(sh, sh->idx_tmp[j]);
+            }
         }
     }
 }
@@ -1718,6 +1836,12 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
         for (struct conn *k = sh->conns; k; k = k->next)
             conn_send_ldm(k);
         return;
+    case SC_ROUTE_NOTES:
+        route_notes_in(sh, cmd->buf, cmd->buf_len);
+        return;
+    case SC_CLIENT_INFO:
+        conn_push_info_all(sh);
+        return;
     case SC_DIAL:
         dialer_new(sh, &cmd->dial);
         return;
@@ -1744,7 +1868,7 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
         int32_t q = cmd->n;
         for (struct conn *k = sh->conns, *n; k && q > 0; k = n) {
             n = k->next;
-            if (k->closing)
+            if (k->closing || k->kind != CK_CLIENT) /* routes stay up through lame duck mode */
                 continue;
             conn_close(k, CR_SERVER_SHUTDOWN, true);
             q--;
@@ -1856,6 +1980,9 @@ static void *shard_main(void *arg)
     if (sys_shard_init(sh) < 0)
         log_error("shard %d: no memory for the system account's internal client", sh->id);
     arm_accept(sh);
+    if (sh->id == 0 && route_listen_fd(srv) >= 0)
+        arm_accept_kind(sh, CK_ROUTE);
+    route_shard_start(sh);
     arm_query_wake(sh);
     while (!atomic_load_explicit(&srv->stopping, memory_order_relaxed)) {
         struct io_uring_cqe *cqe;
@@ -1910,6 +2037,8 @@ static void *shard_main(void *arg)
         sh->park_check = false;
         if (sh->idx_nins || sh->unsub_new || sh->unsub_retry)
             shard_index_flush(sh);
+        if (sh->rn_len)
+            route_notes_flush(sh); /* after the index holds them: shard 0 counts from it */
         if (sh->retry_recv || sh->retry_query)
             retry_io(sh);
         push_batches(sh);
@@ -1921,6 +2050,8 @@ static void *shard_main(void *arg)
         flush_all(sh);
         if (!sh->accept_armed && sh->listen_fd >= 0 && !sh->ldm_seen)
             arm_accept(sh);
+        if (sh->id == 0 && !sh->raccept_armed && route_listen_fd(srv) >= 0)
+            arm_accept_kind(sh, CK_ROUTE);
         if (sh->now / WHEEL_TICK_MS > sh->wheel.tick) {
             run_timers(sh);
             flush_all(sh);
@@ -1939,6 +2070,14 @@ static void *shard_main(void *arg)
         gannet_quiescent();
     }
     close_listener(sh);
+    if (sh->id == 0 && route_listen_fd(srv) >= 0) {
+        struct io_uring_sqe *sqe = get_sqe(sh);
+        if (sqe) {
+            io_uring_prep_cancel64(sqe, UD(UD_ACCEPT, CK_ROUTE, 0), 0);
+            io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
+        }
+        shutdown(route_listen_fd(srv), SHUT_RDWR);
+    }
     shutdown_conns(sh);
     drain_incoming(sh);
     sys_shard_fini(sh);
@@ -1992,6 +2131,8 @@ void shard_destroy(struct shard *sh)
     free_subs(sh->unsub_retry); /* their grace periods are long over: the index is destroyed after */
     free_subs(sh->unsub_new);
     free(sh->idx_ins);
+    free(sh->rn_buf); /* notes of a last turn shard 0 will never read */
+    free(sh->rcol);
     free(sh->idx_tmp);
     free(sh->idx_rc);
     /* subscriptions retired in the last turns: their grace periods ended in
@@ -2012,6 +2153,8 @@ void shard_destroy(struct shard *sh)
         n = c->next;
         if (c->type == SC_AUTH_DONE)
             free(c->auth.hash);
+        if (c->type == SC_ROUTE_NOTES)
+            free(c->buf);
         if (c->type == SC_SYS_PUB)
             sys_msg_free(c->sys);
         if (c->type == SC_ADOPT) { /* handed over as the server stopped */

@@ -33,6 +33,8 @@ enum shard_cmd_type {
     SC_ADOPT,                  /* take over a connection another shard handed over (shard_handover) */
     SC_AUTH_DONE,              /* an auth worker checked a connection's bcrypt password (authw.h) */
     SC_SYS_PUB,                /* publish a message of the server's (events.h struct sys_msg) */
+    SC_ROUTE_NOTES,            /* shard 0: another shard's interest notes (buf, buf_len; cluster/route.h) */
+    SC_CLIENT_INFO,            /* the cluster's client URLs changed: INFO to the clients */
 };
 
 /* An outbound connection to make: where, as what kind, how hard to try.
@@ -44,6 +46,8 @@ struct dial_spec {
     int64_t timeout_ms;        /* each attempt's connect timeout */
     int64_t backoff_ms, backoff_max_ms; /* delay before the 2nd attempt, doubling up to the max */
     int max_attempts;          /* 0: until it connects or the server stops */
+    int64_t first_delay_ms;    /* before the first attempt */
+    int32_t tag;               /* the connection's dial_tag (what it is for, to its kind's module) */
 };
 
 struct shard_cmd {
@@ -58,6 +62,8 @@ struct shard_cmd {
         char *hash;            /* the hash it was checked against (the shard frees it) */
     } auth;                    /* SC_AUTH_DONE */
     struct sys_msg *sys;       /* SC_SYS_PUB (the shard frees it) */
+    char *buf;                 /* SC_ROUTE_NOTES (the shard frees it) */
+    uint32_t buf_len;
 };
 
 /* An outbound connection being made: not a struct conn until it connects. */
@@ -172,6 +178,12 @@ struct shard {
     uint32_t nsys_subs;
     struct sys_msg *sys_out, **sys_out_tail; /* events of this turn, published by sys_flush */
     _Atomic uint64_t cache_lookups, cache_hits; /* published copies of cache.hits/misses for /subsz */
+    /* routes (cluster/route.h) */
+    bool raccept_armed;        /* shard 0: the route listener's accept */
+    char *rn_buf;              /* this turn's interest notes */
+    uint32_t rn_len, rn_cap;
+    struct sub **rcol;         /* shard 0: route subscriptions the message being delivered is for */
+    uint32_t rcol_n, rcol_cap;
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
     int query_fd;              /* eventfd other threads write to wake the shard (queries, commands) */
@@ -223,9 +235,15 @@ void shard_wake_for_query(struct shard *sh); /* any thread, after posting sh->qu
 void shard_post(struct shard *sh, struct shard_cmd *cmd);
 int shard_post_simple(struct shard *sh, enum shard_cmd_type type, int32_t n); /* 0 or -ENOMEM */
 int shard_post_dial(struct shard *sh, const struct dial_spec *spec);          /* 0 or -ENOMEM */
+void shard_dial(struct shard *sh, const struct dial_spec *spec);             /* the owner shard itself */
 
 /* Message path, called by conn.c on the owner shard */
 void shard_publish(struct shard *sh, struct conn *from, const struct msgview *m, uint32_t *ndeliv);
+/* A message from a route (shard 0): local subscribers only, queue groups
+ * only those named (one local member each). */
+struct pview;
+void shard_route_publish(struct shard *sh, struct account *acc, const struct msgview *m, const struct pview *queues,
+                         uint32_t nq);
 void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove: free once safe */
 void shard_unsub_later(struct shard *sh, struct sub *s); /* marked removed; leaves the index at the turn's end */
 int shard_index_add(struct shard *sh, struct sub *s);    /* a new sub: into the index before the next match */

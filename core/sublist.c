@@ -527,6 +527,8 @@ static void collect(struct snode *n, struct match_result *r)
         mg->members = grow(mg->members, &mg->cap, mg->n + m->n, sizeof *mg->members);
         memcpy(mg->members + mg->n, m->v, m->n * sizeof *mg->members);
         mg->n += m->n;
+        for (uint32_t j = 0; j < m->n; j++)
+            mg->nroute += m->v[j]->route;
     }
 }
 
@@ -697,4 +699,38 @@ void sublist_destroy(struct sublist *sl)
     }
     cds_lfht_destroy(sl->edges, NULL);
     free(sl->root);
+}
+
+uint32_t sublist_count_local(struct sublist *sl, const char *subj, size_t len, const char *queue, size_t qlen)
+{
+    struct snode *n = READ_PUBLISHED(sl->root);
+    for (size_t i = 0; n && i <= len;) {
+        const char *dot = memchr(subj + i, '.', len - i);
+        size_t tl = dot ? (size_t)(dot - subj) - i : len - i;
+        if (tl == 1 && subj[i] == '*')
+            n = READ_PUBLISHED(n->pwc);
+        else if (tl == 1 && subj[i] == '>')
+            n = READ_PUBLISHED(n->fwc);
+        else
+            n = edge_lookup(sl, n, subj + i, tl);
+        i += tl + 1;
+    }
+    if (!n)
+        return 0;
+    uint32_t c = 0;
+    if (!queue) {
+        struct subarr *a = READ_PUBLISHED(n->psubs);
+        for (uint32_t k = 0; a && k < a->n; k++)
+            c += !a->v[k]->route;
+        return c;
+    }
+    struct qarr *q = READ_PUBLISHED(n->qsubs);
+    for (uint32_t g = 0; q && g < q->n; g++) {
+        if (q->g[g].nlen != qlen || memcmp(q->g[g].name, queue, qlen) != 0)
+            continue;
+        struct subarr *a = READ_PUBLISHED(q->g[g].members);
+        for (uint32_t k = 0; a && k < a->n; k++)
+            c += !a->v[k]->route;
+    }
+    return c;
 }

@@ -50,6 +50,8 @@ struct sub {
     struct shard *owner; /* owner shard: where deliveries go */
     struct account *acc; /* whose index it is in */
     uint16_t shard;      /* owner shard id */
+    bool route;          /* a route's interest (RS+): not local, never sent on to routes */
+    _Atomic int32_t weight; /* a route's queue interest: its members there (RS+ ... <weight>) */
     uint32_t qlen;       /* queue name length, 0 = plain subscription */
     uint32_t sid_len;
     uint32_t subj_len;
@@ -83,6 +85,7 @@ struct sublist {
 struct match_group {
     const char *name;
     uint32_t nlen, n, cap;
+    uint32_t nroute;     /* members that are routes' queue interest (weighted picks) */
     struct sub **members;
 };
 
@@ -103,6 +106,10 @@ int sublist_remove(struct sublist *sl, struct sub *s); /* -ENOENT if absent */
  * one's result. */
 void sublist_insert_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc);
 void sublist_remove_many(struct sublist *sl, struct sub *const *v, uint32_t n, int *rc);
+/* Local (non-route) subscriptions on exactly subj (a pattern, as
+ * subscribed), plain ones (queue NULL) or in that queue group: what a
+ * route is told (RS+/RS-). Any RCU reader. */
+uint32_t sublist_count_local(struct sublist *sl, const char *subj, size_t len, const char *queue, size_t qlen);
 /* Fill r (reset first) with the matches of a literal subject. */
 void sublist_match(struct sublist *sl, const char *subj, size_t len, struct match_result *r);
 void match_result_reset(struct match_result *r);

@@ -560,3 +560,78 @@ void write_sys_subsz(struct monitor *m, struct jw *w, const struct account *acc,
     if (subs)
         query_free(&oq);
 }
+
+/* ------------------------------------------------------------ /routez */
+
+static int cmp_rid(const void *a, const void *b)
+{
+    const struct conn_snap *x = a, *y = b;
+    return x->cid < y->cid ? -1 : x->cid > y->cid;
+}
+
+/* As nats-server 2.9.10's Routez(): every registered route, by rid. */
+void ep_routez(struct monitor *m, const struct mreq *q, struct reply *r)
+{
+    bool subs = false, det = false;
+    if (q_subs(q, &subs, &det, r) < 0)
+        return;
+    m->stats[ST_ROUTEZ]++;
+    struct query rq;
+    ask(m, &rq, Q_ROUTES, subs || det);
+    uint32_t n = count_snaps(&rq), k = 0;
+    struct conn_snap *v = calloc(n ? n : 1, sizeof *v);
+    for (int i = 0; v && i < MAX_SHARDS; i++)
+        for (uint32_t j = 0; rq.snaps[i] && j < rq.count[i]; j++)
+            v[k++] = rq.snaps[i][j];
+    if (v)
+        qsort(v, k, sizeof *v, cmp_rid);
+    int64_t now = wall_ns();
+    struct jw w;
+    jw_init(&w, !m->compact);
+    jw_obj_begin(&w, NULL);
+    write_head(m, &w, now);
+    jw_int(&w, "num_routes", k);
+    jw_arr_begin(&w, "routes");
+    char b[64];
+    for (uint32_t i = 0; i < k; i++) {
+        const struct conn_snap *c = &v[i];
+        jw_obj_begin(&w, NULL);
+        jw_uint(&w, "rid", c->cid);
+        jw_str(&w, "remote_id", c->remote_id ? c->remote_id : "");
+        jw_bool(&w, "did_solicit", c->did_solicit);
+        jw_bool(&w, "is_configured", c->is_configured);
+        jw_str(&w, "ip", c->ip);
+        jw_int(&w, "port", c->port);
+        jw_time(&w, "start", c->start_ns);
+        jw_time(&w, "last_activity", c->last_activity_ns);
+        rtt_str(b, sizeof b, c->rtt_ns);
+        jw_str(&w, "rtt", b);
+        fmt_uptime(b, sizeof b, now - c->start_ns);
+        jw_str(&w, "uptime", b);
+        fmt_uptime(b, sizeof b, now - c->last_activity_ns);
+        jw_str(&w, "idle", b);
+        jw_uint(&w, "pending_size", c->pending);
+        jw_uint(&w, "in_msgs", c->in_msgs);
+        jw_uint(&w, "out_msgs", c->out_msgs);
+        jw_uint(&w, "in_bytes", c->in_bytes);
+        jw_uint(&w, "out_bytes", c->out_bytes);
+        jw_uint(&w, "subscriptions", c->nsubs);
+        if (c->nsubs_list && det) {
+            jw_arr_begin(&w, "subscriptions_list_detail");
+            for (uint32_t j = 0; j < c->nsubs_list; j++)
+                write_sub_detail(&w, &c->subs[j], c->cid, NULL);
+            jw_arr_end(&w);
+        } else if (c->nsubs_list && subs) {
+            jw_arr_begin(&w, "subscriptions_list");
+            for (uint32_t j = 0; j < c->nsubs_list; j++)
+                jw_str(&w, NULL, c->subs[j].subject);
+            jw_arr_end(&w);
+        }
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    free(v); /* the snapshots' strings are freed with the query */
+    query_free(&rq);
+    reply_json(r, &w);
+}

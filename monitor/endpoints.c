@@ -22,6 +22,7 @@
 #include "mon.h"
 #include "opts.h"
 #include "query.h"
+#include "../cluster/route.h"
 
 int64_t wall_ns(void)
 {
@@ -296,7 +297,7 @@ const struct opts *cur_opts(struct monitor *m)
     return atomic_load_explicit(&m->srv->conf, memory_order_acquire)->o;
 }
 
-static void write_head(struct monitor *m, struct jw *w, int64_t now)
+void write_head(struct monitor *m, struct jw *w, int64_t now)
 {
     jw_str(w, "server_id", m->srv->server_id);
     jw_time(w, "now", now);
@@ -459,6 +460,7 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_int(&w, "port", s->port);
     if (opts_auth_configured(o) && !o->no_auth_user)
         jw_bool(&w, "auth_required", true);
+    route_varz_urls(s, &w);
     jw_int(&w, "max_connections", o->max_connections);
     if (o->max_subs > 0)
         jw_int(&w, "max_subscriptions", o->max_subs);
@@ -472,7 +474,8 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_int(&w, "max_control_line", o->max_control_line);
     jw_int(&w, "max_payload", o->max_payload);
     jw_int(&w, "max_pending", o->max_pending);
-    static const char *const empty[] = {"cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream"};
+    route_varz(s, &w);
+    static const char *const empty[] = {"gateway", "leaf", "mqtt", "websocket", "jetstream"};
     for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
         jw_obj_begin(&w, empty[i]);
         jw_obj_end(&w);
@@ -489,7 +492,7 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_double(&w, "cpu", m->cpu);
     jw_uint(&w, "connections", st.connections);
     jw_uint(&w, "total_connections", st.total_connections);
-    jw_int(&w, "routes", 0);
+    jw_int(&w, "routes", route_count(s));
     jw_int(&w, "remotes", 0);
     jw_int(&w, "leafnodes", 0);
     jw_uint(&w, "in_msgs", st.in_msgs);
@@ -512,23 +515,6 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
 }
 
 /* ------------------------------------------------------------ routes, gateways, leafs */
-
-void ep_routez(struct monitor *m, const struct mreq *q, struct reply *r)
-{
-    bool subs = false, det = false;
-    if (q_subs(q, &subs, &det, r) < 0)
-        return;
-    m->stats[ST_ROUTEZ]++;
-    struct jw w;
-    jw_init(&w, !m->compact);
-    jw_obj_begin(&w, NULL);
-    write_head(m, &w, wall_ns());
-    jw_int(&w, "num_routes", 0);
-    jw_arr_begin(&w, "routes");
-    jw_arr_end(&w);
-    jw_obj_end(&w);
-    reply_json(r, &w);
-}
 
 void ep_gatewayz(struct monitor *m, const struct mreq *q, struct reply *r)
 {

@@ -14,6 +14,7 @@
  * the shards (server_query), which blocks the monitor thread briefly, as
  * /connz does. Monitor thread only. */
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "mon.h"
+#include "../cluster/route.h"
 #include "opts.h"
 #include "query.h"
 #include "shard.h"
@@ -258,6 +260,52 @@ static void family(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void metric_u(FILE *f, const char *name, const char *type, const char *help, uint64_t v);
+
+/* gannet_routes, and per registered route (as /routez shows them) its traffic and interest. */
+static void route_metrics(FILE *f, struct server *s)
+{
+    struct query qy = {.kind = Q_ROUTES};
+    if (route_count(s))
+        server_query(s, &qy, 1000);
+    uint32_t n = 0;
+    for (int i = 0; i < MAX_SHARDS; i++)
+        n += qy.snaps[i] ? qy.count[i] : 0;
+    metric_u(f, "gannet_routes", "gauge", "Registered cluster routes (varz routes).", n);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } series[] = {
+        {"gannet_route_messages_received_total", "counter", "Messages received from the route.",
+         offsetof(struct conn_snap, in_msgs)},
+        {"gannet_route_messages_sent_total", "counter", "Messages sent on the route.", offsetof(struct conn_snap, out_msgs)},
+        {"gannet_route_bytes_received_total", "counter", "Payload bytes received from the route.",
+         offsetof(struct conn_snap, in_bytes)},
+        {"gannet_route_bytes_sent_total", "counter", "Payload bytes sent on the route.",
+         offsetof(struct conn_snap, out_bytes)},
+        {"gannet_route_pending_bytes", "gauge", "Bytes queued for the route and not sent yet.",
+         offsetof(struct conn_snap, pending)},
+    };
+    for (size_t k = 0; n && k < sizeof series / sizeof series[0]; k++) {
+        family(f, series[k].name, series[k].type, series[k].help);
+        for (int i = 0; i < MAX_SHARDS; i++)
+            for (uint32_t j = 0; qy.snaps[i] && j < qy.count[i]; j++) {
+                const struct conn_snap *c = &qy.snaps[i][j];
+                fprintf(f, "%s{remote_id=\"%s\",rid=\"%llu\"} %llu\n", series[k].name, c->remote_id ? c->remote_id : "",
+                        (unsigned long long)c->cid, (unsigned long long)*(const uint64_t *)((const char *)c + series[k].off));
+            }
+    }
+    if (n) {
+        family(f, "gannet_route_subscriptions", "gauge", "The route's interest in this server's indexes (RS+).");
+        for (int i = 0; i < MAX_SHARDS; i++)
+            for (uint32_t j = 0; qy.snaps[i] && j < qy.count[i]; j++)
+                fprintf(f, "gannet_route_subscriptions{remote_id=\"%s\",rid=\"%llu\"} %u\n",
+                        qy.snaps[i][j].remote_id ? qy.snaps[i][j].remote_id : "",
+                        (unsigned long long)qy.snaps[i][j].cid, qy.snaps[i][j].nsubs);
+    }
+    query_free(&qy);
+}
+
 static void metric_u(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
 {
     family(f, name, type, help);
@@ -439,7 +487,7 @@ void ep_metrics(struct monitor *m, const struct mreq *q, struct reply *r)
              st.total_connections);
     metric_u(f, "gannet_subscriptions", "gauge", "Subscriptions.", st.subscriptions);
     metric_u(f, "gannet_slow_consumers_total", "counter", "Clients closed as slow consumers.", st.slow_consumers);
-    metric_u(f, "gannet_routes", "gauge", "Cluster routes (none: gannet has no clustering yet).", 0);
+    route_metrics(f, s);
     metric_u(f, "gannet_gateways", "gauge", "Gateway connections (none: gannet has no gateways yet).", 0);
     metric_u(f, "gannet_leafnodes", "gauge", "Leaf node connections (none: gannet has no leaf nodes yet).", 0);
     metric_u(f, "gannet_subject_index_inserts_total", "counter", "Subscriptions added to the subject index.",

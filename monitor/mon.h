@@ -133,6 +133,7 @@ int q_int(const struct mreq *q, const char *key, int64_t *v, struct reply *r);
 int q_uint64(const struct mreq *q, const char *key, uint64_t *v, struct reply *r);
 /* decodeSubs: subs=detail, or a boolean */
 int q_subs(const struct mreq *q, bool *subs, bool *detail, struct reply *r);
+void write_head(struct monitor *m, struct jw *w, int64_t now); /* server_id and now, as every endpoint starts */
 /* The accounts (endpoints.c; also sysw's $SYS.REQ.ACCOUNT answers) */
 struct account;
 struct account *account_by_name(struct server *srv, const char *name, size_t n);

@@ -178,8 +178,9 @@ def assert_clean(out, prefix):
     assert out["page_errors"] == [], out["page_errors"]
     assert out["request_failures"] == [], out["request_failures"]
     assert out["bad_responses"] == [], out["bad_responses"]
-    assert out["sections"] == {"varz": "ok", "shards": "ok", "conns": "ok", "topz": "ok"}, (
+    assert out["sections"] == {"varz": "ok", "shards": "ok", "conns": "ok", "topz": "ok", "routes": "ok"}, (
         out["sections"], out["notes"])
+    assert out["notes"]["routes"] == "0 routes", out["notes"]  # not clustered: the section says so
     for u in out["requests"]:
         assert u.startswith(prefix), "request outside %s: %s" % (prefix, u)
     paths = [u[len(prefix):] for u in out["requests"]]

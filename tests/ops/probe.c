@@ -32,6 +32,9 @@ static void dump(const struct opts *o)
     I(lame_duck_duration_ms); I(lame_duck_grace_ms); I(argc);
     S(http_host); I(http_port); S(http_base_path);
     I(naccounts); S(system_account); I(no_system_account); I(nmaps);
+    I(cluster.configured); S(cluster.name); S(cluster.host); I(cluster.port); I(cluster.nroutes);
+    S(cluster.advertise); I(cluster.no_advertise); I(cluster.connect_retries); S(client_advertise);
+    I(connect_error_reports); I(reconnect_error_reports);
 #undef S
 #undef I
     for (int i = 0; i < o->nusers; i++)

@@ -40,6 +40,10 @@ NATS_KEYS = {
 
 # The ones gannet implements: the field each sets (as tests/ops/probe.c prints it) and the value expected.
 IMPLEMENTED = {
+    "cluster": [("cluster.configured", "1"), ("cluster.port", "6222")],
+    "client_advertise": [("client_advertise", "h:1")],
+    "connect_error_reports": [("connect_error_reports", "5")],
+    "reconnect_error_reports": [("reconnect_error_reports", "5")],
     "listen": [("host", "127.0.0.1"), ("port", "4333")],
     "port": [("port", "4333")],
     "server_name": [("server_name", "n")],

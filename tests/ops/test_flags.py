@@ -20,11 +20,9 @@ NATS_FLAGS = ["a", "addr", "net", "p", "port", "n", "name", "server_name", "P", 
               "version", "help_tls"]
 
 UNSUPPORTED = {  # flag: an argument (None: boolean)
-    "ms": "8222", "https_port": "8222", "client_advertise": "h:1",
+    "ms": "8222", "https_port": "8222",
     "max_traced_msg_len": "10", "js": None, "jetstream": None, "sd": "/tmp/js", "store_dir": "/tmp/js",
     "tls": None, "tlscert": "c.pem", "tlskey": "k.pem", "tlsverify": None, "tlscacert": "ca.pem",
-    "routes": "nats://a:6222", "cluster": "nats://0.0.0.0:6222", "cluster_name": "c", "no_advertise": None,
-    "cluster_advertise": "h:1", "connect_retries": "3", "cluster_listen": "nats://0.0.0.0:6222",
     "profile": "6060", "help_tls": None,
 }
 
@@ -51,6 +49,12 @@ EFFECTS = [
     (["-m", "8222"], {"http_port": "8222", "http_host": "0.0.0.0"}), (["--http_port=-1"], {"http_port": "-1"}),
     (["-a", "127.0.0.1", "-m", "1"], {"http_host": "127.0.0.1"}),
     (["-p", "4333", "--", "-p", "5"], {"port": "4333"}),
+    (["--routes", "nats://a:6222,nats://b:6222"], {"cluster.nroutes": "2"}),
+    (["--cluster", "nats://127.0.0.1:6333"], {"cluster.configured": "1", "cluster.host": "127.0.0.1", "cluster.port": "6333"}),
+    (["--cluster_listen", "nats://0.0.0.0:7222"], {"cluster.port": "7222"}),
+    (["--cluster_name", "c"], {"cluster.name": "c"}), (["--no_advertise"], {"cluster.no_advertise": "1"}),
+    (["--cluster_advertise", "h:1"], {"cluster.advertise": "h:1"}), (["--connect_retries", "3"], {"cluster.connect_retries": "3"}),
+    (["--client_advertise", "h:1"], {"client_advertise": "h:1"}),
 ]
 
 

@@ -1,0 +1,1565 @@
+/* Cluster routes: see route.h. Facts about the wire are nats-server
+ * 2.9.10's (server/route.go), as nats-compat.md §3 records them and
+ * tests/cluster checks them against both servers. */
+#include "route.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <xxhash.h>
+
+#include "account.h"
+#include "authw.h"
+#include "conn.h"
+#include "encode.h"
+#include "log.h"
+#include "nkey.h"
+#include "opts.h"
+#include "query.h"
+#include "rproto.h"
+#include "server.h"
+#include "shard.h"
+#include "subject.h"
+#include "sublist.h"
+#include "../monitor/json.h"
+
+#define ROUTE_RECONNECT_MS 1000   /* nats-server's DEFAULT_ROUTE_RECONNECT */
+#define ROUTE_DIAL_MS 1000        /* nats-server's DEFAULT_ROUTE_DIAL */
+#define ROUTE_FIRST_PING_MS 1000  /* nats-server's firstPingInterval */
+#define ROUTE_RETRY_MAX_MS 30000  /* the longest wait after refused attempts */
+
+/* A route URL we dial: configured (explicit) or learned from gossip (implicit). */
+struct rtarget {
+    char url[320];             /* nats-route://host:port, for logs and /varz */
+    char hostport[300];        /* host:port (/varz cluster.urls) */
+    char *user, *pass;         /* its userinfo, for our CONNECT */
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    bool explicit_;            /* configured: redialled forever */
+    bool dialling;             /* a dialer or an unregistered connection of ours is working on it */
+    bool dead;                 /* an implicit target given up: its slot is free */
+    struct conn *conn;         /* the registered route serving it (ours, or the peer's that took it over) */
+    char id[64];               /* the server it leads to, once known */
+    int64_t retry_ms;          /* before the next dial after a connection that never registered
+                                * (refused: bad credentials, wrong cluster): doubles up to
+                                * ROUTE_RETRY_MAX_MS, so that a refusal is no tight loop
+                                * (nats-server's issue #7194); back to ROUTE_RECONNECT_MS on success */
+};
+
+/* A route connection's own state (c->route). */
+struct route {
+    int target;                /* index in cl->targets; -1: accepted and not serving a target */
+    bool solicited, configured;
+    bool got_connect, registered, ldm, dynamic;
+    bool registered_once;      /* it registered at some point (a refused one did not) */
+    bool gannet;               /* the peer is a gannet (its INFO's "go"): duplicates are settled by server id */
+    char id[64], name[256], cluster[256];
+    char host[256];            /* its INFO's host and port: where it listens for routes */
+    int rport;
+    char **curls;              /* its INFO's connect_urls */
+    int ncurls;
+    char version[32];
+    int proto;
+};
+
+struct ient {                  /* one advertised (account, subject, queue) */
+    struct ient *next;
+    uint64_t h;
+    uint32_t acc, slen, qlen;
+    int32_t count;
+    char k[];                  /* subject, then queue */
+};
+
+struct urlstr {
+    struct rcu_head rcu;
+    char s[];
+};
+
+struct cluster {
+    int listen_fd, port;
+    char host[256];            /* what our route INFO says: the advertise host, or the listen host */
+    int adv_port;
+    char **own_urls;           /* our client URLs, as told to peers and clients */
+    int nown;
+    _Atomic(struct urlstr *) client_info; /* `,"cluster":..,"connect_urls":[..]` for client INFO */
+    _Atomic(struct urlstr *) client_info_ldm; /* the same without our own URLs (we are in lame duck mode) */
+    pthread_mutex_t mu;        /* the monitor's copies below */
+    char mon_name[256];
+    char *mon_urls;            /* JSON array of connect_urls, or NULL */
+    _Atomic int nregistered;
+    char **cfg_urls;           /* the explicit routes' host:port (/varz cluster.urls): immutable after init */
+    int ncfg;
+    /* shard 0 only */
+    char name[256];
+    bool dynamic;
+    struct rtarget *targets;
+    int ntargets, nexplicit;
+    struct conn **routes;
+    uint32_t nroutes, rcap;
+    struct ient **tab;         /* advertised interest */
+    uint32_t tab_mask, tab_n;
+};
+
+static struct cluster *CL(const struct server *s) { return s->cluster; }
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *jdup(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static void jcpy(json_t *o, const char *k, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(o, k);
+    snprintf(dst, cap, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static void json_esc(char *dst, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            dst[o++] = '\\', dst[o++] = (char)ch;
+        else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&')
+            o += (size_t)snprintf(dst + o, cap - o, "\\u%04x", ch);
+        else
+            dst[o++] = (char)ch;
+    }
+    dst[o] = 0;
+}
+
+/* A growable string. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < b->n + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np, b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_fmt(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+static void sb_jstr(struct sbuf *b, const char *s)
+{
+    char e[1024];
+    json_esc(e, sizeof e, s);
+    sb_str(b, "\"");
+    sb_str(b, e);
+    sb_str(b, "\"");
+}
+static void sb_urls(struct sbuf *b, char *const *v, int n)
+{
+    sb_str(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sb_str(b, ",");
+        sb_jstr(b, v[i]);
+    }
+    sb_str(b, "]");
+}
+
+/* host:port of a URL such as nats-route://user:pass@host:port/ into host, *port;
+ * its userinfo into user and pass (malloc'ed, NULL when absent). 0 or -1. */
+static int split_url(const char *url, char *host, size_t hcap, int *port, char **user, char **pass)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *end = p + strcspn(p, "/?");
+    const char *at = memrchr(p, '@', (size_t)(end - p));
+    if (user)
+        *user = *pass = NULL;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (user) {
+            *user = strndup(p, (size_t)((colon ? colon : at) - p));
+            *pass = colon ? strndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
+        }
+        p = at + 1;
+    }
+    const char *colon;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb)
+            return -1;
+        snprintf(host, hcap, "%.*s", (int)(rb - p - 1), p + 1);
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memrchr(p, ':', (size_t)(end - p));
+        snprintf(host, hcap, "%.*s", (int)((colon ? colon : end) - p), p);
+    }
+    *port = colon ? atoi(colon + 1) : 6222;
+    return *port > 0 && *port < 65536 && *host ? 0 : -1;
+}
+
+static int resolve(const char *host, int port, bool numeric_only, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = numeric_only ? AI_NUMERICHOST : 0}, *ai;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static void fmt_hostport(char *out, size_t cap, const char *host, int port)
+{
+    snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+static bool any_addr(const char *h) { return !*h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]"); }
+
+/* Our client URLs, as nats-server's getClientConnectURLs: the client
+ * advertise address, else the listen address, else (0.0.0.0) every
+ * non-loopback interface address. */
+static void own_urls(struct cluster *cl, const struct opts *o, int port)
+{
+    char hp[300];
+    if (o->client_advertise) {
+        char h[256];
+        int p = port;
+        if (split_url(o->client_advertise, h, sizeof h, &p, NULL, NULL) < 0 || !strchr(o->client_advertise, ':'))
+            p = port;
+        fmt_hostport(hp, sizeof hp, h, p);
+        cl->own_urls = calloc(1, sizeof(char *));
+        if (cl->own_urls && (cl->own_urls[0] = strdup(hp)))
+            cl->nown = 1;
+        return;
+    }
+    if (!any_addr(o->host)) {
+        fmt_hostport(hp, sizeof hp, o->host, port);
+        cl->own_urls = calloc(1, sizeof(char *));
+        if (cl->own_urls && (cl->own_urls[0] = strdup(hp)))
+            cl->nown = 1;
+        return;
+    }
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) < 0)
+        return;
+    int n = 0;
+    for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+        n++;
+    cl->own_urls = calloc((size_t)n + 1, sizeof(char *));
+    for (struct ifaddrs *i = ifa; i && cl->own_urls; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+            continue;
+        char ip[64];
+        int fam = i->ifa_addr->sa_family;
+        if (fam == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
+        else if (fam == AF_INET6 && !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr))
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, ip, sizeof ip);
+        else
+            continue;
+        if (fam == AF_INET6 && strchr(o->host, '.')) /* 0.0.0.0 listens on IPv4 only */
+            continue;
+        fmt_hostport(hp, sizeof hp, ip, port);
+        bool dup = false;
+        for (int k = 0; k < cl->nown; k++)
+            dup |= !strcmp(cl->own_urls[k], hp);
+        if (!dup && (cl->own_urls[cl->nown] = strdup(hp)))
+            cl->nown++;
+    }
+    freeifaddrs(ifa);
+}
+
+static void random_name(char *out, size_t cap)
+{
+    static const char a[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    char nonce[NKEY_NONCE_LEN + 1];
+    nkey_nonce(nonce);
+    size_t n = cap - 1 < 22 ? cap - 1 : 22;
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[(unsigned char)nonce[i % NKEY_NONCE_LEN] * (i + 7) % 62];
+    out[n] = 0;
+}
+
+/* ---------------------------------------------------------------- init */
+
+static int add_target(struct cluster *cl, const char *url, bool explicit_, bool numeric_only)
+{
+    char host[256];
+    int port;
+    char *user = NULL, *pass = NULL;
+    if (split_url(url, host, sizeof host, &port, &user, &pass) < 0) {
+        log_error("Error parsing route URL %s", url);
+        free(user), free(pass);
+        return -1;
+    }
+    struct rtarget t = {.explicit_ = explicit_, .user = user, .pass = pass};
+    if (resolve(host, port, numeric_only, &t.addr, &t.alen) < 0) {
+        log_error("Error resolving route %s", url);
+        free(user), free(pass);
+        return -1;
+    }
+    fmt_hostport(t.hostport, sizeof t.hostport, host, port);
+    snprintf(t.url, sizeof t.url, "nats-route://%s", t.hostport);
+    int slot = -1;
+    for (int i = cl->nexplicit; i < cl->ntargets; i++)
+        if (cl->targets[i].dead) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        struct rtarget *nv = realloc(cl->targets, (size_t)(cl->ntargets + 1) * sizeof *nv);
+        if (!nv) {
+            free(user), free(pass);
+            return -1;
+        }
+        cl->targets = nv;
+        slot = cl->ntargets++;
+    }
+    cl->targets[slot] = t;
+    return slot;
+}
+
+static void publish_client_info(struct server *s);
+
+int route_init(struct server *s, const struct opts *o)
+{
+    const struct cluster_opt *co = &o->cluster;
+    if (!co->configured)
+        return 0;
+    struct cluster *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return -1;
+    s->cluster = cl;
+    pthread_mutex_init(&cl->mu, NULL);
+    cl->listen_fd = -1;
+    if (co->name) {
+        snprintf(cl->name, sizeof cl->name, "%s", co->name);
+    } else {
+        random_name(cl->name, sizeof cl->name);
+        cl->dynamic = true;
+    }
+    snprintf(cl->mon_name, sizeof cl->mon_name, "%s", cl->name);
+    if (co->port != 0) {
+        int fd = listener_open(co->host, co->port < 0 ? 0 : co->port, &cl->port);
+        if (fd < 0) {
+            log_fatal("Error listening on router port: %s:%d: %s", co->host, co->port, strerror(-fd));
+            return -1;
+        }
+        cl->listen_fd = fd;
+    }
+    snprintf(cl->host, sizeof cl->host, "%s", co->host);
+    cl->adv_port = cl->port;
+    if (co->advertise) {
+        int p = cl->port;
+        char h[256];
+        if (split_url(co->advertise, h, sizeof h, &p, NULL, NULL) == 0 || *h) {
+            snprintf(cl->host, sizeof cl->host, "%s", h);
+            cl->adv_port = strchr(co->advertise, ':') ? p : cl->port;
+        }
+    }
+    for (int i = 0; i < co->nroutes; i++)
+        add_target(cl, co->routes[i], true, false); /* an unresolvable one is logged and skipped */
+    cl->nexplicit = cl->ntargets;
+    cl->cfg_urls = calloc((size_t)cl->nexplicit + 1, sizeof *cl->cfg_urls);
+    for (int i = 0; cl->cfg_urls && i < cl->nexplicit; i++)
+        if ((cl->cfg_urls[cl->ncfg] = strdup(cl->targets[i].hostport)))
+            cl->ncfg++;
+    cl->tab_mask = 255;
+    cl->tab = calloc(cl->tab_mask + 1, sizeof *cl->tab);
+    if (!cl->tab)
+        return -1;
+    own_urls(cl, o, s->port);
+    if (cl->listen_fd >= 0)
+        log_info("Listening for route connections on %s:%d", co->host, cl->port);
+    log_info("Cluster name is %s", cl->name);
+    if (cl->dynamic)
+        log_warn("Cluster name was dynamically generated, consider setting one");
+    publish_client_info(s);
+    return 0;
+}
+
+static void urlstr_free(struct rcu_head *h)
+{
+    TSAN_GRACE_ACQUIRE(); /* every reader's uses of it happened before (core/tsan.h) */
+    free(caa_container_of(h, struct urlstr, rcu));
+}
+
+void route_free(struct server *s)
+{
+    struct cluster *cl = CL(s);
+    if (!cl)
+        return;
+    if (cl->listen_fd >= 0)
+        close(cl->listen_fd);
+    for (int i = 0; i < cl->ntargets; i++)
+        free(cl->targets[i].user), free(cl->targets[i].pass);
+    free(cl->targets);
+    for (int i = 0; i < cl->ncfg; i++)
+        free(cl->cfg_urls[i]);
+    free(cl->cfg_urls);
+    for (int i = 0; i < cl->nown; i++)
+        free(cl->own_urls[i]);
+    free(cl->own_urls);
+    for (uint32_t i = 0; cl->tab && i <= cl->tab_mask; i++)
+        for (struct ient *e = cl->tab[i], *n; e; e = n) {
+            n = e->next;
+            free(e);
+        }
+    free(cl->tab);
+    free(cl->routes);
+    free(atomic_load(&cl->client_info));
+    free(atomic_load(&cl->client_info_ldm));
+    free(cl->mon_urls);
+    pthread_mutex_destroy(&cl->mu);
+    free(cl);
+    s->cluster = NULL;
+}
+
+int route_listen_fd(const struct server *s) { return CL(s) ? CL(s)->listen_fd : -1; }
+
+int route_count(const struct server *s)
+{
+    return CL(s) ? atomic_load_explicit(&CL(s)->nregistered, memory_order_relaxed) : 0;
+}
+
+static void dial_target(struct shard *sh, int idx, int64_t delay_ms, int attempts)
+{
+    struct cluster *cl = CL(sh->srv);
+    struct rtarget *t = &cl->targets[idx];
+    const struct opts *o = sh->conf->o;
+    struct dial_spec spec = {.alen = t->alen, .kind = CK_ROUTE, .tag = idx + 1,
+                             .timeout_ms = o->cluster.connect_timeout_ms > 0 ? o->cluster.connect_timeout_ms
+                                                                              : ROUTE_DIAL_MS,
+                             .backoff_ms = ROUTE_RECONNECT_MS, .backoff_max_ms = ROUTE_RECONNECT_MS,
+                             .max_attempts = attempts, .first_delay_ms = delay_ms};
+    memcpy(&spec.addr, &t->addr, sizeof spec.addr);
+    t->dialling = true;
+    shard_dial(sh, &spec);
+}
+
+void route_shard_start(struct shard *sh)
+{
+    struct cluster *cl = CL(sh->srv);
+    if (!cl || sh->id != 0)
+        return;
+    for (int i = 0; i < cl->nexplicit; i++)
+        dial_target(sh, i, 0, 0);
+}
+
+/* ---------------------------------------------------------------- the client INFO and URLs */
+
+static bool has_url(char **v, int n, const char *u)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i], u))
+            return true;
+    return false;
+}
+
+/* Our URLs first (none in lame duck mode: ldm), then each registered peer's that is not in lame duck mode. */
+static char **cluster_urls(struct server *s, bool ldm, int *np)
+{
+    struct cluster *cl = CL(s);
+    int cap = cl->nown + 1;
+    for (uint32_t i = 0; i < cl->nroutes; i++)
+        cap += cl->routes[i]->route->ncurls;
+    char **v = calloc((size_t)cap, sizeof *v);
+    int n = 0;
+    if (!v) {
+        *np = 0;
+        return NULL;
+    }
+    if (!ldm)
+        for (int i = 0; i < cl->nown; i++)
+            v[n++] = cl->own_urls[i];
+    for (uint32_t i = 0; i < cl->nroutes; i++) {
+        struct route *r = cl->routes[i]->route;
+        for (int k = 0; !r->ldm && k < r->ncurls; k++)
+            if (!has_url(v, n, r->curls[k]))
+                v[n++] = r->curls[k];
+    }
+    *np = n;
+    return v;
+}
+
+/* The client INFO members for our URLs (ldm: as a lame duck tells them), malloc'ed. */
+static struct urlstr *client_info_str(struct server *s, bool ldm, struct sbuf *mon)
+{
+    struct cluster *cl = CL(s);
+    const struct opts *o = s->opts;
+    struct sbuf b = {0};
+    int n = 0;
+    char **v = cluster_urls(s, ldm, &n);
+    sb_str(&b, ",\"cluster\":");
+    sb_jstr(&b, cl->name);
+    if (cl->dynamic)
+        sb_str(&b, ",\"cluster_dynamic\":true");
+    /* nats-server lists them only once another server is known */
+    bool others = cl->nroutes > 0;
+    if (others && !o->cluster.no_advertise && n) {
+        sb_str(&b, ",\"connect_urls\":");
+        sb_urls(&b, v, n);
+    }
+    if (mon && others && n)
+        sb_urls(mon, v, n);
+    free(v);
+    struct urlstr *u = b.oom ? NULL : malloc(sizeof *u + b.n + 1);
+    if (u)
+        memcpy(u->s, b.p ? b.p : "", b.n + 1);
+    free(b.p);
+    return u;
+}
+
+static void publish_client_info(struct server *s)
+{
+    struct cluster *cl = CL(s);
+    struct sbuf m = {0};
+    struct urlstr *u = client_info_str(s, false, &m), *ul = client_info_str(s, true, NULL);
+    if (!u || !ul || m.oom) {
+        free(u), free(ul), free(m.p);
+        log_error("cluster: out of memory for the client URLs");
+        return;
+    }
+    struct urlstr *old = atomic_exchange_explicit(&cl->client_info, u, memory_order_release);
+    if (old)
+        call_rcu(&old->rcu, urlstr_free);
+    old = atomic_exchange_explicit(&cl->client_info_ldm, ul, memory_order_release);
+    if (old)
+        call_rcu(&old->rcu, urlstr_free);
+    pthread_mutex_lock(&cl->mu);
+    free(cl->mon_urls);
+    cl->mon_urls = m.p;
+    snprintf(cl->mon_name, sizeof cl->mon_name, "%s", cl->name);
+    pthread_mutex_unlock(&cl->mu);
+}
+
+const char *route_client_info(struct server *s)
+{
+    struct cluster *cl = CL(s);
+    if (!cl)
+        return "";
+    bool ldm = atomic_load_explicit(&s->ldm_start_ms, memory_order_relaxed) != 0;
+    struct urlstr *u = atomic_load_explicit(ldm ? &cl->client_info_ldm : &cl->client_info, memory_order_acquire);
+    return u ? u->s : "";
+}
+
+/* The client URLs changed: publish them and push INFO to every shard's clients. */
+static void urls_changed(struct shard *sh)
+{
+    struct server *s = sh->srv;
+    char *before = strdup(route_client_info(s));
+    publish_client_info(s);
+    bool same = before && !strcmp(before, route_client_info(s));
+    free(before);
+    if (same || s->opts->cluster.no_advertise)
+        return;
+    for (int i = 0; i < s->nshards; i++) {
+        if (s->shards[i] == sh)
+            conn_push_info_all(sh);
+        else if (shard_post_simple(s->shards[i], SC_CLIENT_INFO, 0) < 0)
+            log_error("cluster: out of memory telling shard %d of new client URLs", i);
+    }
+}
+
+/* ---------------------------------------------------------------- the INFO we send */
+
+/* first: the INFO a connection starts with (a nonce, "INFO {...} \r\n");
+ * else an update (no nonce, "INFO {...}\r\n", as nats-server's). */
+static int send_route_info(struct conn *c, bool first, bool ldm)
+{
+    struct server *s = c->sh->srv;
+    struct cluster *cl = CL(s);
+    const struct opts *o = c->sh->conf->o;
+    struct sbuf b = {0};
+    sb_str(&b, "INFO {\"server_id\":");
+    sb_jstr(&b, s->server_id);
+    sb_str(&b, ",\"server_name\":");
+    sb_jstr(&b, o->server_name ? o->server_name : s->server_id);
+    sb_fmt(&b, ",\"version\":\"%s\",\"proto\":2,\"go\":\"gannet%s\",\"host\":", NATS_COMPAT_VERSION, GANNET_VERSION);
+    sb_jstr(&b, cl->host);
+    sb_fmt(&b, ",\"port\":%d,\"headers\":true", cl->adv_port);
+    if (o->cluster.user)
+        sb_str(&b, ",\"auth_required\":true");
+    sb_fmt(&b, ",\"max_payload\":%" PRId64, o->max_payload);
+    if (first) {
+        char nonce[NKEY_NONCE_LEN + 1];
+        nkey_nonce(nonce);
+        sb_fmt(&b, ",\"nonce\":\"%s\"", nonce);
+    }
+    sb_str(&b, ",\"cluster\":");
+    sb_jstr(&b, cl->name);
+    if (cl->dynamic)
+        sb_str(&b, ",\"cluster_dynamic\":true");
+    if (cl->nown && !o->cluster.no_advertise) {
+        sb_str(&b, ",\"connect_urls\":");
+        sb_urls(&b, cl->own_urls, cl->nown);
+    }
+    if (ldm)
+        sb_str(&b, ",\"ldm\":true");
+    sb_str(&b, first ? ",\"lnoc\":true} \r\n" : ",\"lnoc\":true}\r\n");
+    int rc = b.oom ? -ENOMEM : conn_write(c, b.p, b.n);
+    free(b.p);
+    return rc;
+}
+
+/* The INFO of a new route's peer, forwarded to the others (gossip): the
+ * peer's identity and the address it takes routes on. */
+static void send_gossip(struct conn *to, const struct conn *about)
+{
+    const struct route *r = about->route;
+    struct sbuf b = {0};
+    char hp[300];
+    fmt_hostport(hp, sizeof hp, any_addr(r->host) ? about->ip : r->host, r->rport);
+    sb_str(&b, "INFO {\"server_id\":");
+    sb_jstr(&b, r->id);
+    sb_str(&b, ",\"server_name\":");
+    sb_jstr(&b, r->name);
+    sb_str(&b, ",\"version\":");
+    sb_jstr(&b, r->version);
+    sb_fmt(&b, ",\"proto\":%d,\"go\":\"\",\"host\":", r->proto);
+    sb_jstr(&b, r->host);
+    sb_fmt(&b, ",\"port\":%d,\"headers\":true,\"max_payload\":%" PRId64 ",\"ip\":\"nats-route://%s/\",\"cluster\":",
+           r->rport, to->sh->conf->o->max_payload, hp);
+    sb_jstr(&b, r->cluster);
+    if (r->ncurls) {
+        sb_str(&b, ",\"connect_urls\":");
+        sb_urls(&b, r->curls, r->ncurls);
+    }
+    sb_str(&b, ",\"lnoc\":true}\r\n");
+    if (!b.oom)
+        conn_write(to, b.p, b.n);
+    free(b.p);
+}
+
+static void send_connect(struct conn *c)
+{
+    struct server *s = c->sh->srv;
+    struct cluster *cl = CL(s);
+    const struct rtarget *t = &cl->targets[c->route->target];
+    struct sbuf b = {0};
+    sb_str(&b, "CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false");
+    if (t->user) {
+        sb_str(&b, ",\"user\":");
+        sb_jstr(&b, t->user);
+        sb_str(&b, ",\"pass\":");
+        sb_jstr(&b, t->pass ? t->pass : "");
+    }
+    sb_str(&b, ",\"tls_required\":false,\"headers\":true,\"name\":");
+    sb_jstr(&b, s->server_id);
+    sb_str(&b, ",\"cluster\":");
+    sb_jstr(&b, cl->name);
+    if (cl->dynamic)
+        sb_str(&b, ",\"cluster_dynamic\":true");
+    sb_str(&b, ",\"lnoc\":true}\r\n");
+    if (!b.oom)
+        conn_write(c, b.p, b.n);
+    free(b.p);
+}
+
+/* ---------------------------------------------------------------- connection hooks */
+
+void route_start(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    struct server *s = sh->srv;
+    const struct opts *o = sh->conf->o;
+    struct route *r = calloc(1, sizeof *r);
+    c->route = r;
+    if (!r || !CL(s)) {
+        conn_close(c, CR_RESOURCES, false);
+        return;
+    }
+    r->target = c->dial_tag - 1;
+    r->solicited = r->target >= 0;
+    r->configured = r->solicited && CL(s)->targets[r->target].explicit_;
+    c->cid = atomic_fetch_add(&s->next_cid, 1);
+    c->conf_gen = sh->conf->gen;
+    c->acc = s->gacc;
+    c->echo = true;
+    c->headers = true;
+    c->start_ms = c->last_in_ms = c->last_activity_ms = sh->now;
+    c->start_ns = now_ns();
+    c->rtt_ns = -1;
+    c->next_ping_ms = sh->now + ROUTE_FIRST_PING_MS;
+    c->auth_ok = !o->cluster.user || r->solicited;
+    if (!c->auth_ok)
+        c->auth_deadline_ms =
+            sh->now + (o->cluster.auth_timeout_ms > 0 ? o->cluster.auth_timeout_ms : o->auth_timeout_ms);
+    const struct kind_def *kd = &conn_kinds[CK_ROUTE];
+    parser_init(&c->parser, kd->ops, (uint32_t)o->max_control_line * kd->ctl_line_factor, o->max_payload);
+    parser_set_max_args(&c->parser, kd->max_args);
+    c->parser.headers_ok = 1;
+    if (r->solicited)
+        send_connect(c);
+    if (send_route_info(c, true, false) < 0) {
+        conn_close(c, CR_RESOURCES, false);
+        return;
+    }
+    log_debug("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
+    conn_schedule(c);
+}
+
+static void unregister(struct conn *c)
+{
+    struct cluster *cl = CL(c->sh->srv);
+    for (uint32_t i = 0; i < cl->nroutes; i++)
+        if (cl->routes[i] == c) {
+            cl->routes[i] = cl->routes[--cl->nroutes];
+            break;
+        }
+    c->route->registered = false;
+    atomic_store_explicit(&cl->nregistered, (int)cl->nroutes, memory_order_relaxed);
+}
+
+void route_closed(struct conn *c)
+{
+    struct route *r = c->route;
+    struct shard *sh = c->sh;
+    struct cluster *cl = CL(sh->srv);
+    if (!r || !cl)
+        return;
+    bool stopping = atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed);
+    if (r->registered) {
+        log_info("%s:%u - rid:%" PRIu64 " - Router connection closed: %s", c->ip, c->port, c->cid,
+                 close_reason_str(c->reason));
+        unregister(c);
+        if (!stopping)
+            urls_changed(sh);
+    }
+    if (r->target < 0 || stopping)
+        return;
+    struct rtarget *t = &cl->targets[r->target];
+    if (t->conn == c)
+        t->conn = NULL;
+    else if (t->conn || !t->dialling) /* another route serves it, or it was handed to one */
+        return;
+    t->dialling = false;
+    int64_t delay = ROUTE_RECONNECT_MS;
+    if (r->registered_once) {
+        t->retry_ms = 0;
+    } else { /* it connected and was refused, or hung up, before registering */
+        t->retry_ms = t->retry_ms ? t->retry_ms * 2 : ROUTE_RECONNECT_MS;
+        if (t->retry_ms > ROUTE_RETRY_MAX_MS)
+            t->retry_ms = ROUTE_RETRY_MAX_MS;
+        delay = t->retry_ms;
+        log_debug("%s - route refused before registering; next attempt in %" PRId64 "ms", t->url, delay);
+    }
+    if (t->explicit_) {
+        dial_target(sh, r->target, delay, 0);
+    } else if (sh->conf->o->cluster.connect_retries > 0) {
+        dial_target(sh, r->target, delay, sh->conf->o->cluster.connect_retries);
+    } else {
+        t->dead = true;
+        free(t->user), free(t->pass);
+        t->user = t->pass = NULL;
+    }
+}
+
+void route_auth_done(struct conn *c, bool ok)
+{
+    c->auth_pending = false;
+    if (c->closing)
+        return;
+    if (!ok) {
+        log_error("%s:%u - rid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return;
+    }
+    c->auth_ok = true;
+    c->auth_deadline_ms = 0;
+}
+
+void route_dial_failed(struct shard *sh, int32_t tag)
+{
+    struct cluster *cl = CL(sh->srv);
+    if (!cl || tag < 1 || tag > cl->ntargets)
+        return;
+    struct rtarget *t = &cl->targets[tag - 1];
+    t->dialling = false;
+    if (!t->explicit_) {
+        t->dead = true;
+        free(t->user), free(t->pass);
+        t->user = t->pass = NULL;
+    }
+}
+
+void route_release(struct conn *c)
+{
+    struct route *r = c->route;
+    if (!r)
+        return;
+    for (int i = 0; i < r->ncurls; i++)
+        free(r->curls[i]);
+    free(r->curls);
+    free(r);
+    c->route = NULL;
+}
+
+void route_send_ldm(struct conn *c)
+{
+    if (c->route && c->route->registered && !c->closing && send_route_info(c, false, true) < 0)
+        conn_close(c, CR_RESOURCES, false);
+}
+
+/* ---------------------------------------------------------------- interest we advertise */
+
+static uint64_t ikey(uint32_t acc, const char *subj, uint32_t slen, const char *q, uint32_t qlen)
+{
+    return XXH3_64bits_withSeed(subj, slen, acc) ^ (qlen ? XXH3_64bits_withSeed(q, qlen, 0x9e37) : 0);
+}
+
+static struct ient **ifind(struct cluster *cl, uint64_t h, uint32_t acc, const char *subj, uint32_t slen,
+                           const char *q, uint32_t qlen)
+{
+    struct ient **pp = &cl->tab[h & cl->tab_mask];
+    for (; *pp; pp = &(*pp)->next) {
+        struct ient *e = *pp;
+        if (e->h == h && e->acc == acc && e->slen == slen && e->qlen == qlen && !memcmp(e->k, subj, slen) &&
+            !memcmp(e->k + slen, q, qlen))
+            break;
+    }
+    return pp;
+}
+
+static void igrow(struct cluster *cl)
+{
+    uint32_t nm = cl->tab_mask * 2 + 1;
+    struct ient **nt = calloc((size_t)nm + 1, sizeof *nt);
+    if (!nt)
+        return; /* longer chains */
+    for (uint32_t i = 0; i <= cl->tab_mask; i++)
+        for (struct ient *e = cl->tab[i], *n; e; e = n) {
+            n = e->next;
+            e->next = nt[e->h & nm];
+            nt[e->h & nm] = e;
+        }
+    free(cl->tab);
+    cl->tab = nt;
+    cl->tab_mask = nm;
+}
+
+/* "RS+ acc subj[ queue weight]\r\n" or "RS- acc subj[ queue]\r\n" */
+static void write_rs(struct sbuf *b, const struct account *a, const struct ient *e, bool plus)
+{
+    sb_str(b, plus ? "RS+ " : "RS- ");
+    sb_add(b, a->name, a->name_len);
+    sb_str(b, " ");
+    sb_add(b, e->k, e->slen);
+    if (e->qlen) {
+        sb_str(b, " ");
+        sb_add(b, e->k + e->slen, e->qlen);
+        if (plus)
+            sb_fmt(b, " %d", e->count);
+    }
+    sb_str(b, "\r\n");
+}
+
+static void to_routes(struct cluster *cl, const struct sbuf *b)
+{
+    for (uint32_t i = 0; i < cl->nroutes; i++)
+        conn_write(cl->routes[i], b->p, b->n);
+}
+
+/* One note: what the index holds now for (acc, subj, queue) vs. what we told. */
+static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_t slen, const char *q, uint32_t qlen,
+                       struct sbuf *out)
+{
+    struct server *s = sh->srv;
+    struct cluster *cl = CL(s);
+    if (acc >= (uint32_t)s->naccounts)
+        return;
+    struct account *a = &s->acc[acc];
+    uint32_t n = sublist_count_local(&a->sl, subj, slen, qlen ? q : NULL, qlen);
+    uint64_t h = ikey(acc, subj, slen, q, qlen);
+    struct ient **pp = ifind(cl, h, acc, subj, slen, q, qlen), *e = *pp;
+    if (!e && !n)
+        return;
+    if (e && (uint32_t)e->count == n)
+        return;
+    if (!e) {
+        if (!(e = malloc(sizeof *e + slen + qlen))) {
+            log_error("cluster: out of memory for interest; routes miss %.*s", (int)slen, subj);
+            return;
+        }
+        *e = (struct ient){.h = h, .acc = acc, .slen = slen, .qlen = qlen, .count = (int32_t)n};
+        memcpy(e->k, subj, slen);
+        memcpy(e->k + slen, q, qlen);
+        *pp = e;
+        if (++cl->tab_n > cl->tab_mask)
+            igrow(cl);
+        write_rs(out, a, e, true);
+        return;
+    }
+    if (n) { /* a queue group's weight changed (a plain subject stays advertised) */
+        int32_t was = e->count;
+        e->count = (int32_t)n;
+        if (qlen || !was)
+            write_rs(out, a, e, true);
+        return;
+    }
+    write_rs(out, a, e, false);
+    *pp = e->next;
+    cl->tab_n--;
+    free(e);
+}
+
+/* Notes are records: u32 account, u32 subject length, u32 queue length, the bytes, padded to 4. */
+static void notes_apply(struct shard *sh, const char *buf, uint32_t len)
+{
+    struct cluster *cl = CL(sh->srv);
+    struct sbuf out = {0};
+    for (uint32_t off = 0; off + 12 <= len;) {
+        uint32_t h[3];
+        memcpy(h, buf + off, sizeof h);
+        const char *p = buf + off + 12;
+        note_apply(sh, h[0], p, h[1], p + h[1], h[2], &out);
+        off += (12 + h[1] + h[2] + 3) & ~3u;
+        if (out.n > 65536) {
+            to_routes(cl, &out);
+            out.n = 0;
+        }
+    }
+    if (out.n && !out.oom)
+        to_routes(cl, &out);
+    else if (out.oom)
+        log_error("cluster: out of memory sending interest");
+    free(out.p);
+}
+
+void route_note(struct shard *sh, const struct sub *s)
+{
+    if (!sh->srv->cluster || s->route)
+        return;
+    uint32_t need = (12 + s->subj_len + s->qlen + 3) & ~3u;
+    if (sh->rn_len + need > sh->rn_cap) {
+        uint32_t nc = sh->rn_cap ? sh->rn_cap : 4096;
+        while (nc < sh->rn_len + need)
+            nc *= 2;
+        char *nb = realloc(sh->rn_buf, nc);
+        if (!nb) {
+            log_error("cluster: out of memory noting interest in %.*s", (int)s->subj_len, s->subject);
+            return;
+        }
+        sh->rn_buf = nb, sh->rn_cap = nc;
+    }
+    uint32_t h[3] = {s->acc->id, s->subj_len, s->qlen};
+    memcpy(sh->rn_buf + sh->rn_len, h, sizeof h);
+    memcpy(sh->rn_buf + sh->rn_len + 12, s->subject, s->subj_len);
+    if (s->qlen)
+        memcpy(sh->rn_buf + sh->rn_len + 12 + s->subj_len, s->queue, s->qlen);
+    sh->rn_len += need;
+}
+
+void route_notes_flush(struct shard *sh)
+{
+    if (!sh->rn_len)
+        return;
+    if (sh->id == 0) {
+        notes_apply(sh, sh->rn_buf, sh->rn_len);
+        sh->rn_len = 0;
+        return;
+    }
+    struct shard_cmd *cmd = calloc(1, sizeof *cmd);
+    if (!cmd) {
+        log_error("cluster: out of memory posting interest notes (kept for the next turn)");
+        return;
+    }
+    cmd->type = SC_ROUTE_NOTES;
+    cmd->buf = sh->rn_buf;
+    cmd->buf_len = sh->rn_len;
+    sh->rn_buf = NULL;
+    sh->rn_len = sh->rn_cap = 0;
+    shard_post(sh->srv->shards[0], cmd);
+}
+
+void route_notes_in(struct shard *sh, char *buf, uint32_t len)
+{
+    notes_apply(sh, buf, len);
+    free(buf);
+}
+
+/* Everything we advertise, to a route that just registered. */
+static void send_all_interest(struct conn *c)
+{
+    struct server *s = c->sh->srv;
+    struct cluster *cl = CL(s);
+    struct sbuf b = {0};
+    for (uint32_t i = 0; i <= cl->tab_mask; i++)
+        for (const struct ient *e = cl->tab[i]; e; e = e->next) {
+            write_rs(&b, &s->acc[e->acc], e, true);
+            if (b.n > 65536) {
+                conn_write(c, b.p, b.n);
+                b.n = 0;
+            }
+        }
+    if (b.oom)
+        conn_close(c, CR_RESOURCES, false);
+    else if (b.n)
+        conn_write(c, b.p, b.n);
+    free(b.p);
+}
+
+/* ---------------------------------------------------------------- ops from a route */
+
+static struct account *acc_of(struct server *s, const struct pview *v)
+{
+    char name[256];
+    if (v->n >= sizeof name)
+        return NULL;
+    memcpy(name, v->p, v->n);
+    name[v->n] = 0;
+    return account_find(s->acc, s->naccounts, name);
+}
+
+static int process_connect(struct conn *c, const struct proto_msg *m)
+{
+    struct route *r = c->route;
+    struct cluster *cl = CL(c->sh->srv);
+    const struct opts *o = c->sh->conf->o;
+    json_error_t jerr;
+    json_t *j = json_loadb(m->rest.p, m->rest.n, 0, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    int rc = 0;
+    char gw[256], cluster[256];
+    jcpy(j, "gateway", gw, sizeof gw);
+    jcpy(j, "cluster", cluster, sizeof cluster);
+    bool dyn = json_is_true(json_object_get(j, "cluster_dynamic"));
+    if (json_object_get(j, "lang")) {
+        log_error("%s:%u - rid:%" PRIu64 " - Router connection attempted to connect to route port", c->ip, c->port,
+                  c->cid);
+        conn_send_err_close(c, "attempted to connect to route port", CR_WRONG_PORT);
+        rc = 1;
+    } else if (*gw) {
+        char e[600];
+        snprintf(e, sizeof e, "Rejecting connection from gateway \"%s\" on the Route port", gw);
+        log_error("%s:%u - rid:%" PRIu64 " - %s", c->ip, c->port, c->cid, e);
+        conn_send_err_close(c, e, CR_WRONG_GATEWAY);
+        rc = 1;
+    } else if (strcmp(cluster, cl->name) != 0 && !(cl->dynamic || dyn)) {
+        char e[700];
+        snprintf(e, sizeof e, "Rejecting connection, cluster name \"%s\" does not match \"%s\"", cluster, cl->name);
+        log_error("%s:%u - rid:%" PRIu64 " - %s", c->ip, c->port, c->cid, e);
+        conn_send_err_close(c, e, CR_CLUSTER_NAME_CONFLICT);
+        rc = 1;
+    } else if (o->cluster.user) {
+        const char *u = json_string_value(json_object_get(j, "user"));
+        const char *p = json_string_value(json_object_get(j, "pass"));
+        const char *want = o->cluster.pass ? o->cluster.pass : "";
+        bool bcrypt = strncmp(want, "$2", 2) == 0 && strlen(want) > 7 && want[3] == '$';
+        if (u && p && bcrypt && strcmp(u, o->cluster.user) == 0) {
+            /* tens of milliseconds: an auth worker checks it; the route's
+             * input waits (route_auth_done) */
+            if (authw_submit(c->sh->srv->authw, c->sh->id, c->slot, c->gen, want, p) == 0) {
+                c->auth_pending = true;
+                r->got_connect = true;
+                c->connected = true;
+                free(c->name);
+                c->name = jdup(j, "name");
+                json_decref(j);
+                return 0;
+            }
+        }
+        if (!u || !p || bcrypt || strcmp(u, o->cluster.user) != 0 || strcmp(p, want) != 0) {
+            log_error("%s:%u - rid:%" PRIu64 " - authentication error", c->ip, c->port, c->cid);
+            conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+            rc = 1;
+        } else {
+            c->auth_ok = true;
+            c->auth_deadline_ms = 0;
+        }
+    }
+    if (!rc) {
+        r->got_connect = true;
+        c->connected = true;
+        free(c->name);
+        c->name = jdup(j, "name");
+    }
+    json_decref(j);
+    return rc;
+}
+
+static void set_curls(struct route *r, json_t *j)
+{
+    json_t *a = json_object_get(j, "connect_urls");
+    if (!a)
+        return;
+    for (int i = 0; i < r->ncurls; i++)
+        free(r->curls[i]);
+    free(r->curls);
+    r->curls = NULL;
+    r->ncurls = 0;
+    if (!json_is_array(a) || !json_array_size(a))
+        return;
+    r->curls = calloc(json_array_size(a), sizeof *r->curls);
+    for (size_t i = 0; r->curls && i < json_array_size(a); i++) {
+        const char *u = json_string_value(json_array_get(a, i));
+        if (u && (r->curls[r->ncurls] = strdup(u)))
+            r->ncurls++;
+    }
+}
+
+static struct conn *route_by_id(struct cluster *cl, const char *id)
+{
+    for (uint32_t i = 0; i < cl->nroutes; i++)
+        if (!strcmp(cl->routes[i]->route->id, id))
+            return cl->routes[i];
+    return NULL;
+}
+
+/* Gossip: another server of the cluster, reachable at "ip". */
+static void implicit_route(struct shard *sh, json_t *j)
+{
+    struct server *s = sh->srv;
+    struct cluster *cl = CL(s);
+    char id[64], ip[320];
+    jcpy(j, "server_id", id, sizeof id);
+    jcpy(j, "ip", ip, sizeof ip);
+    if (!*id || !*ip || !strcmp(id, s->server_id) || route_by_id(cl, id))
+        return;
+    char host[256];
+    int port;
+    if (split_url(ip, host, sizeof host, &port, NULL, NULL) < 0)
+        return;
+    char hp[300];
+    fmt_hostport(hp, sizeof hp, host, port);
+    for (int i = 0; i < cl->ntargets; i++) {
+        const struct rtarget *t = &cl->targets[i];
+        if (t->dead)
+            continue;
+        if (!strcmp(t->hostport, hp) || !strcmp(t->id, id))
+            return; /* configured, or already being dialled */
+    }
+    int idx = add_target(cl, ip, false, true);
+    if (idx < 0)
+        return;
+    snprintf(cl->targets[idx].id, sizeof cl->targets[idx].id, "%s", id);
+    int retries = sh->conf->o->cluster.connect_retries;
+    dial_target(sh, idx, 0, retries > 0 ? retries + 1 : 1);
+}
+
+static int process_info(struct conn *c, const struct proto_msg *m)
+{
+    struct route *r = c->route;
+    struct shard *sh = c->sh;
+    struct server *s = sh->srv;
+    struct cluster *cl = CL(s);
+    const struct opts *o = sh->conf->o;
+    json_error_t jerr;
+    json_t *j = json_loadb(m->rest.p, m->rest.n, 0, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    char id[64];
+    jcpy(j, "server_id", id, sizeof id);
+    if (r->registered) {
+        if (!strcmp(id, r->id)) { /* the peer's own update: its client URLs, lame duck mode */
+            bool was = r->ldm;
+            set_curls(r, j);
+            r->ldm = json_is_true(json_object_get(j, "ldm"));
+            if (r->ldm && !was)
+                log_info("%s:%u - rid:%" PRIu64 " - Peer %s entered lame duck mode", c->ip, c->port, c->cid, r->id);
+            urls_changed(sh);
+        } else {
+            implicit_route(sh, j);
+        }
+        json_decref(j);
+        return 0;
+    }
+    if (!c->auth_ok) {
+        json_decref(j);
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return 1;
+    }
+    char name[256], cluster[256];
+    jcpy(j, "server_name", name, sizeof name);
+    jcpy(j, "cluster", cluster, sizeof cluster);
+    bool dyn = json_is_true(json_object_get(j, "cluster_dynamic"));
+    int rc = 0;
+    const char *our_name = o->server_name ? o->server_name : s->server_id;
+    if (!*id || !strcmp(id, s->server_id)) {
+        log_debug("%s:%u - rid:%" PRIu64 " - Detected route to self, ignoring", c->ip, c->port, c->cid);
+        conn_close(c, CR_DUPLICATE_ROUTE, false);
+        rc = 1;
+    } else if (*cluster && strcmp(cluster, cl->name) != 0) {
+        if (cl->dynamic && (!dyn || strcmp(cl->name, cluster) < 0)) {
+            log_info("Cluster name updated to %s", cluster); /* adopt theirs, as nats-server */
+            snprintf(cl->name, sizeof cl->name, "%s", cluster);
+            cl->dynamic = dyn;
+            publish_client_info(s);
+        } else if (!dyn || !cl->dynamic) {
+            log_error("%s:%u - rid:%" PRIu64 " - Cluster name conflict: %s vs %s", c->ip, c->port, c->cid, cluster,
+                      cl->name);
+            conn_close(c, CR_CLUSTER_NAME_CONFLICT, false);
+            rc = 1;
+        }
+    }
+    if (!rc && *name && !strcmp(name, our_name)) {
+        log_error("%s:%u - rid:%" PRIu64 " - Remote server has a duplicate name: \"%s\"", c->ip, c->port, c->cid,
+                  name);
+        conn_close(c, CR_DUPLICATE_SERVER_NAME, false);
+        rc = 1;
+    }
+    struct conn *dup = rc ? NULL : route_by_id(cl, id);
+    char go[64];
+    jcpy(j, "go", go, sizeof go);
+    r->gannet = strncmp(go, "gannet", 6) == 0;
+    if (dup && r->gannet && dup->route->solicited != r->solicited) {
+        /* Both servers dialled each other. nats-server keeps whichever
+         * registered first, which can differ on the two sides and close
+         * both; between gannets both keep the one the smaller id dialled. */
+        const char *keep = strcmp(s->server_id, id) < 0 ? s->server_id : id;
+        const char *dialler = r->solicited ? s->server_id : id;
+        if (!strcmp(dialler, keep)) {
+            struct route *dr = dup->route;
+            if (dr->target >= 0 && (r->target < 0 || !cl->targets[r->target].explicit_)) {
+                if (r->target >= 0) /* an implicit target of ours: the kept route serves the explicit one */
+                    cl->targets[r->target].dead = !cl->targets[r->target].explicit_;
+                r->target = dr->target;
+                r->configured = cl->targets[r->target].explicit_;
+                dr->target = -1;
+            }
+            unregister(dup); /* quietly: the peer's URLs stay, the new route brings the same */
+            log_debug("%s:%u - rid:%" PRIu64 " - Duplicate route for %s, keeping rid:%" PRIu64, dup->ip, dup->port,
+                      dup->cid, id, c->cid);
+            conn_close(dup, CR_DUPLICATE_ROUTE, false);
+            dup = NULL;
+        }
+    }
+    if (dup) {
+        /* the first route stays; an explicit target this one served is handed to it */
+        if (r->target >= 0) {
+            struct rtarget *t = &cl->targets[r->target];
+            snprintf(t->id, sizeof t->id, "%s", id);
+            if (dup->route->target < 0 || !cl->targets[dup->route->target].explicit_) {
+                dup->route->target = r->target;
+                dup->route->configured = t->explicit_;
+                t->conn = dup;
+            }
+            t->dialling = false;
+            r->target = -1;
+        }
+        log_debug("%s:%u - rid:%" PRIu64 " - Duplicate route for %s, closing", c->ip, c->port, c->cid, id);
+        conn_close(c, CR_DUPLICATE_ROUTE, false);
+        rc = 1;
+    }
+    if (rc) {
+        json_decref(j);
+        return 1;
+    }
+    snprintf(r->id, sizeof r->id, "%s", id);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->cluster, sizeof r->cluster, "%s", *cluster ? cluster : cl->name);
+    jcpy(j, "host", r->host, sizeof r->host);
+    jcpy(j, "version", r->version, sizeof r->version);
+    json_t *pv = json_object_get(j, "port"), *pr = json_object_get(j, "proto");
+    r->rport = json_is_integer(pv) ? (int)json_integer_value(pv) : 0;
+    r->proto = json_is_integer(pr) ? (int)json_integer_value(pr) : 2;
+    r->ldm = json_is_true(json_object_get(j, "ldm"));
+    set_curls(r, j);
+    json_decref(j);
+    if (cl->nroutes == cl->rcap) {
+        uint32_t nc = cl->rcap ? cl->rcap * 2 : 8;
+        struct conn **nv = realloc(cl->routes, nc * sizeof *nv);
+        if (!nv) {
+            conn_close(c, CR_RESOURCES, false);
+            return 1;
+        }
+        cl->routes = nv, cl->rcap = nc;
+    }
+    cl->routes[cl->nroutes++] = c;
+    r->registered = r->registered_once = true;
+    c->connected = true;
+    atomic_store_explicit(&cl->nregistered, (int)cl->nroutes, memory_order_relaxed);
+    if (r->target >= 0) {
+        struct rtarget *t = &cl->targets[r->target];
+        t->conn = c;
+        t->dialling = false;
+        snprintf(t->id, sizeof t->id, "%s", id);
+    }
+    log_info("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
+    send_all_interest(c);
+    for (uint32_t i = 0; i < cl->nroutes; i++) /* gossip: the others learn of it */
+        if (cl->routes[i] != c)
+            send_gossip(cl->routes[i], c);
+    urls_changed(sh);
+    return 0;
+}
+
+static int process_rs(struct conn *c, const struct proto_msg *m, bool plus)
+{
+    struct rs_args ra;
+    if (rproto_rs(m, plus, &ra) < 0)
+        return -1;
+    if (!c->route->registered)
+        return 0;
+    struct account *a = acc_of(c->sh->srv, &ra.acc);
+    if (!a) {
+        log_debug("%s:%u - rid:%" PRIu64 " - %s for unknown account %.*s, ignored", c->ip, c->port, c->cid,
+                  plus ? "RS+" : "RS-", (int)ra.acc.n, ra.acc.p);
+        return 0;
+    }
+    struct sub *s = conn_sub_find(c, ra.acc.p, ra.sidlen);
+    if (!plus) {
+        if (s)
+            conn_unsubscribe(c, s);
+        return 0;
+    }
+    if (s) {
+        atomic_store_explicit(&s->weight, ra.weight, memory_order_relaxed);
+        return 0;
+    }
+    if (!subject_valid(ra.subj.p, ra.subj.n))
+        return 0;
+    s = sub_new(ra.subj.p, ra.subj.n, ra.queue.n ? ra.queue.p : NULL, ra.queue.n, ra.acc.p, ra.sidlen);
+    if (!s) {
+        conn_close(c, CR_RESOURCES, false);
+        return 1;
+    }
+    s->route = true;
+    atomic_store_explicit(&s->weight, ra.weight ? ra.weight : 1, memory_order_relaxed);
+    s->acc = a;
+    return conn_sub_add(c, s) < 0 ? 1 : 0;
+}
+
+static int process_rmsg(struct conn *c, const struct proto_msg *m)
+{
+    struct rmsg_args ra;
+    if (rproto_rmsg(m, &ra) < 0)
+        return -1;
+    bool h = m->op == OP_HMSG;
+    struct shard *sh = c->sh;
+    c->in_msgs++;
+    c->in_bytes += m->size;
+    c->last_activity_ms = sh->now;
+    STAT_ADD(sh, in_msgs, 1);
+    STAT_ADD(sh, in_bytes, m->size);
+    if (!c->route->registered)
+        return 0;
+    struct account *a = acc_of(sh->srv, &ra.acc);
+    if (!a) {
+        log_debug("%s:%u - rid:%" PRIu64 " - message for unknown account %.*s, ignored", c->ip, c->port, c->cid,
+                  (int)ra.acc.n, ra.acc.p);
+        return 0;
+    }
+    struct msgview mv = {.subj = ra.subj.p, .subj_len = ra.subj.n, .reply = ra.reply.p, .reply_len = ra.reply.n,
+                         .payload = m->payload, .size = m->size, .hdr = h && m->hdr >= 0 ? m->hdr : -1,
+                         .sztok = m->size_tok.p, .sztok_len = m->size_tok.n,
+                         .hdrtok = h ? m->hdr_tok.p : NULL, .hdrtok_len = h && m->hdr >= 0 ? m->hdr_tok.n : 0};
+    shard_route_publish(sh, a, &mv, ra.queues, ra.nq);
+    return 0;
+}
+
+int route_dispatch(struct conn *c, const struct proto_msg *m)
+{
+    struct route *r = c->route;
+    if (m->op != OP_CONNECT && !c->auth_ok && !r->solicited && m->op != OP_PING && m->op != OP_PONG) {
+        conn_send_err_close(c, "Authorization Violation", CR_AUTH_VIOLATION);
+        return 1;
+    }
+    switch (m->op) {
+    case OP_CONNECT:
+        return r->got_connect || r->solicited ? 0 : process_connect(c, m);
+    case OP_INFO:
+        return process_info(c, m);
+    case OP_RSPLUS:
+        return process_rs(c, m, true);
+    case OP_RSMINUS:
+        return process_rs(c, m, false);
+    case OP_RMSG:
+    case OP_HMSG:
+        return process_rmsg(c, m);
+    case OP_PING:
+    case OP_PONG:
+        conn_keepalive(c, m->op);
+        return 0;
+    case OP_ERR:
+        log_error("%s:%u - rid:%" PRIu64 " - Router Error %.*s", c->ip, c->port, c->cid, (int)m->rest.n, m->rest.p);
+        conn_close(c, CR_PARSE_ERROR, false);
+        return 1;
+    default: /* +OK, LS+/LS-/LMSG (leaf interest: no leaf nodes yet), A+/A- */
+        return 0;
+    }
+}
+
+/* ---------------------------------------------------------------- messages to routes */
+
+void route_collect(struct shard *sh, struct sub *s)
+{
+    if (sh->rcol_n == sh->rcol_cap) {
+        uint32_t nc = sh->rcol_cap ? sh->rcol_cap * 2 : 16;
+        struct sub **nv = realloc(sh->rcol, nc * sizeof *nv);
+        if (!nv) {
+            sh->note.oom = true;
+            return;
+        }
+        sh->rcol = nv, sh->rcol_cap = nc;
+    }
+    sh->rcol[sh->rcol_n++] = s;
+}
+
+static void write_rmsg(struct shard *sh, struct conn *c, const struct account *a, const struct strv *q, uint32_t nq,
+                       const struct msgview *m)
+{
+    struct msgline ml = {
+        .subj = {m->subj, m->subj_len},
+        .reply = {m->reply, m->reply_len},
+        .acc = {a->name, a->name_len},
+        .queues = q,
+        .nqueues = nq,
+        .hdr = m->hdr,
+        .size = m->size,
+        .sztok = {m->sztok, m->sztok_len},
+        .hdrtok = {m->hdrtok, m->hdrtok_len},
+    };
+    if (ml.sztok.n > 1 && ml.sztok.p[0] == ' ') /* an internal message's empty reply: a client's MSG form only */
+        ml.sztok.p++, ml.sztok.n--;
+    if (m->hdr < 0)
+        ml.hdrtok.n = 0;
+    size_t need = msgline_max(CK_ROUTE, &ml) + m->size + 2;
+    char *p = conn_out_reserve(c, need), *st = p;
+    if (!p) {
+        conn_close(c, CR_RESOURCES, false);
+        return;
+    }
+    p += msgline_encode(CK_ROUTE, p, &ml);
+    memcpy(p, m->payload, m->size), p += m->size;
+    *p++ = '\r', *p++ = '\n';
+    conn_out_unreserve(c, need - (size_t)(p - st));
+    c->out_msgs++;
+    c->out_bytes += m->size;
+    c->last_activity_ms = sh->now;
+    STAT_ADD(sh, out_msgs, 1);
+    STAT_ADD(sh, out_bytes, m->size);
+    conn_mark_flush(c);
+    /* a route is cut as a slow consumer only far beyond max_pending: its
+     * producers wait for it from half of it on (docs/design.md §22) */
+    if (c->pending > 8 * (uint64_t)sh->conf->o->max_pending)
+        conn_close(c, CR_SLOW_CONSUMER_PENDING, false);
+    else
+        shard_note_delivery(sh, c);
+}
+
+void route_flush_msg(struct shard *sh, const struct msgview *m)
+{
+    uint32_t n = sh->rcol_n;
+    sh->rcol_n = 0;
+    struct strv qs[64], *qv = qs;
+    if (n > 64 && !(qv = malloc(n * sizeof *qv))) {
+        sh->note.oom = true;
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct sub *s = sh->rcol[i];
+        if (!s)
+            continue;
+        struct conn *c = s->conn;
+        const struct account *a = s->acc;
+        uint32_t nq = 0;
+        for (uint32_t k = i; k < n; k++) { /* this route's subscriptions: one message, its queue groups named */
+            struct sub *t = sh->rcol[k];
+            if (!t || t->conn != c)
+                continue;
+            if (t->qlen)
+                qv[nq++] = (struct strv){t->queue, t->qlen};
+            sh->rcol[k] = NULL;
+        }
+        if (!c->closing && !s->removed)
+            write_rmsg(sh, c, a, qv, nq, m);
+    }
+    if (qv != qs)
+        free(qv);
+}
+
+/* ---------------------------------------------------------------- monitoring */
+
+bool route_snap(struct conn *c, struct conn_snap *o)
+{
+    const struct route *r = c->route;
+    if (!r || !r->registered || !o)
+        return r && r->registered;
+    o->remote_id = strdup(r->id);
+    o->did_solicit = r->solicited;
+    o->is_configured = r->configured;
+    return true;
+}
+
+void route_varz(struct server *s, struct jw *w)
+{
+    struct cluster *cl = CL(s);
+    jw_obj_begin(w, "cluster");
+    if (cl) {
+        const struct opts *o = s->opts;
+        pthread_mutex_lock(&cl->mu);
+        jw_str(w, "name", cl->mon_name);
+        pthread_mutex_unlock(&cl->mu);
+        jw_str(w, "addr", o->cluster.host);
+        jw_int(w, "cluster_port", cl->port);
+        int64_t at = o->cluster.auth_timeout_ms > 0 ? o->cluster.auth_timeout_ms : 2000;
+        jw_double(w, "auth_timeout", (double)at / 1000.0);
+        if (cl->ncfg) {
+            jw_arr_begin(w, "urls");
+            for (int i = 0; i < cl->ncfg; i++)
+                jw_str(w, NULL, cl->cfg_urls[i]);
+            jw_arr_end(w);
+        }
+        jw_double(w, "tls_timeout", 2);
+    }
+    jw_obj_end(w);
+}
+
+void route_varz_urls(struct server *s, struct jw *w)
+{
+    struct cluster *cl = CL(s);
+    if (!cl)
+        return;
+    pthread_mutex_lock(&cl->mu);
+    json_error_t e;
+    json_t *a = cl->mon_urls ? json_loads(cl->mon_urls, 0, &e) : NULL;
+    pthread_mutex_unlock(&cl->mu);
+    if (!a)
+        return;
+    jw_arr_begin(w, "connect_urls");
+    for (size_t i = 0; i < json_array_size(a); i++)
+        jw_str(w, NULL, json_string_value(json_array_get(a, i)));
+    jw_arr_end(w);
+    json_decref(a);
+}
