@@ -42,11 +42,21 @@ def poll(cond, timeout, step=0.02):
         time.sleep(step)
 
 
+_handed_out = set()  # ports free_port() returned in this process
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    """A port free on 127.0.0.1 now and not returned before by this process:
+    the kernel may hand a just-closed port out again, and a cluster takes
+    several ports before its first node binds any."""
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _handed_out:
+            break
+    _handed_out.add(port)
     return port
 
 
