@@ -20,9 +20,11 @@ terminal's Ctrl-C reaches only this script, and is killed on any exit.
 import argparse
 import datetime
 import fnmatch
+import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -193,6 +195,196 @@ class Server:
         return self.proc.returncode
 
 
+class Cluster:
+    """Three nodes of one kind, A (the seed), B and C, started like the
+    cluster conformance tests (tests/lib/cluster.py) start theirs: each node's
+    configuration has server_name, port, http (monitoring) and
+    cluster { name: C1, listen: 127.0.0.1:<cport> }, B and C with
+    routes: [nats-route://127.0.0.1:<A's cport>]; B and C learn of each other
+    by gossip. Nodes start one after the other, each once the running ones
+    are meshed, so that who dials whom is the same every time; start() is
+    done when every node's /routez shows num_routes == 2.
+
+    Stands in for Server in run_case: port is A's client port (publishers,
+    the requester), sub_ports the client ports of the nodes in subs_on
+    (subscribers, the responder), pids every node's (the client sums their
+    CPU time)."""
+
+    NAMES = "ABC"
+    MESH_TIMEOUT = 10.0
+    # what a node logs when a route is cut or re-made, or when it drops data
+    EVENT_RE = re.compile(r"Slow Consumer|Router connection closed|Route connection created|"
+                          r"\[ERR\]|\[WRN\]|\[FTL\]")
+
+    def __init__(self, kind, layout, logdir, conf=None, subs_on="B"):
+        self.kind, self.layout, self.logdir = kind, layout, logdir
+        self.extra_conf = conf or ""
+        self.subs_on = subs_on
+        self.nodes = []
+        self.proc = None
+        self.port = 0
+        self.conf = None
+
+    def node_conf(self, n, seed_cport):
+        lines = [f"server_name: {n['name']}", f"port: {n['port']}", f"http: 127.0.0.1:{n['mport']}",
+                 "cluster {", "  name: C1", f"  listen: 127.0.0.1:{n['cport']}"]
+        if seed_cport:
+            lines.append(f"  routes: [nats-route://127.0.0.1:{seed_cport}]")
+        return "\n".join(lines + ["}", self.extra_conf]) + "\n"
+
+    def node_argv(self, n):
+        conf = ["-a", "127.0.0.1", "-c", n["conf"]]
+        if self.kind == "gannet":
+            return [GANNET] + conf + self.layout["gannet_args"]
+        return [NATS] + conf
+
+    def argv(self):  # A's, for the report's placement only
+        return self.node_argv(self.nodes[0]) if self.nodes else []
+
+    def repro(self):
+        env = "".join(f"{k}={v} " for k, v in self.layout["nats_env"].items()) if self.kind == "nats" else ""
+        rel = lambda a: os.path.relpath(a, ROOT) if a.startswith(ROOT) else a
+        cmds = [env + " ".join(rel(a) for a in self.node_argv(n)) for n in self.nodes]
+        return " & sleep 0.5; ".join(cmds) + " & (the three configurations are in the logs folder)"
+
+    def start(self):
+        self.nodes = []
+        for name in self.NAMES:
+            self.nodes.append({"name": name, "port": free_port(), "cport": free_port(),
+                               "mport": free_port(), "proc": None, "log": None, "mark": 0})
+        env = dict(os.environ)
+        env.pop("GOMAXPROCS", None)
+        if self.kind == "nats":
+            env.update(self.layout["nats_env"])
+        seed = self.nodes[0]["cport"]
+        for i, n in enumerate(self.nodes):
+            n["conf"] = os.path.join(self.logdir, f"{self.kind}-{n['port']}-{n['name']}.conf")
+            with open(n["conf"], "w") as f:
+                f.write(self.node_conf(n, seed if i else 0))
+            n["log"] = open(os.path.join(self.logdir, f"{self.kind}-{n['port']}-{n['name']}.log"), "w")
+            n["proc"] = TRACK.popen(self.node_argv(n), stdout=n["log"], stderr=subprocess.STDOUT, env=env)
+            if i == 0:
+                self.proc = n["proc"]
+            self.wait_ready(n)
+            self.wait_mesh(self.nodes[:i + 1])
+        self.port = self.nodes[0]["port"]
+        self.sub_ports = [self.node(x)["port"] for x in self.subs_on]
+        for n in self.nodes:  # from here on, route events are news
+            n["log"].flush()
+            n["mark"] = os.path.getsize(n["log"].name)
+
+    def node(self, name):
+        return self.nodes[self.NAMES.index(name)]
+
+    def wait_ready(self, n):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if n["proc"].poll() is not None:
+                raise RuntimeError(f"{self.kind} node {n['name']} exited at start: {self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", n["port"]), 0.5) as sk:
+                    if sk.recv(5) == b"INFO " and self.num_routes(n) >= 0:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} node {n['name']} did not accept clients and monitoring "
+                           f"on ports {n['port']}, {n['mport']}")
+
+    def num_routes(self, n):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", n["mport"], timeout=2)
+            try:
+                c.request("GET", "/routez")
+                r = c.getresponse()
+                return json.loads(r.read())["num_routes"] if r.status == 200 else -1
+            finally:
+                c.close()
+        except (OSError, ValueError, KeyError):
+            return -1
+
+    def routes(self):
+        return {n["name"]: self.num_routes(n) for n in self.nodes}
+
+    def wait_mesh(self, nodes):
+        want = len(nodes) - 1
+        deadline = time.time() + self.MESH_TIMEOUT
+        while time.time() < deadline:
+            if all(self.num_routes(n) == want for n in nodes):
+                return
+            time.sleep(0.05)
+        got = {n["name"]: self.num_routes(n) for n in nodes}
+        raise RuntimeError(f"{self.kind}: no full mesh of {len(nodes)} nodes within "
+                           f"{self.MESH_TIMEOUT:.0f} s: num_routes {got}; {self.log_tail()}")
+
+    def check_routes(self):
+        """None while every node still has its two routes, else what is wrong."""
+        got = self.routes()
+        if all(v == len(self.nodes) - 1 for v in got.values()):
+            return None
+        return f"route lost: num_routes {got} (want {len(self.nodes) - 1} each); {self.events()[:5]}"
+
+    def events(self):
+        """Log lines since the mesh was complete that tell of a route cut,
+        re-made, or an error (before the nodes are stopped)."""
+        out = []
+        for n in self.nodes:
+            try:
+                n["log"].flush()
+                with open(n["log"].name, errors="replace") as f:
+                    f.seek(n["mark"])
+                    out += [f"{n['name']}: {l.strip()}" for l in f if self.EVENT_RE.search(l)]
+            except (OSError, ValueError):
+                pass
+        return out
+
+    def pids(self):
+        return [n["proc"].pid for n in self.nodes]
+
+    def client_args(self):
+        return ["--port", str(self.port), "--server-pid", ",".join(map(str, self.pids())),
+                "--sub-port", ",".join(map(str, self.sub_ports))]
+
+    def alive(self):
+        return bool(self.nodes) and all(n["proc"] and n["proc"].poll() is None for n in self.nodes)
+
+    def dead(self):
+        return ", ".join(f"{n['name']} exit {n['proc'].returncode}" for n in self.nodes
+                         if n["proc"] and n["proc"].poll() is not None)
+
+    def placement(self):
+        ran = set()
+        for n in self.nodes:
+            ran |= {c for c in cpus_used(n["proc"].pid).split(",") if c}
+        return {"cpus_allowed": proc_status(self.nodes[0]["proc"].pid, "Cpus_allowed_list"),
+                "threads": " / ".join(proc_status(n["proc"].pid, "Threads") for n in self.nodes) + " (A / B / C)",
+                "ran_on": ",".join(sorted(ran, key=int))}
+
+    def log_tail(self, n=600):
+        out = []
+        for x in self.nodes:
+            try:
+                if x["log"] and not x["log"].closed:
+                    x["log"].flush()
+                with open(x["log"].name) as f:
+                    out.append(f"[{x['name']}] " + f.read()[-(n // 3):].strip())
+            except (OSError, AttributeError):
+                pass
+        return " | ".join(out)
+
+    def stop(self):
+        """SIGTERM every node (C, B, A); the first unclean exit code, else
+        that of A."""
+        rcs = []
+        for n in reversed(self.nodes):
+            if n["proc"]:
+                TRACK.reap(n["proc"])
+                n["log"].close()
+                rcs.append(n["proc"].returncode)
+        bad = [rc for rc in rcs if rc != 0]
+        return bad[0] if bad else 0
+
+
 # --------------------------------------------------------------------------
 # scenarios
 
@@ -206,6 +398,16 @@ def layouts():
                      "nats_env": {}, "threads": 2, "pubs": 2,
                      "desc": "no pinning, both cores shared; gannet default shards, nats-server "
                              "default GOMAXPROCS; client: 2 publishers, 2 event-loop threads"},
+        # Three nodes per server kind and the client on two cores: oversubscribed
+        # by design. Every node gets one thread of execution (gannet --shards 1,
+        # nats-server GOMAXPROCS=1), nothing is pinned, both kinds alike.
+        "cluster": {"server_cpus": None, "client_cpus": None, "gannet_args": ["--shards", "1"],
+                    "nats_env": {"GOMAXPROCS": "1"}, "threads": 1, "pubs": 1, "nodes": 3,
+                    "desc": "3-node cluster per server kind (A seed; B, C route to A), no pinning: "
+                            "3 servers + client share both cores (oversubscribed); gannet --shards 1, "
+                            "nats-server GOMAXPROCS=1 on every node; publisher/requester on A, "
+                            "subscribers/responder on B (and C); client: 1 event-loop thread; "
+                            "server CPU is the sum over the 3 nodes"},
     }
 
 
@@ -230,6 +432,20 @@ def specs(layout, quick):
     n_rr, n_ow, rate = (3000, 3000, 10000) if q else (20000, 20000, 10000)
     conns = 2000 if q else 10000
     idle_n, idle_why = idle_count()
+    if layout == "cluster":
+        s = [
+            ("pubsub", "tput", "1:1 across a route: publisher on A → subscriber on B "
+             "(goal ≥ 1.5× msgs/s, ≤ 0.67× CPU/msg)", ["--scenario", "pubsub"], [128, 16384],
+             {"subs_on": "B"}),
+            ("fanout", "tput", "fan-out across routes: publisher on A → one subscriber on B, one on C",
+             ["--scenario", "fanout", "--subs", "2"], [128], {"subs_on": "BC"}),
+            ("reqrep", "lat", "request/reply A → B (requester on A, responder on B), 1 outstanding "
+             "(goal p50 ≤ 0.8×)", ["--scenario", "reqrep", "--count", str(n_rr)], [128], {"subs_on": "B"}),
+            ("oneway", "lat", f"one-way latency at {rate} msgs/s, A → B (goal gannet p99 ≤ 1 ms)",
+             ["--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)], [16384],
+             {"subs_on": "B"}),
+        ]
+        return s
     if layout == "pinned":
         s = [
             ("pub", "tput", "publish only, 1 publisher", ["--scenario", "pub"], SIZES),
@@ -307,6 +523,11 @@ def derive(d, kind):
         "cli_pct": 100 * d["client_cpu_s"] / win,
         "noise_pct": 100 * max(0.0, d["noise_s"]) / win,
     }
+    each = d.get("server_cpu_each_s") or []
+    if len(each) > 1:  # a cluster: each node's share, A, B, C
+        d["node_pct"] = [100 * x / win for x in each]
+        for name, x in zip("ABC", each):
+            out[f"srv_{name}_pct"] = 100 * x / win
     if kind == "lat":
         for k in ("p50", "p90", "p99", "p999", "max"):
             out[k] = d["lat_us"][k]
@@ -336,8 +557,9 @@ def derive(d, kind):
 
 def run_client(srv, layout, args, size, opts, duration=None):
     pin = ["taskset", "-c", layout["client_cpus"]] if layout["client_cpus"] else []
-    argv = pin + [CLIENT, "--port", str(srv.port), "--server-pid", str(srv.proc.pid),
-                  "--size", str(size), "--duration", str(duration or opts.duration), "--warmup",
+    where = srv.client_args() if isinstance(srv, Cluster) else \
+        ["--port", str(srv.port), "--server-pid", str(srv.proc.pid)]
+    argv = pin + [CLIENT] + where + ["--size", str(size), "--duration", str(duration or opts.duration), "--warmup",
                   str(opts.warmup), "--timeout", str(opts.cap), "--threads",
                   str(layout["threads"])] + args
     cap = opts.cap + (duration or 0) + 20
@@ -372,7 +594,12 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
             "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
             "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None,
             "repro": {s: None for s in SERVERS}, "conf": extra.get("conf"), "why": extra.get("why")}
-    servers = {s: Server(s, layout, logdir, extra.get("conf")) for s in SERVERS}
+    if layout.get("nodes"):
+        servers = {s: Cluster(s, layout, logdir, extra.get("conf"), extra.get("subs_on", "B"))
+                   for s in SERVERS}
+        case["events"] = {s: [] for s in SERVERS}
+    else:
+        servers = {s: Server(s, layout, logdir, extra.get("conf")) for s in SERVERS}
     t0 = time.time()
     try:
         for s in SERVERS:
@@ -402,14 +629,18 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
                 else:
                     one_run(case, servers[s], s, layout, args, size, kind, opts, log)
         for s in SERVERS:
-            if servers[s].alive():
+            if servers[s].alive() and not isinstance(servers[s], Cluster):
                 case["placement"][s]["ran_on"] = cpus_used(servers[s].proc.pid)
+            elif servers[s].alive():
+                case["placement"][s]["ran_on"] = servers[s].placement()["ran_on"]
     except RuntimeError as e:
         for s in SERVERS:
             if not servers[s].alive() and not case["failed"][s]:
                 case["failed"][s] = str(e)
     finally:
         for s in SERVERS:
+            if isinstance(servers[s], Cluster) and servers[s].nodes:
+                case["events"][s] = servers[s].events()  # before the nodes stop
             stop_checked(case, servers[s], s)
     case["seconds"] = time.time() - t0
     return case
@@ -425,19 +656,38 @@ def stop_checked(case, srv, s):
         case["failed"][s] = f"server exit code {rc} on SIGTERM: {srv.log_tail(300)}"
 
 
+def repro_of(srv, argv):
+    """[server command(s), client command] for the report, paths relative."""
+    rel = lambda a: os.path.relpath(a, ROOT) if a.startswith(ROOT) else a
+    server = srv.repro() if isinstance(srv, Cluster) else " ".join(rel(a) for a in srv.argv())
+    return [server, " ".join(rel(a) for a in argv)]
+
+
+def died(srv):
+    return srv.dead() if isinstance(srv, Cluster) else f"exit {srv.proc.returncode}"
+
+
 def one_run(case, srv, s, layout, args, size, kind, opts, log):
     d, argv = run_client(srv, layout, args, size, opts)
     case["argv"] = argv[argv.index(CLIENT):]
-    case["repro"][s] = [" ".join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a for a in x)
-                        for x in (srv.argv(), argv)]
+    case["repro"][s] = repro_of(srv, argv)
     if not srv.alive():
-        case["failed"][s] = f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
+        case["failed"][s] = f"server died ({died(srv)}): {srv.log_tail(300)}"
         log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
         return
     if not d.get("ok"):
         case["failed"][s] = d.get("error", "?")
+        if isinstance(srv, Cluster):
+            ev = srv.events()
+            case["failed"][s] += f" (num_routes now {srv.routes()}" + (f"; node logs: {ev[:6]}" if ev else "") + ")"
         log(f"    {LABEL[s]:12s} FAILED: {case['failed'][s]}")
         return
+    if isinstance(srv, Cluster):
+        bad = srv.check_routes()
+        if bad:
+            case["failed"][s] = bad
+            log(f"    {LABEL[s]:12s} FAILED: {bad}")
+            return
     d["derived"] = derive(d, kind)
     lim = noise_limit(d, opts)
     if d["noise_s"] > lim:
@@ -449,6 +699,8 @@ def one_run(case, srv, s, layout, args, size, kind, opts, log):
     case["runs"][s].append(d)
     dd = d["derived"]
     extra = f"p50 {dd['p50']:.1f} µs p99 {dd['p99']:.1f} µs" if kind == "lat" else ""
+    if "node_pct" in d:
+        extra += "  A/B/C " + "/".join(f"{x:.0f}" for x in d["node_pct"]) + "%"
     log(f"    {LABEL[s]:12s} {dd['msgs_s']:12,.0f} msgs/s  server {dd['srv_pct']:5.1f}%  "
         f"client {dd['cli_pct']:5.1f}%  noise {dd['noise_pct']:4.1f}%  {extra}")
 
@@ -467,11 +719,10 @@ def pair_run(case, srv, s, layout, args, extra, size, opts, log):
     for v, a in order:
         d, argv = run_client(srv, layout, a, size, opts, dur)
         case["argv"] = argv[argv.index(CLIENT):]
-        case["repro"][s] = [" ".join(os.path.relpath(x, ROOT) if x.startswith(ROOT) else x for x in y)
-                            for y in (srv.argv(), argv)]
+        case["repro"][s] = repro_of(srv, argv)
         err = None
         if not srv.alive():
-            err = f"server died (exit {srv.proc.returncode}): {srv.log_tail(300)}"
+            err = f"server died ({died(srv)}): {srv.log_tail(300)}"
         elif not d.get("ok"):
             err = d.get("error", "?")
         if err:
@@ -727,7 +978,77 @@ def scenario_table(cases):
         notes.append("server configuration, both servers: `" + cases[0]["conf"].strip().replace("\n", "; ") + "`")
     if cases[0].get("why"):
         notes.append(f"fewer clients than wanted: {cases[0]['why']}")
+    if cases[0]["layout"] == "cluster":
+        notes += cluster_notes(cases)
     return rows + [""] + ([f"- {x}" for x in notes] + [""] if notes else []) + failures(cases)
+
+
+def cluster_notes(cases):
+    """Per-node CPU and what the nodes logged about their routes."""
+    out = []
+    for c in cases:
+        m = summarize(c)
+        parts = []
+        for s in SERVERS:
+            x = m[s]
+            if x["n"] and not x["failed"] and x.get("srv_A_pct") is not None:
+                parts.append(f"{LABEL[s]} " + " / ".join(f"{x['srv_' + k + '_pct']:.0f}" for k in "ABC"))
+        if parts:
+            out.append(f"{size_label(c['size'])}: server CPU % per node A / B / C (medians): " + "; ".join(parts))
+        for s in SERVERS:
+            ev = (c.get("events") or {}).get(s) or []
+            if ev:
+                shown = "; ".join(f"`{e[:160]}`" for e in ev[:8])
+                out.append(f"{size_label(c['size'])}: **{LABEL[s]} nodes logged {len(ev)} route event(s) / "
+                           f"error(s) during the case**: {shown}" + (" …" if len(ev) > 8 else ""))
+            elif "events" in c:
+                out.append(f"{size_label(c['size'])}: {LABEL[s]}: no slow consumer, route close or error "
+                           "in the node logs during the case")
+    return out
+
+
+# Goals of the cluster scenarios (the routes issue): (scenario, size, what,
+# figure, test on the figure, text).
+CLUSTER_GOALS = [
+    ("pubsub", 128, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 1.5, "≥ 1.5×"),
+    ("pubsub", 128, "CPU/msg ratio", "cpu_per_m", "ratio", lambda r: r <= 0.67, "≤ 0.67×"),
+    ("pubsub", 16384, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 1.5, "≥ 1.5×"),
+    ("pubsub", 16384, "CPU/msg ratio", "cpu_per_m", "ratio", lambda r: r <= 0.67, "≤ 0.67×"),
+    ("fanout", 128, "msgs/s ratio", "msgs_s", "ratio", None, "(no goal)"),
+    ("fanout", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
+    ("reqrep", 128, "p50 ratio", "p50", "ratio", lambda r: r <= 0.8, "≤ 0.8×"),
+    ("reqrep", 128, "p99 ratio", "p99", "ratio", None, "(no goal)"),
+    ("oneway", 16384, "gannet p99 µs", "p99", "gannet", lambda v: v <= 1000, "≤ 1,000 µs"),
+    ("oneway", 16384, "p99.9 ratio", "p999", "ratio", None, "(no goal)"),
+]
+
+
+def goals_table(groups):
+    """The cluster goals, each cell met or not (empty if no cluster case ran)."""
+    by = {(c["name"], c["size"]): c for (lay, _), cs in groups if lay == "cluster" for c in cs}
+    if not by:
+        return []
+    rows = ["| scenario | size | figure | gannet | nats-server | ratio | goal | met |", "|" + "---|" * 8]
+    for name, size, what, key, how, test, text in CLUSTER_GOALS:
+        c = by.get((name, size))
+        if not c:
+            continue
+        m = summarize(c)
+        g, n = m["gannet"], m["nats"]
+        fmt = lambda x, k=key: cell(x, k, "int" if k == "msgs_s" else "")
+        if not both_ok(m):
+            who = " and ".join(LABEL[s] for s in SERVERS if m[s]["failed"]) or "no run"
+            verdict = f"**not measured: {who} FAILED**" if any(m[s]["failed"] for s in SERVERS) else "–"
+            rows.append(f"| {name} | {size_label(size)} | {what} | {fmt(g)} | {fmt(n)} | – | {text} | {verdict} |")
+            continue
+        r = g[key] / n[key] if n[key] else None
+        v = r if how == "ratio" else g[key]
+        met = "–" if test is None or v is None else ("**yes**" if test(v) else "**no**")
+        if met != "–" and (g["noisy"] or n["noisy"]):
+            met += " (noisy†)"
+        rows.append(f"| {name} | {size_label(size)} | {what} | {fmt(g)} | {fmt(n)} "
+                    f"| {f'{r:.2f}×' if r is not None else '–'} | {text} | {met} |")
+    return rows
 
 
 def summary_table(groups):
@@ -741,6 +1062,9 @@ def summary_table(groups):
                 ", ".join(x for x, on in (("noisy†", g["noisy"] or n["noisy"]),
                                           ("client-bound‡", g["client_bound"] or n["client_bound"])) if on) \
                 or "ok"
+            ev = [LABEL[s] for s in SERVERS if (c.get("events") or {}).get(s)]
+            if ev:
+                st += "; route events: " + ", ".join(ev)
             ok = both_ok(m)
             lat = c["kind"] == "lat"
             if c["kind"] == "auth":
@@ -953,7 +1277,9 @@ def parse_args():
     ap = argparse.ArgumentParser(description="gannet vs nats-server benchmarks (bench/README.md)")
     ap.add_argument("--quick", action="store_true", help="under a minute: subset, 1 clean repetition")
     ap.add_argument("--scenario", default="", help="comma list of names or globs: pubsub, nats-*, pinned/queue")
-    ap.add_argument("--layout", default="all", choices=["all", "pinned", "unpinned"])
+    ap.add_argument("--layout", default="all", choices=["all", "pinned", "unpinned", "cluster"],
+                    help="all: pinned, unpinned and (not in --quick) cluster")
+    ap.add_argument("--cluster", action="store_true", help="only the 3-node cluster scenarios (--layout cluster)")
     ap.add_argument("--size", default="", help="comma list of payload sizes to keep")
     ap.add_argument("--reps", type=int, help="clean repetitions per server (3; quick 1)")
     ap.add_argument("--noise", type=float, default=10.0, help="max other CPU use, %% of a core (10)")
@@ -964,6 +1290,8 @@ def parse_args():
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--replot", metavar="JSON", help="write the report and plot again from a run's .json")
     o = ap.parse_args()
+    if o.cluster:
+        o.layout = "cluster"
     q = o.quick
     o.reps = o.reps or (1 if q else 3)
     o.duration = o.duration or (0.3 if q else 1.5)
@@ -981,7 +1309,7 @@ def selected(o):
     sizes = {int(x) for x in o.size.split(",") if x.strip()}
     out = []
     for lay, L in layouts().items():
-        if o.layout not in ("all", lay):
+        if o.layout not in ("all", lay) or (lay == "cluster" and o.layout == "all" and o.quick):
             continue
         for sp in specs(lay, o.quick):
             name = sp[0]
@@ -1074,7 +1402,8 @@ KEEP = ("ok", "error", "client_cpus", "published", "delivered", "elapsed_s", "wi
         "server_cpu_s", "client_cpu_s", "softirqd_s", "steal_s", "noise_s", "noise_limit_s",
         "lat_us", "members", "conns", "rss_before_kb", "rss_after_kb", "connect_s", "conns_ok",
         "src_addrs", "idle_s", "idle_server_cpu_s", "idle_noise_s", "stalled", "stalled_cut",
-        "stalled_bytes", "churn", "churn_pairs", "storm", "storm_logins", "storm_refused", "base", "derived")
+        "stalled_bytes", "churn", "churn_pairs", "storm", "storm_logins", "storm_refused", "base",
+        "server_cpu_each_s", "sub_ports", "probes", "barrier_s", "derived")
 
 
 def rounded(x):
@@ -1125,6 +1454,11 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
             "still the server's own). FAILED: the run lost, duplicated or garbled messages, "
             "was refused, or the server died; see below.", ""]
     out += summary_table(groups) + [""]
+    goals = goals_table(groups)
+    if goals:
+        out += ["## Cluster goals", "",
+                "3-node clusters (layout `cluster` below): ratios gannet / nats-server of the medians; "
+                "CPU/msg is the server CPU summed over the 3 nodes per delivered message.", ""] + goals + [""]
     if have_png:
         out += [f"![throughput and latency]({os.path.basename(png)})", ""]
     out += ["## Client headroom (pinned layout)", ""] + (client_headroom(groups) or ["- not run"]) + [""]
@@ -1154,6 +1488,8 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
                    "cases": [slim(c) for _, cs in groups for c in cs]}, f, separators=(",", ":"),
                   default=str)
     print("\n" + "\n".join(summary_table(groups)))
+    if goals:
+        print("\nCluster goals:\n" + "\n".join(goals))
     print("\n" + "\n".join(["Client headroom (pinned):"] + client_headroom(groups)))
     print(f"\nresults: {md}" + (f"\nplot:    {png}" if have_png else "") + f"\ntotal:   {seconds:.0f} s")
 

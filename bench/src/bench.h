@@ -25,6 +25,10 @@ enum scenario { SC_PUB, SC_PUBSUB, SC_FANOUT, SC_QUEUE, SC_REQREP, SC_ONEWAY, SC
 enum mode { MODE_RAW, MODE_NATS };
 
 #define PFX_LEN 16 /* payload prefix: publisher index, sequence, send time */
+/* Publisher index of an interest probe (cluster runs, see --sub-port): sent
+ * on the scenario's own subject before the warm-up until every subscriber
+ * has one, and left out of every count and check. */
+#define PROBE_PUB 0xFFFFFFFFu
 #define MAX_CONNS_PER_SIDE 64
 
 struct params {
@@ -50,8 +54,22 @@ struct params {
     double churn;       /* SUB+UNSUB pairs per second on unique inboxes, beside the traffic */
     int svc_import;     /* reqrep: requester in account APP, responder in SVC, through a service import */
     double storm;       /* reqrep: CONNECTs per second as user "storm" (a bcrypt password) meanwhile */
-    pid_t server_pid;   /* whose CPU and RSS to measure */
+    pid_t server_pid;   /* whose RSS to measure (the first of server_pids) */
+    pid_t server_pids[MAX_SERVERS]; /* whose CPU to measure, summed (a cluster's nodes) */
+    int nservers;
+    /* Cluster runs: subscriber i (the responder, in reqrep) dials
+     * sub_ports[i % nsub_ports] while publishers and the requester dial
+     * port; an interest barrier (probes, PROBE_PUB) runs before the warm-up,
+     * since a subscription on one node reaches the others asynchronously. */
+    int sub_ports[MAX_SERVERS];
+    int nsub_ports;
 };
+
+/* The port subscriber (or responder) i dials. */
+static inline int sub_port(const struct params *p, int i)
+{
+    return p->nsub_ports ? p->sub_ports[i % p->nsub_ports] : p->port;
+}
 
 struct result {
     int failed;         /* correctness failure: the numbers are not reported */
@@ -75,6 +93,8 @@ struct result {
     uint64_t churn_pairs;   /* SUB+UNSUB pairs sent in the timed window */
     uint64_t storm_logins;  /* --storm: CONNECTs accepted (PONG received) in the timed window */
     uint64_t storm_refused; /* --storm: logins that failed (not checked in time) in the window */
+    uint64_t probes;        /* interest probes received (cluster runs; not counted as messages) */
+    double barrier_s;       /* how long the interest barrier took */
 };
 
 /* Marks the run failed with a printf-style reason; only the first is kept.

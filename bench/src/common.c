@@ -32,12 +32,12 @@ uint64_t now_ns(void)
 
 void window_begin(const struct params *p, struct result *r)
 {
-    snap_take(&r->w0, p->server_pid, 0);
+    snap_take(&r->w0, p->server_pids, p->nservers, 0);
 }
 
 void window_end(const struct params *p, struct result *r)
 {
-    snap_take(&r->w1, p->server_pid, 1);
+    snap_take(&r->w1, p->server_pids, p->nservers, 1);
 }
 
 uint64_t flow_window(const struct params *p)

@@ -23,7 +23,10 @@ static void usage(void)
     fprintf(stderr,
             "usage: natsbench --port P [options]\n"
             "  --host ADDR        server address (127.0.0.1)\n"
-            "  --server-pid PID   measure this process's CPU time and RSS\n"
+            "  --server-pid PID   measure this process's CPU time and RSS; a comma list\n"
+            "                     (a cluster's nodes): CPU summed over them, RSS of the first\n"
+            "  --sub-port P[,P]   cluster: subscriber i (responder) dials the i-th port (mod n),\n"
+            "                     publishers (requester) --port; interest barrier first\n"
             "  --mode raw|nats    raw sockets (default) or libnats\n"
             "  --scenario S       pub pubsub fanout queue reqrep oneway conns\n"
             "  --size N           payload bytes, >= 16 (128)\n"
@@ -55,6 +58,23 @@ static int parse_scen(const char *s)
     return -1;
 }
 
+/* "1,2,3" into v (at most MAX_SERVERS, each > 0); returns the count. */
+static int parse_list(const char *s, int *v)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x <= 0 || n == MAX_SERVERS || (*end && *end != ','))
+            usage();
+        v[n++] = (int)x;
+        s = *end ? end + 1 : end;
+    }
+    if (!n)
+        usage();
+    return n;
+}
+
 static void parse_args(int argc, char **argv, struct params *p)
 {
     static const struct option opts[] = {
@@ -64,6 +84,7 @@ static void parse_args(int argc, char **argv, struct params *p)
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},  {"timeout", 1, 0, 'T'},
         {"max-msgs", 1, 0, 'M'}, {"window", 1, 0, 'W'},  {"count", 1, 0, 'n'},
         {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {"idle", 1, 0, 'i'},
+        {"sub-port", 1, 0, 'B'},
         {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'}, {"svc-import", 0, 0, 'I'}, {"storm", 1, 0, 'X'},   {"per-src", 1, 0, 'A'},
         {0, 0, 0, 0},
     };
@@ -72,7 +93,15 @@ static void parse_args(int argc, char **argv, struct params *p)
         switch (o) {
         case 'h': p->host = optarg; break;
         case 'p': p->port = atoi(optarg); break;
-        case 'P': p->server_pid = (pid_t)atoi(optarg); break;
+        case 'P': {
+            int v[MAX_SERVERS];
+            p->nservers = parse_list(optarg, v);
+            for (int i = 0; i < p->nservers; i++)
+                p->server_pids[i] = (pid_t)v[i];
+            p->server_pid = p->server_pids[0];
+            break;
+        }
+        case 'B': p->nsub_ports = parse_list(optarg, p->sub_ports); break;
         case 'm': p->mode = strcmp(optarg, "nats") == 0 ? MODE_NATS : MODE_RAW; break;
         case 's': p->scen = (enum scenario)parse_scen(optarg); break;
         case 'z': p->size = strtoul(optarg, NULL, 10); break;
@@ -151,6 +180,13 @@ static void print_result(const struct params *p, const struct result *r)
     json_str("client_cpus", cpus);
     printf("\"size\":%zu,\"pubs\":%d,\"subs\":%d,\"threads\":%d,\"window\":%llu,", p->size, p->pubs,
            p->subs, p->threads, (unsigned long long)flow_window(p));
+    printf("\"servers\":%d,\"server_cpu_each_s\":[", p->nservers);
+    for (int i = 0; i < p->nservers; i++)
+        printf("%s%.6f", i ? "," : "", (double)(b->server_each_ns[i] - a->server_each_ns[i]) / 1e9);
+    printf("],\"sub_ports\":[");
+    for (int i = 0; i < p->nsub_ports; i++)
+        printf("%s%d", i ? "," : "", p->sub_ports[i]);
+    printf("],\"probes\":%llu,\"barrier_s\":%.4f,", (unsigned long long)r->probes, r->barrier_s);
     printf("\"published\":%llu,\"delivered\":%llu,\"elapsed_s\":%.6f,",
            (unsigned long long)r->published, (unsigned long long)r->delivered, r->elapsed);
     double win = b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0.0;
@@ -199,6 +235,12 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &p);
     if (p.stalled && (p.scen != SC_FANOUT || p.mode != MODE_RAW)) {
         fprintf(stderr, "natsbench: --stalled needs --scenario fanout in raw mode\n");
+        return 2;
+    }
+    if (p.nsub_ports && (p.mode != MODE_RAW || p.stalled || p.churn > 0 || p.storm > 0 || p.svc_import ||
+                         !(p.scen == SC_PUBSUB || p.scen == SC_FANOUT || p.scen == SC_REQREP ||
+                           p.scen == SC_ONEWAY))) {
+        fprintf(stderr, "natsbench: --sub-port needs raw mode and pubsub, fanout, reqrep or oneway\n");
         return 2;
     }
     if (p.churn > 0 && p.mode != MODE_RAW) {

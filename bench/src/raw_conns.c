@@ -144,10 +144,10 @@ void raw_conns(const struct params *p, struct result *r)
         if (p->idle > 0) {
             /* nothing but the idle clients: what they cost the server at rest */
             struct cpu_snap a = {0}, b = {0};
-            snap_take(&a, p->server_pid, 0);
+            snap_take(&a, p->server_pids, p->nservers, 0);
             struct timespec it = {(time_t)p->idle, (long)((p->idle - (double)(time_t)p->idle) * 1e9)};
             nanosleep(&it, NULL);
-            snap_take(&b, p->server_pid, 1);
+            snap_take(&b, p->server_pids, p->nservers, 1);
             r->idle_s = (double)(b.t_ns - a.t_ns) / 1e9;
             r->idle_server_cpu_s = (double)(b.server_ns - a.server_ns) / 1e9;
             r->idle_noise_s = (double)others_delta(&a, &b) * tick_s();

@@ -9,6 +9,13 @@
  * latency is counted from when it was due, not from when it went out, so a
  * stall (in the server or here) shows up in the percentiles instead of
  * silently lowering the rate ("coordinated omission").
+ *
+ * Cluster runs (--sub-port): the responder / subscriber dials another node
+ * than the requester / publisher, and before the warm-up the requester
+ * (publisher) sends probes (publisher index PROBE_PUB, every 5 ms) until
+ * one has come back (been received): in request/reply that proves both
+ * the request's interest and the inbox's crossed the route. Probes are
+ * never counted, also those that arrive late.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -50,7 +57,8 @@ static const struct dial_opts svc_responder = {.user = "rsp", .pass = "bench"};
 static int lat_conn(struct lat *L, struct rconn *c, const char *sub, void (*fn)(struct rconn *))
 {
     const struct dial_opts *o = !L->p->svc_import ? NULL : c == &L->a ? &svc_requester : &svc_responder;
-    if (rconn_dial_ex(c, L->p->host, L->p->port, LAT_RBUF, o) < 0 ||
+    int port = c == &L->b ? sub_port(L->p, 0) : L->p->port;
+    if (rconn_dial_ex(c, L->p->host, port, LAT_RBUF, o) < 0 ||
         rconn_write_all(c, sub, strlen(sub), 5000) < 0 || rconn_sync(c, 5000) < 0) {
         fail(L->r, "%s", c->err);
         return -1;
@@ -110,7 +118,8 @@ static int send_out(struct lat *L, uint64_t t)
     return 0;
 }
 
-/* Checks size and order of a message received on c; returns its stamp. */
+/* Checks size and order of a message received on c; returns its stamp.
+ * 0: a message of the run; 1: a probe (ignore it); -1: failed. */
 static int check_in(struct lat *L, struct rconn *c, uint64_t *t)
 {
     uint32_t pub, seq;
@@ -119,6 +128,10 @@ static int check_in(struct lat *L, struct rconn *c, uint64_t *t)
         return -1;
     }
     pfx_get(c->pfx, &pub, &seq, t);
+    if (pub == PROBE_PUB && L->p->nsub_ports) {
+        L->r->probes++;
+        return 1;
+    }
     if (seq != L->expect) {
         fail(L->r, "received sequence %u, expected %u: %s", seq, L->expect,
              seq < L->expect ? "duplicate or reordered" : "lost messages");
@@ -147,6 +160,30 @@ static void lat_pump(struct lat *L, int timeout_ns, uint64_t deadline)
         fail(L->r, "time cap reached after %llu of the messages", (unsigned long long)L->got);
 }
 
+/* Cluster runs: probes until one came back (see the top of the file). */
+static int lat_barrier(struct lat *L, uint64_t deadline)
+{
+    uint64_t t0 = now_ns(), end = t0 + 10000000000ull;
+    uint32_t n = 0;
+    while (!L->r->probes && !L->r->failed) {
+        if (now_ns() > end) {
+            fail(L->r, "interest barrier: no probe came back within 10 s (%u sent): the interest "
+                 "never crossed the route", n);
+            return -1;
+        }
+        pfx_put((unsigned char *)L->out + L->hdrlen, PROBE_PUB, n++, 0);
+        if (rconn_write_all(&L->a, L->out, L->outlen, 5000) < 0) {
+            fail(L->r, "probing: %s", L->a.err);
+            return -1;
+        }
+        uint64_t until = now_ns() + 5000000u;
+        for (uint64_t t; !L->r->probes && !L->r->failed && (t = now_ns()) < until;)
+            lat_pump(L, (int)(until - t), deadline);
+    }
+    L->r->barrier_s = (double)(now_ns() - t0) / 1e9;
+    return L->r->failed ? -1 : 0;
+}
+
 /* ---- request/reply ---- */
 
 static void rr_responder(struct rconn *c)
@@ -170,7 +207,7 @@ static void rr_requester(struct rconn *c)
 {
     struct lat *L = c->ctx;
     uint64_t t;
-    if (check_in(L, c, &t) < 0)
+    if (check_in(L, c, &t) != 0)
         return;
     uint64_t now = now_ns();
     if (L->record)
@@ -242,7 +279,8 @@ void raw_reqrep(const struct params *p, struct result *r)
     /* through a service import, the responder (account SVC) subscribes to the
      * exported subject; the requester (APP) publishes on its import's */
     const char *rsub = p->svc_import ? "SUB svc.req 1\r\n" : "SUB bench.req 1\r\n";
-    if (lat_setup(&L, line, "SUB _INBOX.bench.1 1\r\n", rsub, rr_requester, rr_responder) == 0) {
+    if (lat_setup(&L, line, "SUB _INBOX.bench.1 1\r\n", rsub, rr_requester, rr_responder) == 0 &&
+        (!p->nsub_ports || lat_barrier(&L, deadline) == 0)) {
         uint64_t warm = p->count / 10 < 100 ? 100 : p->count / 10;
         rr_phase(&L, warm, 0, deadline);
         window_begin(p, r);
@@ -268,7 +306,7 @@ static void ow_subscriber(struct rconn *c)
 {
     struct lat *L = c->ctx;
     uint64_t t;
-    if (check_in(L, c, &t) < 0)
+    if (check_in(L, c, &t) != 0)
         return;
     uint64_t now = now_ns();
     if (L->record)
@@ -303,7 +341,8 @@ void raw_oneway(const struct params *p, struct result *r)
     struct lat L = {.p = p, .r = r, .ep = -1};
     char line[64];
     snprintf(line, sizeof line, "PUB bench.lat %zu\r\n", p->size);
-    if (lat_setup(&L, line, "", "SUB bench.lat 1\r\n", NULL, ow_subscriber) == 0) {
+    if (lat_setup(&L, line, "", "SUB bench.lat 1\r\n", NULL, ow_subscriber) == 0 &&
+        (!p->nsub_ports || lat_barrier(&L, deadline) == 0)) {
         uint64_t warm = (uint64_t)(p->rate * p->warmup);
         if (warm)
             ow_phase(&L, warm, 0, deadline);

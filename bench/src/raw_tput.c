@@ -25,6 +25,15 @@
  * beside the traffic, for the warm-up and the timed phase alike; it must
  * receive nothing, and still answer a PING at the end.
  *
+ * Cluster runs (--sub-port): subscribers dial other nodes than the
+ * publishers, and an interest barrier runs before the warm-up: each
+ * publisher sends probes (publisher index PROBE_PUB) on its own subject
+ * until every subscriber has had one, since a subscription made on one node
+ * reaches the others over the route only some time after that node
+ * answered the subscriber's PING. Probes are left out of every count and
+ * check, also those that arrive late (they still come before the first
+ * real message: same publisher, same subject, same path).
+ *
  * Threads: params.threads event loops (epoll, edge-triggered), each owning
  * the connections i with i % threads == its number. Shared: the atomics in
  * struct tput. The loop that sees the last delivery ends the window.
@@ -72,7 +81,8 @@ struct subc {
     struct rconn c;
     uint32_t next_seq[MAX_CONNS_PER_SIDE]; /* per publisher: the sequence expected next */
     uint64_t reported;  /* c.msgs already added to tput.delivered */
-    uint64_t base;      /* c.msgs when the measured phase began */
+    uint64_t base;      /* sub_msgs() when the measured phase began */
+    uint64_t probes;    /* interest probes received (not messages of the run) */
     struct tput *tp;
 };
 
@@ -112,6 +122,12 @@ struct tput {
     pthread_barrier_t go;
 };
 
+/* Messages of the run a subscriber received: all but the probes. */
+static inline uint64_t sub_msgs(const struct subc *s)
+{
+    return s->c.msgs - s->probes;
+}
+
 /* epoll data: which connection (publishers first, then subscribers). */
 #define REF_SUB 0x10000u
 
@@ -127,6 +143,10 @@ static void sub_msg(struct rconn *c)
         return;
     }
     pfx_get(c->pfx, &pub, &seq, &ts);
+    if (pub == PROBE_PUB && tp->p->nsub_ports) {
+        s->probes++;
+        return;
+    }
     if (pub >= (uint32_t)tp->npub || (tp->p->scen == SC_PUBSUB && pub != (uint32_t)c->idx)) {
         fail(tp->r, "subscriber %d: message from publisher %u, not one of its own", c->idx, pub);
         return;
@@ -171,7 +191,7 @@ static int sub_init(struct tput *tp, int i)
 {
     const struct params *p = tp->p;
     struct subc *s = &tp->sub[i];
-    if (rconn_dial(&s->c, p->host, p->port, SUB_RBUF) < 0) {
+    if (rconn_dial(&s->c, p->host, sub_port(p, i), SUB_RBUF) < 0) {
         fail(tp->r, "subscriber %d: %s", i, s->c.err);
         return -1;
     }
@@ -272,8 +292,8 @@ static int conn_read(struct tput *tp, uint32_t ref)
         struct subc *s = &tp->sub[ref & 0xffff];
         if (rconn_read(&s->c, &full) < 0 || s->c.failed)
             fail(tp->r, "subscriber %d: %s", s->c.idx, s->c.err);
-        uint64_t n = s->c.msgs - s->reported;
-        s->reported = s->c.msgs;
+        uint64_t n = sub_msgs(s) - s->reported;
+        s->reported = sub_msgs(s);
         if (n)
             atomic_fetch_add_explicit(&tp->delivered, n, memory_order_relaxed);
         if (s->c.pong_owed) {
@@ -389,7 +409,7 @@ static void run_phase(struct tput *tp, double duration, int measured, uint64_t r
         pc->woff = pc->wend = 0;
     }
     for (int i = 0; i < tp->nsub; i++)
-        tp->sub[i].base = tp->sub[i].c.msgs;
+        tp->sub[i].base = sub_msgs(&tp->sub[i]);
     struct loop L[MAX_THREADS];
     pthread_barrier_init(&tp->go, NULL, (unsigned)tp->nthr + 1);
     for (int t = 0; t < tp->nthr; t++) {
@@ -450,11 +470,11 @@ static void verify(struct tput *tp)
             return;
         }
         uint64_t want = tp->p->scen == SC_PUBSUB ? tp->pub[i].seq : total;
-        if (tp->p->scen != SC_QUEUE && s->c.msgs != want)
+        if (tp->p->scen != SC_QUEUE && sub_msgs(s) != want)
             fail(tp->r, "subscriber %d received %llu messages, %llu were published to it", i,
-                 (unsigned long long)s->c.msgs, (unsigned long long)want);
-        got += s->c.msgs;
-        tp->r->member[i] = s->c.msgs - s->base;
+                 (unsigned long long)sub_msgs(s), (unsigned long long)want);
+        got += sub_msgs(s);
+        tp->r->member[i] = sub_msgs(s) - s->base;
         measured += tp->r->member[i];
     }
     tp->r->nmember = tp->nsub;
@@ -471,6 +491,60 @@ static void verify(struct tput *tp)
         if ((double)tp->r->member[i] < 0.9 * fair || (double)tp->r->member[i] > 1.1 * fair)
             fail(tp->r, "queue member %d got %llu of %llu messages: outside %.0f ± 10%%", i,
                  (unsigned long long)tp->r->member[i], (unsigned long long)measured, fair);
+}
+
+/* Cluster runs: probes from every publisher, every 5 ms, until every
+ * subscriber has had one (see the top of the file). Bounded by 10 s. */
+static int interest_barrier(struct tput *tp)
+{
+    uint64_t t0 = now_ns(), deadline = t0 + 10000000000ull;
+    uint32_t n = 0;
+    struct pollfd pf[MAX_CONNS_PER_SIDE];
+    for (;;) {
+        int missing = 0;
+        for (int i = 0; i < tp->nsub; i++)
+            missing += !tp->sub[i].probes;
+        if (!missing)
+            break;
+        if (now_ns() > deadline) {
+            fail(tp->r, "interest barrier: %d of %d subscribers had no probe within 10 s (%u probes sent "
+                 "by each publisher): the publishers' node never learnt their interest", missing, tp->nsub, n);
+            return -1;
+        }
+        for (int i = 0; i < tp->npub; i++) {
+            struct pubc *pc = &tp->pub[i];
+            pfx_put((unsigned char *)pc->chunk + pc->hdrlen, PROBE_PUB, n, 0);
+            if (rconn_write_all(&pc->c, pc->chunk, pc->msglen, 5000) < 0) {
+                fail(tp->r, "publisher %d, probing: %s", i, pc->c.err);
+                return -1;
+            }
+        }
+        n++;
+        uint64_t until = now_ns() + 5000000u;
+        for (uint64_t t; (t = now_ns()) < until;) {
+            for (int i = 0; i < tp->nsub; i++)
+                pf[i] = (struct pollfd){.fd = tp->sub[i].c.fd, .events = POLLIN};
+            if (poll(pf, (nfds_t)tp->nsub, (int)((until - t) / 1000000u) + 1) <= 0)
+                continue;
+            for (int i = 0; i < tp->nsub; i++) {
+                struct subc *s = &tp->sub[i];
+                if (!pf[i].revents)
+                    continue;
+                while (rconn_read(&s->c, NULL) > 0 && !s->c.failed)
+                    ;
+                if (s->c.failed || tp->r->failed) {
+                    fail(tp->r, "subscriber %d, probing: %s", i, s->c.failed ? s->c.err : tp->r->error);
+                    return -1;
+                }
+                if (s->c.pong_owed) {
+                    s->c.pong_owed = 0;
+                    rconn_write_all(&s->c, "PONG\r\n", 6, 5000);
+                }
+            }
+        }
+    }
+    tp->r->barrier_s = (double)(now_ns() - t0) / 1e9;
+    return 0;
 }
 
 /* Just before the timed phase: subscribers that are answered once (the
@@ -656,7 +730,8 @@ void raw_throughput(const struct params *p, struct result *r)
     tp->limit = w * (uint64_t)(tp->nsub ? tp->nsub : 1);
     tp->min_batch = w / 4 ? w / 4 : 1;
     tp->max_msgs = p->max_msgs;
-    if (setup(tp) == 0 && (p->churn <= 0 || churn_start(tp) == 0)) {
+    if (setup(tp) == 0 && (!p->nsub_ports || interest_barrier(tp) == 0) &&
+        (p->churn <= 0 || churn_start(tp) == 0)) {
         if (p->warmup > 0)
             run_phase(tp, p->warmup, 0, run_deadline);
         if (!r->failed && p->stalled)
@@ -672,6 +747,8 @@ void raw_throughput(const struct params *p, struct result *r)
             r->stalled_cut += stalled_drain(tp, &tp->stalled[i]);
     }
     churn_stop(tp);
+    for (int i = 0; i < tp->nsub; i++)
+        r->probes += tp->sub[i].probes;
     teardown(tp);
     free(tp);
 }

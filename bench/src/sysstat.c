@@ -98,10 +98,13 @@ static uint64_t proc_stat_ticks(pid_t pid)
     return read_ent(pid, &e) == 0 ? e.own : 0;
 }
 
-static int excluded(pid_t pid, pid_t server)
+static int excluded(pid_t pid, const pid_t *servers, int nservers)
 {
-    if (pid == server || pid == getpid())
+    if (pid == getpid())
         return 1;
+    for (int i = 0; i < nservers; i++)
+        if (pid == servers[i])
+            return 1;
     for (int i = 0; i < nsoftirqd; i++)
         if (pid == softirqd[i])
             return 1;
@@ -115,7 +118,7 @@ static int by_pid(const void *a, const void *b)
 }
 
 /* Every process but ours, sorted by PID. */
-static int read_procs(pid_t server, struct proc_ent **out)
+static int read_procs(const pid_t *servers, int nservers, struct proc_ent **out)
 {
     DIR *d = opendir("/proc");
     int n = 0, cap = 0;
@@ -125,7 +128,7 @@ static int read_procs(pid_t server, struct proc_ent **out)
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (excluded(pid, server))
+        if (excluded(pid, servers, nservers))
             continue;
         if (n == cap) {
             struct proc_ent *nv = realloc(v, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *v);
@@ -212,18 +215,25 @@ static int busy_ticks(uint64_t *busy, uint64_t *steal, uint64_t *idle)
     return 0;
 }
 
-int snap_take(struct cpu_snap *s, pid_t server, int at_end)
+int snap_take(struct cpu_snap *s, const pid_t *servers, int nservers, int at_end)
 {
+    if (nservers > MAX_SERVERS)
+        nservers = MAX_SERVERS;
     pthread_once(&softirqd_once, find_softirqd);
     free(s->procs);
     memset(s, 0, sizeof *s);
     /* The scan of every process takes a few ms: before the window's own
      * readings at its start, after them at its end, so that it stays out. */
     if (!at_end)
-        s->nprocs = read_procs(server, &s->procs);
-    if (server > 0) {
-        s->server_ns = proc_cpu_ns(server, &s->server_threads);
-        s->server_ticks = proc_stat_ticks(server);
+        s->nprocs = read_procs(servers, nservers, &s->procs);
+    for (int i = 0; i < nservers; i++) {
+        if (servers[i] <= 0)
+            continue;
+        int nt = 0;
+        s->server_each_ns[i] = proc_cpu_ns(servers[i], &nt);
+        s->server_ns += s->server_each_ns[i];
+        s->server_threads += nt;
+        s->server_ticks += proc_stat_ticks(servers[i]);
     }
     s->self_ns = proc_cpu_ns(getpid(), NULL);
     for (int i = 0; i < nsoftirqd; i++) {
@@ -236,7 +246,7 @@ int snap_take(struct cpu_snap *s, pid_t server, int at_end)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->t_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     if (at_end)
-        s->nprocs = read_procs(server, &s->procs);
+        s->nprocs = read_procs(servers, nservers, &s->procs);
     return rc;
 }
 

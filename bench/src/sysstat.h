@@ -29,10 +29,13 @@
 
 struct proc_ent;
 
+#define MAX_SERVERS 8 /* a cluster's nodes, measured together */
+
 struct cpu_snap {
     uint64_t t_ns;           /* CLOCK_MONOTONIC when taken */
-    uint64_t server_ns;      /* server threads' schedstat run time */
-    uint64_t server_ticks;   /* server utime+stime from /proc/PID/stat */
+    uint64_t server_ns;      /* server threads' schedstat run time (all servers) */
+    uint64_t server_each_ns[MAX_SERVERS]; /* the same per server */
+    uint64_t server_ticks;   /* server utime+stime from /proc/PID/stat (all servers) */
     uint64_t self_ns;        /* this process's threads' schedstat run time */
     uint64_t softirqd_ns;    /* all ksoftirqd/N threads */
     uint64_t busy_ticks;     /* /proc/stat cpu: user+nice+system+irq+softirq+steal */
@@ -40,12 +43,14 @@ struct cpu_snap {
     uint64_t idle_ticks;     /* /proc/stat cpu: idle+iowait */
     struct proc_ent *procs;  /* every other process (see others_delta), by PID */
     int nprocs;
-    int server_threads;      /* live threads of the server when taken */
+    int server_threads;      /* live threads of the servers when taken */
 };
 
-/* Fills s; server may be 0 (not measured); at_end orders the readings for
- * the end of a window. Returns 0 or -errno. */
-int snap_take(struct cpu_snap *s, pid_t server, int at_end);
+/* Fills s for the nservers processes in servers[] (a cluster's nodes are
+ * summed; nservers may be 0: none measured); at_end orders the readings for
+ * the end of a window. Every server is left out of the noise. Returns 0 or
+ * -errno. */
+int snap_take(struct cpu_snap *s, const pid_t *servers, int nservers, int at_end);
 /* CPU ticks all other processes used between a and b: per process, the
  * growth of utime+stime and of cutime+cstime, less what reaped children
  * had before a (it moved into their parent's cutime). */
