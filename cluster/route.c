@@ -36,6 +36,8 @@
 #define ROUTE_DIAL_MS 1000        /* nats-server's DEFAULT_ROUTE_DIAL */
 #define ROUTE_FIRST_PING_MS 1000  /* nats-server's firstPingInterval */
 #define ROUTE_RETRY_MAX_MS 30000  /* the longest wait after refused attempts */
+#define ROUTE_POOL_DEFAULT 3      /* nats-server 2.10's DEFAULT_ROUTE_POOL_SIZE */
+#define ROUTE_EXTRA_TAG 0x40000000 /* a dial for one more connection of a pool (or a pinned account) */
 
 /* A route URL we dial: configured (explicit) or learned from gossip (implicit). */
 struct rtarget {
@@ -49,6 +51,9 @@ struct rtarget {
     bool dead;                 /* an implicit target given up: its slot is free */
     struct conn *conn;         /* the registered route serving it (ours, or the peer's that took it over) */
     char id[64];               /* the server it leads to, once known */
+    uint64_t refused_pins;     /* pinned accounts (bits of cl->pins) the server said it has no route for */
+    int extra_inflight;        /* dials for more connections to the same server (pool, pinned), and
+                                * their connections until they register */
     int64_t retry_ms;          /* before the next dial after a connection that never registered
                                 * (refused: bad credentials, wrong cluster): doubles up to
                                 * ROUTE_RETRY_MAX_MS, so that a refusal is no tight loop
@@ -62,6 +67,13 @@ struct route {
     bool got_connect, registered, ldm, dynamic;
     bool registered_once;      /* it registered at some point (a refused one did not) */
     bool gannet;               /* the peer is a gannet (its INFO's "go"): duplicates are settled by server id */
+    bool extra;                /* dialled as one more connection to a server we have (ROUTE_EXTRA_TAG) */
+    bool extra_counted;        /* still in its target's extra_inflight */
+    bool noredial;             /* closed as a connection too many: nothing to dial again */
+    bool info_sent;            /* our INFO (we dial: held back until the peer's, route.go's delayInfo) */
+    bool nopool;               /* one connection with every account: the peer has no pool (2.9), or we have none */
+    int slot;                  /* its index in the peer's pool (route_pool_idx); 0 on a no-pool route */
+    int pin;                   /* the pinned account it is dedicated to (cl->pins), -1: pooled accounts */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
     int rport;
@@ -98,6 +110,9 @@ struct cluster {
     _Atomic int nregistered;
     char **cfg_urls;           /* the explicit routes' host:port (/varz cluster.urls): immutable after init */
     int ncfg;
+    int pool;                  /* connections per peer for the pooled accounts; -1: no pooling (as 2.9) */
+    struct account **pins;     /* the accounts with a connection of their own (cluster.accounts, $SYS) */
+    int npins;                 /* immutable after init, like pool */
     /* shard 0 only */
     char name[256];
     bool dynamic;
@@ -399,6 +414,30 @@ int route_init(struct server *s, const struct opts *o)
     for (int i = 0; cl->cfg_urls && i < cl->nexplicit; i++)
         if ((cl->cfg_urls[cl->ncfg] = strdup(cl->targets[i].hostport)))
             cl->ncfg++;
+    cl->pool = co->pool_size == 0 ? ROUTE_POOL_DEFAULT : co->pool_size < 0 ? -1 : co->pool_size;
+    if (cl->pool < 0 && co->naccounts) {
+        log_fatal("cluster accounts need route pooling: pool_size is %d", co->pool_size);
+        return -1;
+    }
+    /* nats-server 2.10's setBaselineOptions: pooling pins the system account too */
+    cl->pins = calloc((size_t)co->naccounts + 1, sizeof *cl->pins);
+    if (!cl->pins)
+        return -1;
+    for (int i = 0; i < co->naccounts; i++) {
+        struct account *a = account_find(s->acc, s->naccounts, co->accounts[i]);
+        if (!a) {
+            log_fatal("cluster accounts: account \"%s\" is not defined", co->accounts[i]);
+            return -1;
+        }
+        cl->pins[cl->npins++] = a;
+    }
+    if (cl->pool > 0 && s->sacc) {
+        bool have = false;
+        for (int i = 0; i < cl->npins; i++)
+            have |= cl->pins[i] == s->sacc;
+        if (!have)
+            cl->pins[cl->npins++] = s->sacc;
+    }
     cl->tab_mask = 255;
     cl->tab = calloc(cl->tab_mask + 1, sizeof *cl->tab);
     if (!cl->tab)
@@ -442,6 +481,7 @@ void route_free(struct server *s)
         }
     free(cl->tab);
     free(cl->routes);
+    free(cl->pins);
     free(atomic_load(&cl->client_info));
     free(atomic_load(&cl->client_info_ldm));
     free(cl->mon_urls);
@@ -457,19 +497,62 @@ int route_count(const struct server *s)
     return CL(s) ? atomic_load_explicit(&CL(s)->nregistered, memory_order_relaxed) : 0;
 }
 
-static void dial_target(struct shard *sh, int idx, int64_t delay_ms, int attempts)
+static void dial_spec_for(struct shard *sh, int idx, int64_t delay_ms, int attempts, bool extra)
 {
     struct cluster *cl = CL(sh->srv);
     struct rtarget *t = &cl->targets[idx];
     const struct opts *o = sh->conf->o;
-    struct dial_spec spec = {.alen = t->alen, .kind = CK_ROUTE, .tag = idx + 1,
+    struct dial_spec spec = {.alen = t->alen, .kind = CK_ROUTE, .tag = (idx + 1) | (extra ? ROUTE_EXTRA_TAG : 0),
                              .timeout_ms = o->cluster.connect_timeout_ms > 0 ? o->cluster.connect_timeout_ms
                                                                               : ROUTE_DIAL_MS,
                              .backoff_ms = ROUTE_RECONNECT_MS, .backoff_max_ms = ROUTE_RECONNECT_MS,
                              .max_attempts = attempts, .first_delay_ms = delay_ms};
     memcpy(&spec.addr, &t->addr, sizeof spec.addr);
-    t->dialling = true;
+    if (extra)
+        t->extra_inflight++;
+    else
+        t->dialling = true;
     shard_dial(sh, &spec);
+}
+
+static void dial_target(struct shard *sh, int idx, int64_t delay_ms, int attempts)
+{
+    dial_spec_for(sh, idx, delay_ms, attempts, false);
+}
+
+/* The registered connections to server id (pooled, pinned, or its one). */
+static int conns_to(const struct cluster *cl, const char *id, bool *nopool)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < cl->nroutes; i++) {
+        const struct route *r = cl->routes[i]->route;
+        if (!strcmp(r->id, id)) {
+            n++;
+            if (nopool)
+                *nopool |= r->nopool;
+        }
+    }
+    return n;
+}
+
+/* A server we dialled has fewer connections than a pool and its pinned
+ * accounts make: dial the missing ones (route.go dials the next pool
+ * connection once one registers, after a random wait under 100 ms). Which
+ * slot or account each serves is settled when it registers. */
+static void ensure_pool(struct shard *sh, int idx, int64_t delay_ms)
+{
+    struct cluster *cl = CL(sh->srv);
+    struct rtarget *t = &cl->targets[idx];
+    bool nopool = false;
+    if (cl->pool < 0 || !*t->id || t->dead)
+        return;
+    int have = conns_to(cl, t->id, &nopool);
+    if (!have || nopool)
+        return;
+    int want = cl->pool + cl->npins - __builtin_popcountll(t->refused_pins) - have - t->extra_inflight -
+               (t->dialling ? 1 : 0);
+    for (int i = 0; i < want; i++)
+        dial_spec_for(sh, idx, delay_ms + (int64_t)(random() % 100), 1, true);
 }
 
 void route_shard_start(struct shard *sh)
@@ -599,9 +682,12 @@ static void urls_changed(struct shard *sh)
 /* ---------------------------------------------------------------- the INFO we send */
 
 /* first: the INFO a connection starts with (a nonce, "INFO {...} \r\n");
- * else an update (no nonce, "INFO {...}\r\n", as nats-server's). */
+ * else an update (no nonce, "INFO {...}\r\n", as nats-server's). With
+ * pooling, nats-server 2.10's fields come last, as its Info struct orders
+ * them: route_pool_size, route_pool_idx (left out when 0), route_account. */
 static int send_route_info(struct conn *c, bool first, bool ldm)
 {
+    const struct route *r = c->route;
     struct server *s = c->sh->srv;
     struct cluster *cl = CL(s);
     const struct opts *o = c->sh->conf->o;
@@ -631,7 +717,17 @@ static int send_route_info(struct conn *c, bool first, bool ldm)
     }
     if (ldm)
         sb_str(&b, ",\"ldm\":true");
-    sb_str(&b, first ? ",\"lnoc\":true} \r\n" : ",\"lnoc\":true}\r\n");
+    sb_str(&b, ",\"lnoc\":true");
+    if (cl->pool > 0) {
+        sb_fmt(&b, ",\"route_pool_size\":%d", cl->pool);
+        if (r->slot > 0)
+            sb_fmt(&b, ",\"route_pool_idx\":%d", r->slot);
+        if (r->pin >= 0) {
+            sb_str(&b, ",\"route_account\":");
+            sb_jstr(&b, cl->pins[r->pin]->name);
+        }
+    }
+    sb_str(&b, first ? "} \r\n" : "}\r\n");
     int rc = b.oom ? -ENOMEM : conn_write(c, b.p, b.n);
     free(b.p);
     return rc;
@@ -704,7 +800,9 @@ void route_start(struct conn *c)
         conn_close(c, CR_RESOURCES, false);
         return;
     }
-    r->target = c->dial_tag - 1;
+    r->target = (c->dial_tag & ~ROUTE_EXTRA_TAG) - 1;
+    r->extra = r->extra_counted = (c->dial_tag & ROUTE_EXTRA_TAG) != 0;
+    r->slot = r->pin = -1;
     r->solicited = r->target >= 0;
     r->configured = r->solicited && CL(s)->targets[r->target].explicit_;
     c->cid = atomic_fetch_add(&s->next_cid, 1);
@@ -724,12 +822,16 @@ void route_start(struct conn *c)
     parser_init(&c->parser, kd->ops, (uint32_t)o->max_control_line * kd->ctl_line_factor, o->max_payload);
     parser_set_max_args(&c->parser, kd->max_args);
     c->parser.headers_ok = 1;
+    /* Dialling a pooling server, our INFO waits for the peer's: which slot
+     * of the pool (or which pinned account) this connection serves is
+     * settled then (route.go's createRoute delays it the same way). */
     if (r->solicited)
         send_connect(c);
-    if (send_route_info(c, true, false) < 0) {
+    if ((!r->solicited || CL(s)->pool < 0) && send_route_info(c, true, false) < 0) {
         conn_close(c, CR_RESOURCES, false);
         return;
     }
+    r->info_sent = !r->solicited || CL(s)->pool < 0;
     log_debug("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
     conn_schedule(c);
 }
@@ -764,6 +866,22 @@ void route_closed(struct conn *c)
     if (r->target < 0 || stopping)
         return;
     struct rtarget *t = &cl->targets[r->target];
+    if (r->extra_counted) {
+        r->extra_counted = false;
+        t->extra_inflight--;
+    }
+    if (r->extra) { /* one of a pool: replaced while the server has others (else the first dial's loop redials) */
+        if (!r->noredial)
+            ensure_pool(sh, r->target, ROUTE_RECONNECT_MS);
+        return;
+    }
+    if (r->noredial) {
+        t->dialling = t->conn ? t->dialling : false;
+        if (t->conn == c)
+            t->conn = NULL;
+        ensure_pool(sh, r->target, ROUTE_RECONNECT_MS);
+        return;
+    }
     if (t->conn == c)
         t->conn = NULL;
     else if (t->conn || !t->dialling) /* another route serves it, or it was handed to one */
@@ -807,9 +925,18 @@ void route_auth_done(struct conn *c, bool ok)
 void route_dial_failed(struct shard *sh, int32_t tag)
 {
     struct cluster *cl = CL(sh->srv);
-    if (!cl || tag < 1 || tag > cl->ntargets)
+    if (!cl)
+        return;
+    bool extra = (tag & ROUTE_EXTRA_TAG) != 0;
+    tag &= ~ROUTE_EXTRA_TAG;
+    if (tag < 1 || tag > cl->ntargets)
         return;
     struct rtarget *t = &cl->targets[tag - 1];
+    if (extra) {
+        t->extra_inflight--;
+        ensure_pool(sh, tag - 1, ROUTE_RECONNECT_MS);
+        return;
+    }
     t->dialling = false;
     if (!t->explicit_) {
         t->dead = true;
@@ -873,12 +1000,48 @@ static void igrow(struct cluster *cl)
     cl->tab_mask = nm;
 }
 
-/* "RS+ acc subj[ queue weight]\r\n" or "RS- acc subj[ queue]\r\n" */
-static void write_rs(struct sbuf *b, const struct account *a, const struct ient *e, bool plus)
+/* 32-bit FNV-1a, the hash route.go's computeRoutePoolIdx takes of an account name. */
+static uint32_t fnv1a32(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+static int pin_of(const struct cluster *cl, const struct account *a)
+{
+    for (int i = 0; i < cl->npins; i++)
+        if (cl->pins[i] == a)
+            return i;
+    return -1;
+}
+
+/* Does route connection r carry account a's interest and messages? A
+ * no-pool route carries every account; a pinned one its account; a pooled
+ * one the unpinned accounts of its slot, fnv1a32(name) % pool_size
+ * (server.go, computeRoutePoolIdx). A pinned account whose connection to
+ * a pooling peer is not up has no traffic with it meanwhile, as in
+ * nats-server (updateRouteSubscriptionMap). */
+static bool carries(const struct cluster *cl, const struct route *r, const struct account *a)
+{
+    if (r->nopool)
+        return true;
+    int p = pin_of(cl, a);
+    if (r->pin >= 0 || p >= 0)
+        return r->pin == p;
+    return (uint32_t)r->slot == (cl->pool <= 1 ? 0 : fnv1a32(a->name, a->name_len) % (uint32_t)cl->pool);
+}
+
+/* "RS+ acc subj[ queue weight]\r\n" or "RS- acc subj[ queue]\r\n"; the
+ * account left out on a connection pinned to it (with_acc false). */
+static void write_rs(struct sbuf *b, const struct account *a, const struct ient *e, bool plus, bool with_acc)
 {
     sb_str(b, plus ? "RS+ " : "RS- ");
-    sb_add(b, a->name, a->name_len);
-    sb_str(b, " ");
+    if (with_acc) {
+        sb_add(b, a->name, a->name_len);
+        sb_str(b, " ");
+    }
     sb_add(b, e->k, e->slen);
     if (e->qlen) {
         sb_str(b, " ");
@@ -889,15 +1052,67 @@ static void write_rs(struct sbuf *b, const struct account *a, const struct ient 
     sb_str(b, "\r\n");
 }
 
-static void to_routes(struct cluster *cl, const struct sbuf *b)
+/* RS+/RS- lines for the routes, each with its account: every route is
+ * sent those of the accounts it carries. */
+struct rsout {
+    struct sbuf b;
+    struct rsline {
+        const struct account *a;
+        uint32_t off, len, skip; /* skip: "RS+ acc " less "RS+ " — what a pinned connection leaves out */
+    } *v;
+    uint32_t n, cap;
+    bool oom;
+};
+
+static void rs_add(struct rsout *o, const struct account *a, const struct ient *e, bool plus)
 {
-    for (uint32_t i = 0; i < cl->nroutes; i++)
-        conn_write(cl->routes[i], b->p, b->n);
+    if (o->n == o->cap) {
+        uint32_t nc = o->cap ? o->cap * 2 : 64;
+        struct rsline *nv = realloc(o->v, nc * sizeof *nv);
+        if (!nv) {
+            o->oom = true;
+            return;
+        }
+        o->v = nv, o->cap = nc;
+    }
+    uint32_t off = (uint32_t)o->b.n;
+    write_rs(&o->b, a, e, plus, true);
+    o->v[o->n++] = (struct rsline){a, off, (uint32_t)o->b.n - off, a->name_len + 1};
+}
+
+static void to_routes(struct cluster *cl, struct rsout *o)
+{
+    struct sbuf w = {0};
+    for (uint32_t i = 0; i < cl->nroutes && !o->b.oom; i++) {
+        struct conn *c = cl->routes[i];
+        const struct route *r = c->route;
+        w.n = 0;
+        for (uint32_t k = 0; k < o->n; k++) {
+            const struct rsline *l = &o->v[k];
+            if (!carries(cl, r, l->a))
+                continue;
+            if (r->pin >= 0) { /* "RS+ " then what follows the account */
+                sb_add(&w, o->b.p + l->off, 4);
+                sb_add(&w, o->b.p + l->off + 4 + l->skip, l->len - 4 - l->skip);
+            } else {
+                sb_add(&w, o->b.p + l->off, l->len);
+            }
+        }
+        if (w.oom)
+            break;
+        if (w.n)
+            conn_write(c, w.p, w.n);
+    }
+    if (w.oom || o->b.oom || o->oom)
+        log_error("cluster: out of memory sending interest");
+    free(w.p);
+    o->b.n = 0;
+    o->n = 0;
 }
 
 /* One note: what the index holds now for (acc, subj, queue) vs. what we told. */
 static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_t slen, const char *q, uint32_t qlen,
-                       struct sbuf *out)
+                       struct rsout *out)
 {
     struct server *s = sh->srv;
     struct cluster *cl = CL(s);
@@ -922,17 +1137,17 @@ static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_
         *pp = e;
         if (++cl->tab_n > cl->tab_mask)
             igrow(cl);
-        write_rs(out, a, e, true);
+        rs_add(out, a, e, true);
         return;
     }
     if (n) { /* a queue group's weight changed (a plain subject stays advertised) */
         int32_t was = e->count;
         e->count = (int32_t)n;
         if (qlen || !was)
-            write_rs(out, a, e, true);
+            rs_add(out, a, e, true);
         return;
     }
-    write_rs(out, a, e, false);
+    rs_add(out, a, e, false);
     *pp = e->next;
     cl->tab_n--;
     free(e);
@@ -942,23 +1157,20 @@ static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_
 static void notes_apply(struct shard *sh, const char *buf, uint32_t len)
 {
     struct cluster *cl = CL(sh->srv);
-    struct sbuf out = {0};
+    struct rsout out = {0};
     for (uint32_t off = 0; off + 12 <= len;) {
         uint32_t h[3];
         memcpy(h, buf + off, sizeof h);
         const char *p = buf + off + 12;
         note_apply(sh, h[0], p, h[1], p + h[1], h[2], &out);
         off += (12 + h[1] + h[2] + 3) & ~3u;
-        if (out.n > 65536) {
+        if (out.b.n > 65536)
             to_routes(cl, &out);
-            out.n = 0;
-        }
     }
-    if (out.n && !out.oom)
+    if (out.n)
         to_routes(cl, &out);
-    else if (out.oom)
-        log_error("cluster: out of memory sending interest");
-    free(out.p);
+    free(out.b.p);
+    free(out.v);
 }
 
 void route_note(struct shard *sh, const struct sub *s)
@@ -1021,7 +1233,10 @@ static void send_all_interest(struct conn *c)
     struct sbuf b = {0};
     for (uint32_t i = 0; i <= cl->tab_mask; i++)
         for (const struct ient *e = cl->tab[i]; e; e = e->next) {
-            write_rs(&b, &s->acc[e->acc], e, true);
+            const struct account *a = &s->acc[e->acc];
+            if (!carries(cl, c->route, a))
+                continue;
+            write_rs(&b, a, e, true, c->route->pin < 0);
             if (b.n > 65536) {
                 conn_write(c, b.p, b.n);
                 b.n = 0;
@@ -1144,6 +1359,105 @@ static struct conn *route_by_id(struct cluster *cl, const char *id)
     return NULL;
 }
 
+/* Is routes[i] the first registered connection to its server? (one gossip INFO per server) */
+static bool first_of_server(const struct cluster *cl, uint32_t i)
+{
+    for (uint32_t k = 0; k < i; k++)
+        if (!strcmp(cl->routes[k]->route->id, cl->routes[i]->route->id))
+            return false;
+    return true;
+}
+
+/* A registered connection to server id in the place r takes: the same
+ * pinned account, or the same slot of the pool (a no-pool route: any). */
+static struct conn *same_place(struct cluster *cl, const char *id, const struct route *r)
+{
+    for (uint32_t i = 0; i < cl->nroutes; i++) {
+        const struct route *o = cl->routes[i]->route;
+        if (strcmp(o->id, id))
+            continue;
+        if (r->nopool || o->nopool || (r->pin >= 0 ? o->pin == r->pin : o->pin < 0 && o->slot == r->slot))
+            return cl->routes[i];
+    }
+    return NULL;
+}
+
+/* nats-server 2.10's pooling, from the peer's first INFO (route.go,
+ * addRoute): a peer without route_pool_size (2.9, or pool_size -1) has one
+ * connection carrying every account; pool sizes must match; a connection
+ * we dialled takes the first free slot, else the first pinned account it
+ * lacks, else it is one too many; one the peer dialled takes the slot
+ * (route_pool_idx) or account (route_account) its INFO names. 0, or -1:
+ * refused (with nats-server's -ERR) or closed. */
+static int pool_place(struct conn *c, json_t *j, const char *id)
+{
+    struct route *r = c->route;
+    struct server *s = c->sh->srv;
+    struct cluster *cl = CL(s);
+    json_t *jps = json_object_get(j, "route_pool_size"), *jpi = json_object_get(j, "route_pool_idx");
+    int ps = json_is_integer(jps) ? (int)json_integer_value(jps) : 0;
+    int pidx = json_is_integer(jpi) ? (int)json_integer_value(jpi) : 0;
+    char racc[256], err[400] = "";
+    jcpy(j, "route_account", racc, sizeof racc);
+    r->nopool = ps <= 0 || cl->pool < 0;
+    r->slot = 0;
+    if (!r->solicited && *racc) {
+        struct account *a = account_find(s->acc, s->naccounts, racc);
+        r->pin = a ? pin_of(cl, a) : -1;
+        if (r->pin < 0 && !r->nopool)
+            snprintf(err, sizeof err, "No route for account \"%s\"", racc);
+    }
+    if (*err) {
+    } else if (r->nopool) {
+        if (*racc)
+            snprintf(err, sizeof err, "Not possible to have a dedicated route for account \"%s\" between those servers",
+                     racc);
+        r->pin = -1;
+    } else if (ps != cl->pool) {
+        snprintf(err, sizeof err, "Mismatch route pool size: %d vs %d", cl->pool, ps);
+    } else if (r->solicited && pidx != 0) {
+        snprintf(err, sizeof err, "Route pool index should not be set but is set to %d", pidx);
+    } else if (!r->solicited && (pidx < 0 || pidx >= cl->pool)) {
+        snprintf(err, sizeof err, "Invalid route pool index: %d - pool size is %d", pidx, ps);
+    } else if (!r->solicited) {
+        r->slot = r->pin >= 0 ? 0 : pidx;
+    } else {
+        bool used[256] = {0}, pinned[64] = {0};
+        for (uint32_t i = 0; i < cl->nroutes; i++) {
+            const struct route *o = cl->routes[i]->route;
+            if (strcmp(o->id, id))
+                continue;
+            if (o->pin >= 0 && o->pin < 64)
+                pinned[o->pin] = true;
+            else if (o->pin < 0 && o->slot >= 0 && o->slot < 256)
+                used[o->slot] = true;
+        }
+        r->slot = -1;
+        for (int i = 0; i < cl->pool && i < 256 && r->slot < 0; i++)
+            if (!used[i])
+                r->slot = i;
+        uint64_t refused = r->target >= 0 ? cl->targets[r->target].refused_pins : 0;
+        for (int i = 0; r->slot < 0 && i < cl->npins && i < 64; i++)
+            if (!pinned[i] && !(refused >> i & 1))
+                r->pin = i, r->slot = 0;
+        if (r->slot < 0) {
+            log_debug("%s:%u - rid:%" PRIu64 " - Route pool size reached, closing extra connection to \"%s\"", c->ip,
+                      c->port, c->cid, id);
+            r->noredial = true;
+            conn_close(c, CR_DUPLICATE_ROUTE, false);
+            return -1;
+        }
+    }
+    if (*err) {
+        log_error("%s:%u - rid:%" PRIu64 " - %s", c->ip, c->port, c->cid, err);
+        if (*racc && r->nopool)
+            r->noredial = true;
+        conn_send_err_close(c, err, CR_PROTOCOL_VIOLATION);
+        return -1;
+    }
+    return 0;
+}
+
 /* Gossip: another server of the cluster, reachable at "ip". */
 static void implicit_route(struct shard *sh, json_t *j)
 {
@@ -1238,7 +1552,9 @@ static int process_info(struct conn *c, const struct proto_msg *m)
         conn_close(c, CR_DUPLICATE_SERVER_NAME, false);
         rc = 1;
     }
-    struct conn *dup = rc ? NULL : route_by_id(cl, id);
+    if (!rc && pool_place(c, j, id) < 0)
+        rc = 1;
+    struct conn *dup = rc ? NULL : same_place(cl, id, r);
     char go[64];
     jcpy(j, "go", go, sizeof go);
     r->gannet = strncmp(go, "gannet", 6) == 0;
@@ -1285,6 +1601,7 @@ static int process_info(struct conn *c, const struct proto_msg *m)
         json_decref(j);
         return 1;
     }
+    bool first = conns_to(cl, id, NULL) == 0; /* the first connection to this server: news for the others */
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->cluster, sizeof r->cluster, "%s", *cluster ? cluster : cl->name);
@@ -1305,39 +1622,61 @@ static int process_info(struct conn *c, const struct proto_msg *m)
         }
         cl->routes = nv, cl->rcap = nc;
     }
+    if (!r->info_sent) { /* we dialled: the INFO held back, with the slot or account settled */
+        r->info_sent = true;
+        if (send_route_info(c, true, false) < 0) {
+            conn_close(c, CR_RESOURCES, false);
+            return 1;
+        }
+    }
     cl->routes[cl->nroutes++] = c;
     r->registered = r->registered_once = true;
     c->connected = true;
     atomic_store_explicit(&cl->nregistered, (int)cl->nroutes, memory_order_relaxed);
     if (r->target >= 0) {
         struct rtarget *t = &cl->targets[r->target];
-        t->conn = c;
-        t->dialling = false;
+        if (r->extra_counted) {
+            r->extra_counted = false;
+            t->extra_inflight--;
+        }
+        if (!r->extra) {
+            t->conn = c;
+            t->dialling = false;
+        }
         snprintf(t->id, sizeof t->id, "%s", id);
     }
-    log_info("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
+    if (r->pin >= 0)
+        log_info("%s:%u - rid:%" PRIu64 " - Route connection created for account \"%s\"", c->ip, c->port, c->cid,
+                 cl->pins[r->pin]->name);
+    else
+        log_info("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
     send_all_interest(c);
-    for (uint32_t i = 0; i < cl->nroutes; i++) /* gossip: the others learn of it */
-        if (cl->routes[i] != c)
-            send_gossip(cl->routes[i], c);
-    urls_changed(sh);
+    if (first) {
+        for (uint32_t i = 0; i < cl->nroutes; i++) /* gossip: each other server learns of it, once */
+            if (cl->routes[i] != c && strcmp(cl->routes[i]->route->id, id) && first_of_server(cl, i))
+                send_gossip(cl->routes[i], c);
+        urls_changed(sh);
+    }
+    if (r->target >= 0)
+        ensure_pool(sh, r->target, 0);
     return 0;
 }
 
 static int process_rs(struct conn *c, const struct proto_msg *m, bool plus)
 {
     struct rs_args ra;
-    if (rproto_rs(m, plus, &ra) < 0)
+    struct route *r = c->route;
+    if (rproto_rs(m, plus, r->pin < 0, &ra) < 0)
         return -1;
-    if (!c->route->registered)
+    if (!r->registered)
         return 0;
-    struct account *a = acc_of(c->sh->srv, &ra.acc);
+    struct account *a = r->pin >= 0 ? CL(c->sh->srv)->pins[r->pin] : acc_of(c->sh->srv, &ra.acc);
     if (!a) {
         log_debug("%s:%u - rid:%" PRIu64 " - %s for unknown account %.*s, ignored", c->ip, c->port, c->cid,
                   plus ? "RS+" : "RS-", (int)ra.acc.n, ra.acc.p);
         return 0;
     }
-    struct sub *s = conn_sub_find(c, ra.acc.p, ra.sidlen);
+    struct sub *s = conn_sub_find(c, ra.sid, ra.sidlen);
     if (!plus) {
         if (s)
             conn_unsubscribe(c, s);
@@ -1349,7 +1688,7 @@ static int process_rs(struct conn *c, const struct proto_msg *m, bool plus)
     }
     if (!subject_valid(ra.subj.p, ra.subj.n))
         return 0;
-    s = sub_new(ra.subj.p, ra.subj.n, ra.queue.n ? ra.queue.p : NULL, ra.queue.n, ra.acc.p, ra.sidlen);
+    s = sub_new(ra.subj.p, ra.subj.n, ra.queue.n ? ra.queue.p : NULL, ra.queue.n, ra.sid, ra.sidlen);
     if (!s) {
         conn_close(c, CR_RESOURCES, false);
         return 1;
@@ -1363,7 +1702,8 @@ static int process_rs(struct conn *c, const struct proto_msg *m, bool plus)
 static int process_rmsg(struct conn *c, const struct proto_msg *m)
 {
     struct rmsg_args ra;
-    if (rproto_rmsg(m, &ra) < 0)
+    const struct route *r = c->route;
+    if (rproto_rmsg(m, r->pin < 0, &ra) < 0)
         return -1;
     bool h = m->op == OP_HMSG;
     struct shard *sh = c->sh;
@@ -1372,9 +1712,9 @@ static int process_rmsg(struct conn *c, const struct proto_msg *m)
     c->last_activity_ms = sh->now;
     STAT_ADD(sh, in_msgs, 1);
     STAT_ADD(sh, in_bytes, m->size);
-    if (!c->route->registered)
+    if (!r->registered)
         return 0;
-    struct account *a = acc_of(sh->srv, &ra.acc);
+    struct account *a = r->pin >= 0 ? CL(sh->srv)->pins[r->pin] : acc_of(sh->srv, &ra.acc);
     if (!a) {
         log_debug("%s:%u - rid:%" PRIu64 " - message for unknown account %.*s, ignored", c->ip, c->port, c->cid,
                   (int)ra.acc.n, ra.acc.p);
@@ -1413,6 +1753,12 @@ int route_dispatch(struct conn *c, const struct proto_msg *m)
         return 0;
     case OP_ERR:
         log_error("%s:%u - rid:%" PRIu64 " - Router Error %.*s", c->ip, c->port, c->cid, (int)m->rest.n, m->rest.p);
+        if (r->pin >= 0 && r->target >= 0 && r->pin < 64 &&
+            (memmem(m->rest.p, m->rest.n, "No route for account", 20) ||
+             memmem(m->rest.p, m->rest.n, "Not possible to have a dedicated route", 38))) {
+            CL(c->sh->srv)->targets[r->target].refused_pins |= 1ull << r->pin; /* that server does not pin it */
+            r->noredial = true;
+        }
         conn_close(c, CR_PARSE_ERROR, false);
         return 1;
     default: /* +OK, LS+/LS-/LMSG (leaf interest: no leaf nodes yet), A+/A- */
@@ -1442,7 +1788,7 @@ static void write_rmsg(struct shard *sh, struct conn *c, const struct account *a
     struct msgline ml = {
         .subj = {m->subj, m->subj_len},
         .reply = {m->reply, m->reply_len},
-        .acc = {a->name, a->name_len},
+        .acc = {a->name, c->route->pin >= 0 ? 0 : a->name_len}, /* a pinned connection leaves it out */
         .queues = q,
         .nqueues = nq,
         .hdr = m->hdr,
@@ -1519,6 +1865,8 @@ bool route_snap(struct conn *c, struct conn_snap *o)
     o->remote_id = strdup(r->id);
     o->did_solicit = r->solicited;
     o->is_configured = r->configured;
+    o->pool_idx = r->nopool || r->pin >= 0 ? -1 : r->slot;
+    o->route_account = r->pin >= 0 ? strdup(CL(c->sh->srv)->pins[r->pin]->name) : NULL;
     return true;
 }
 
@@ -1542,6 +1890,7 @@ void route_varz(struct server *s, struct jw *w)
             jw_arr_end(w);
         }
         jw_double(w, "tls_timeout", 2);
+        jw_int(w, "pool_size", cl->pool);
     }
     jw_obj_end(w);
 }

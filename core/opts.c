@@ -143,6 +143,9 @@ void opts_free(struct opts *o)
     free(o->cluster.advertise);
     free(o->cluster.user);
     free(o->cluster.pass);
+    for (int i = 0; i < o->cluster.naccounts; i++)
+        free(o->cluster.accounts[i]);
+    free(o->cluster.accounts);
     free(o->client_advertise);
     free(o->host);
     free(o->server_name);
@@ -1323,6 +1326,9 @@ static const struct ext cluster_exts[] = {
     {"connect_timeout", NULL, "the timeout for dialling a route"},
     {"ping_interval", "2.11", "the ping interval of routes"},
     {"ping_max", "2.11", "the unanswered pings after which a route is closed"},
+    {"pool_size", "2.10", "the route connections per server pair"},
+    {"accounts", "2.10", "the accounts with a route connection of their own"},
+    {"compression", "2.10", "S2 compression of routes"},
     {NULL, NULL, NULL},
 };
 
@@ -1345,6 +1351,32 @@ static int add_routes(struct loader *L, const struct conf_node *n)
 }
 
 static int parse_listen(struct loader *L, const struct conf_node *n, char **host, int *port);
+
+/* cluster { accounts: [A, B] }: names, each once. */
+static int cluster_accounts(struct loader *L, const struct conf_node *n)
+{
+    struct cluster_opt *c = &L->o->cluster;
+    if (n->kind != CONF_ARRAY)
+        return node_err(L, n, false, "Expected cluster accounts to be an array, got %s", conf_kind_name(n->kind));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct conf_node *a = n->items[i];
+        if (a->kind != CONF_STRING)
+            return node_err(L, a, false, "Expected cluster account to be a string, got %s", conf_kind_name(a->kind));
+        bool dup = false;
+        for (int k = 0; k < c->naccounts; k++)
+            dup |= !strcmp(c->accounts[k], a->str);
+        if (dup)
+            continue;
+        char **nv = realloc(c->accounts, (size_t)(c->naccounts + 1) * sizeof *nv);
+        if (!nv)
+            return errf(L, "out of memory");
+        c->accounts = nv;
+        if (!(c->accounts[c->naccounts] = strdup(a->str)))
+            return errf(L, "out of memory");
+        c->naccounts++;
+    }
+    return 0;
+}
 
 static int cluster_auth(struct loader *L, const struct conf_node *m)
 {
@@ -1418,7 +1450,19 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
             rc = rd_i32(L, n, &c->ping_max);
         else if (!strcasecmp(k, "connect_timeout"))
             rc = n->kind == CONF_INT ? (c->connect_timeout_ms = n->i * 1000, 0) : rd_ms(L, n, &c->connect_timeout_ms);
-        else if (!strcasecmp(k, "tls"))
+        else if (!strcasecmp(k, "pool_size"))
+            rc = rd_i32(L, n, &c->pool_size);
+        else if (!strcasecmp(k, "accounts"))
+            rc = cluster_accounts(L, n);
+        else if (!strcasecmp(k, "compression")) {
+            /* off is what gannet does today; the S2 modes are to come */
+            bool off = (n->kind == CONF_BOOL && !n->i) ||
+                       (n->kind == CONF_STRING && (!strcasecmp(n->str, "off") || !strcasecmp(n->str, "disabled") ||
+                                                   !strcasecmp(n->str, "false")));
+            if (!off)
+                rc = node_err(L, n, true, "cluster \"compression\" is not supported yet by gannet, only \"off\" "
+                                          "(S2 route compression; %s)", readme_ref);
+        } else if (!strcasecmp(k, "tls"))
             rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (TLS; %s)", readme_ref);
         else if (!strcasecmp(k, "permissions"))
             rc = node_err(L, n, true, "cluster \"permissions\" is not supported yet by gannet (route permissions; %s)",

@@ -138,6 +138,10 @@ struct opts {
         int64_t ping_interval_ms; /* 0: the server's ping_interval (nats-server 2.11's route override) */
         int32_t ping_max;      /* 0: the server's ping_max */
         int64_t connect_timeout_ms; /* dialling a route (nats-server: fixed 1s; the seed docs' extension) */
+        int32_t pool_size;     /* nats-server 2.10's: connections per peer for the pooled accounts;
+                                * 0: the default (3), -1: no pooling (one connection, as 2.9) */
+        char **accounts;       /* 2.10's pinned accounts: a dedicated connection each ($SYS added when pooling) */
+        int naccounts;
     } cluster;
     char *client_advertise;    /* host:port our peers' clients are told for us */
     int32_t connect_error_reports;   /* log every Nth failed attempt of a never-connected route (3600) */

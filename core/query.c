@@ -70,6 +70,7 @@ static int query_locked(struct server *s, struct query *q, int timeout_ms)
 void conn_snap_free(struct conn_snap *c)
 {
     free(c->remote_id);
+    free(c->route_account);
     free(c->name);
     free(c->lang);
     free(c->version);

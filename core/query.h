@@ -34,6 +34,8 @@ struct conn_snap {
     struct sub_snap *subs;                       /* when asked for (want_subs) */
     char *remote_id;                             /* Q_ROUTES: the peer's server id */
     bool did_solicit, is_configured;
+    int pool_idx;                                /* Q_ROUTES: its slot in a pool (2.10's pool_idx); -1: none */
+    char *route_account;                         /* Q_ROUTES: the account it is pinned to (NULL: none) */
     uint32_t nsubs_list;
 };
 

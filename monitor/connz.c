@@ -616,6 +616,10 @@ void ep_routez(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_uint(&w, "in_bytes", c->in_bytes);
         jw_uint(&w, "out_bytes", c->out_bytes);
         jw_uint(&w, "subscriptions", c->nsubs);
+        if (c->pool_idx >= 0) /* nats-server 2.10's pooled routes */
+            jw_int(&w, "pool_idx", c->pool_idx);
+        if (c->route_account)
+            jw_str(&w, "account", c->route_account);
         if (c->nsubs_list && det) {
             jw_arr_begin(&w, "subscriptions_list_detail");
             for (uint32_t j = 0; j < c->nsubs_list; j++)

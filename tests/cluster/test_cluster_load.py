@@ -49,7 +49,7 @@ def test_100k_subscriptions_at_registration(make_cluster, topology):
             f = s.frame(timeout=TIMEOUT)
         assert f.op == "MSG" and f.payload == b"ok", f
         rz = [r for r in b.routez()["routes"] if r["remote_id"] == a.server_id]
-        seen_full = len(rz) == 1 and rz[0]["subscriptions"] >= N_SUBS
+        seen_full = bool(rz) and max(r["subscriptions"] for r in rz) >= N_SUBS  # one route (of a pool) has them
     assert seen_full, b.routez()
     assert sent > 0
     # the route was never cut: one route each way, and B's client reaches A's subscriber

@@ -2,7 +2,8 @@
  * a route's op set and argument limit, then cluster/rproto.c's decoding of
  * RS+/RS-/RMSG/HMSG arguments.
  *
- * Input: byte 0 = configuration (bits 0-1 max_control_line), the rest = the
+ * Input: byte 0 = configuration (bits 0-1 max_control_line, bit 2 a
+ * connection pinned to one account: no account token), the rest = the
  * byte stream a route peer sends, parsed in one piece.
  *
  * Checked, for every op: every decoded view lies inside the line's argument
@@ -16,13 +17,14 @@
 #include "parser.h"
 #include "rproto.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int same(struct pview a, struct pview b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
-static void roundtrip(const struct proto_msg *m, const struct rmsg_args *a)
+static void roundtrip(const struct proto_msg *m, const struct rmsg_args *a, bool has_acc)
 {
     struct strv *q = calloc(a->nq ? a->nq : 1, sizeof *q);
     if (!q)
@@ -54,7 +56,7 @@ static void roundtrip(const struct proto_msg *m, const struct rmsg_args *a)
     if (rc != 1 || m2.op != m->op || m2.size != m->size || m2.hdr != (m->op == OP_HMSG ? m->hdr : m2.hdr))
         abort();
     struct rmsg_args a2;
-    if (rproto_rmsg(&m2, &a2) < 0 || !same(a2.acc, a->acc) || !same(a2.subj, a->subj) || !same(a2.reply, a->reply) ||
+    if (rproto_rmsg(&m2, has_acc, &a2) < 0 || !same(a2.acc, a->acc) || !same(a2.subj, a->subj) || !same(a2.reply, a->reply) ||
         a2.nq != a->nq)
         abort();
     for (uint32_t i = 0; i < a->nq; i++)
@@ -86,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     parser_init(&p, OPS_ROUTE, mcl[data[0] & 3], 1 << 20);
     parser_set_max_args(&p, 65536);
     p.headers_ok = 1;
+    bool has_acc = !(data[0] & 4);
     const char *buf = (const char *)data + 1;
     size_t len = size - 1;
     for (int guard = 0; guard < 100000; guard++) {
@@ -95,23 +98,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         if (m.op == OP_RSPLUS || m.op == OP_RSMINUS) {
             struct rs_args a;
-            if (rproto_rs(&m, m.op == OP_RSPLUS, &a) == 0) {
+            if (rproto_rs(&m, m.op == OP_RSPLUS, has_acc, &a) == 0) {
                 if (!inside(&m, a.acc) || !inside(&m, a.subj) || !inside(&m, a.queue))
                     abort();
                 if (a.queue.n && m.op == OP_RSPLUS && a.weight < 1)
                     abort();
                 const struct pview *end = a.queue.n ? &a.queue : &a.subj;
-                if (a.acc.p + a.sidlen != end->p + end->n)
+                if (a.sid + a.sidlen != end->p + end->n || a.sid != (has_acc ? a.acc.p : a.subj.p))
                     abort();
             }
         } else if (m.op == OP_RMSG || m.op == OP_HMSG) {
             struct rmsg_args a;
-            if (rproto_rmsg(&m, &a) == 0) {
+            if (rproto_rmsg(&m, has_acc, &a) == 0) {
                 if (!inside(&m, a.acc) || !inside(&m, a.subj) || !inside(&m, a.reply))
                     abort();
                 if (a.nq && (a.queues < m.argv || a.queues + a.nq > m.argv + m.argc))
                     abort();
-                roundtrip(&m, &a);
+                roundtrip(&m, &a, has_acc);
             }
         }
     }

@@ -138,6 +138,11 @@ class Node:
         self.args = list(args)
         self.cluster_conf = ""  # extra lines inside cluster {}
         self.route_userinfo = ""  # user:pass for the route URLs it dials
+        # gannet only (nats-server 2.9.10 has no such keys): cluster.pool_size
+        # (None: the default, 3; -1: no pooling, one connection per peer as
+        # 2.9.10) and cluster.accounts (pinned, each a connection of its own)
+        self.pool_size = None
+        self.pinned = []
         self.server = None
         self.old_logs = []  # logs of earlier runs of this node (before restarts)
         self._server_id = None
@@ -153,6 +158,8 @@ class Node:
             "  name: %s" % self.cluster_name if self.cluster_name else "",
             "  listen: 127.0.0.1:%d" % self.cport,
             "  routes: [%s]" % routes if routes else "",
+            "  pool_size: %d" % self.pool_size if self.kind == "gannet" and self.pool_size is not None else "",
+            "  accounts: [%s]" % ", ".join(self.pinned) if self.kind == "gannet" and self.pinned else "",
             self.cluster_conf,
             "}",
             self.extra_conf,
@@ -197,10 +204,34 @@ class Node:
         return self.get("/varz")
 
     def num_routes(self):
+        """The servers this node has routes to (a pooling peer counts once,
+        whatever its connections); -1 if /routez does not answer."""
         try:
-            return self.routez()["num_routes"]
-        except (OSError, AssertionError, ValueError):
+            return len({r["remote_id"] for r in self.routez()["routes"]})
+        except (OSError, AssertionError, ValueError, KeyError):
             return -1
+
+    def route_conns(self):
+        """remote_id -> how many route connections this node has to it."""
+        try:
+            out = {}
+            for r in self.routez()["routes"]:
+                out[r["remote_id"]] = out.get(r["remote_id"], 0) + 1
+            return out
+        except (OSError, AssertionError, ValueError, KeyError):
+            return {}
+
+    def pooling(self):
+        return self.kind == "gannet" and (self.pool_size is None or self.pool_size > 0)
+
+    def conns_with(self, other):
+        """The route connections this node and other make once settled: a
+        pool (nats-server 2.10's, which gannet speaks) plus one per pinned
+        account ($SYS among them) when both pool, else one (2.9.10)."""
+        if not (self.pooling() and other.pooling()):
+            return 1
+        pool = self.pool_size if self.pool_size is not None else 3
+        return pool + 1 + len([a for a in self.pinned if a != "$SYS"])
 
     def client(self, connect=C0, **kw):
         return client(self.server, connect=connect, **kw)
@@ -220,13 +251,15 @@ class Cluster:
     """
 
     def __init__(self, topology, cluster_name=CLUSTER_NAME, extra_conf="", start=True, cluster_conf="",
-                 route_userinfo=""):
+                 route_userinfo="", pool_size=None, pinned=()):
         self.topology = topology
         self.nodes = []
         for i, letter in enumerate(topology):
             self.nodes.append(Node(letter, chr(ord("A") + i), cluster_name=cluster_name, extra_conf=extra_conf))
             self.nodes[-1].cluster_conf = cluster_conf
             self.nodes[-1].route_userinfo = route_userinfo
+            self.nodes[-1].pool_size = pool_size
+            self.nodes[-1].pinned = list(pinned)
         for n in self.nodes[1:]:
             n.routes = [self.nodes[0].cport]
         if start:
@@ -255,10 +288,16 @@ class Cluster:
         want = len(nodes) - 1
 
         def meshed():
-            return all(n.num_routes() == want for n in nodes)
+            if not all(n.num_routes() == want for n in nodes):
+                return False
+            for n in nodes:  # and every pool complete
+                conns = n.route_conns()
+                if any(conns.get(m.server_id, 0) != n.conns_with(m) for m in nodes if m is not n):
+                    return False
+            return True
 
         if not poll(meshed, timeout):
-            state = {n.name: n.num_routes() for n in nodes}
+            state = {n.name: n.route_conns() for n in nodes}
             raise AssertionError("no full mesh of %d nodes within %.0fs: num_routes %r" % (len(nodes), timeout, state))
 
     def stop(self):
@@ -388,19 +427,25 @@ def nothing_from(sub, pub):
 
 
 def route_interest(node, origin, account="$G"):
-    """Interest node's route to origin carries, from /routez?subs=detail, as a
-    set of `<subject>` or `<subject> <queue>` strings of that account
-    (None if there is no such route)."""
+    """Interest node's routes to origin carry, from /routez?subs=detail, as
+    a set of `<subject>` or `<subject> <queue>` strings of that account
+    (None if there is no such route). Of a pool, every connection counts; a
+    connection pinned to an account ("account" in /routez) has sids
+    without it, as nats-server 2.10's."""
     rz = node.routez("?subs=detail")
+    out = None
     for r in rz.get("routes") or []:
         if r.get("remote_id") == origin.server_id:
-            out = set()
+            out = out or set()
             for s in r.get("subscriptions_list_detail") or []:
-                acc, _, rest = s.get("sid", "").partition(" ")
+                sid = s.get("sid", "")
+                if r.get("account"):
+                    acc, rest = r["account"], sid
+                else:
+                    acc, _, rest = sid.partition(" ")
                 if acc == account:
                     out.add(rest)
-            return out
-    return None
+    return out
 
 
 # ---- fake route peers ------------------------------------------------------------------------
