@@ -221,8 +221,17 @@ static int decode_tags(const uint8_t *s, const uint8_t *se, uint8_t *dst, uint8_
             if (x < 60) {
                 s++;
                 len = (size_t)x + 1;
-                if (len <= 16 && se - s >= 16 && ce - d >= 16 && (size_t)(de - d) >= len) {
+                /* Up to 60 bytes as 16-byte copies when both sides have
+                 * room for the overshoot. */
+                if (se - s >= 64 && ce - d >= 64 && (size_t)(de - d) >= len) {
                     memcpy(d, s, 16);
+                    if (len > 16) {
+                        memcpy(d + 16, s + 16, 16);
+                        if (len > 32) {
+                            memcpy(d + 32, s + 32, 16);
+                            memcpy(d + 48, s + 48, 16);
+                        }
+                    }
                     d += len;
                     s += len;
                     continue;
@@ -282,8 +291,18 @@ static int decode_tags(const uint8_t *s, const uint8_t *se, uint8_t *dst, uint8_
         uint8_t *end = d + len;
         if ((size_t)(ce - d) >= len + 16) {
             /* Wide copies, allowed to run up to 15 bytes past the end.
-             * A short offset is first widened by copying one period at a
-             * time, which doubles the distance until it reaches 8. */
+             * Offsets of 16 or more copy 16 bytes at a time; a short one
+             * is first widened by copying one period at a time, which
+             * doubles the distance until it reaches 8. */
+            if (off >= 16) {
+                do {
+                    memcpy(d, m, 16);
+                    d += 16;
+                    m += 16;
+                } while (d < end);
+                d = end;
+                continue;
+            }
             while (d - m < 8) {
                 store64(d, load64(m));
                 d += d - m;
