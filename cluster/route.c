@@ -26,6 +26,7 @@
 #include "opts.h"
 #include "query.h"
 #include "rproto.h"
+#include "s2t.h"
 #include "server.h"
 #include "shard.h"
 #include "subject.h"
@@ -74,6 +75,8 @@ struct route {
     bool nopool;               /* one connection with every account: the peer has no pool (2.9), or we have none */
     int slot;                  /* its index in the peer's pool (route_pool_idx); 0 on a no-pool route */
     int pin;                   /* the pinned account it is dedicated to (cl->pins), -1: pooled accounts */
+    bool negotiated;           /* compression settled with the peer (from its first INFO) */
+    int comp;                  /* that compression (enum route_comp; an s2_auto route: its current level) */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
     int rport;
@@ -113,6 +116,9 @@ struct cluster {
     int pool;                  /* connections per peer for the pooled accounts; -1: no pooling (as 2.9) */
     struct account **pins;     /* the accounts with a connection of their own (cluster.accounts, $SYS) */
     int npins;                 /* immutable after init, like pool */
+    int comp;                  /* configured compression (enum route_comp), immutable */
+    int64_t rtt_ms[4];         /* s2_auto's thresholds */
+    int nrtt;
     /* shard 0 only */
     char name[256];
     bool dynamic;
@@ -438,6 +444,14 @@ int route_init(struct server *s, const struct opts *o)
         if (!have)
             cl->pins[cl->npins++] = s->sacc;
     }
+    cl->comp = co->compression ? co->compression : COMP_ACCEPT; /* 2.10's default for routes */
+    if (co->nrtt) {
+        memcpy(cl->rtt_ms, co->rtt_ms, sizeof cl->rtt_ms);
+        cl->nrtt = co->nrtt;
+    } else { /* defaultCompressionS2AutoRTTThresholds (server.go) */
+        cl->rtt_ms[0] = 10, cl->rtt_ms[1] = 50, cl->rtt_ms[2] = 100;
+        cl->nrtt = 3;
+    }
     cl->tab_mask = 255;
     cl->tab = calloc(cl->tab_mask + 1, sizeof *cl->tab);
     if (!cl->tab)
@@ -679,6 +693,82 @@ static void urls_changed(struct shard *sh)
     }
 }
 
+/* ---------------------------------------------------------------- compression
+ *
+ * nats-server 2.10's negotiation (route.go, processRouteInfo and
+ * negotiateRouteCompression; server.go, selectCompressionMode): each side
+ * says its mode in INFO; from the peer's first INFO each picks what to
+ * use. To compress, the side that dialled sends one more INFO with the
+ * chosen mode, plain, and switches; the other switches and answers with
+ * an INFO, compressed; the dialler's next INFO (the one that registers,
+ * with the pool slot) and everything after go compressed both ways. */
+
+static bool needs_comp(int m) { return m != COMP_UNSET && m != COMP_OFF && m != COMP_NOT_SUPPORTED; }
+
+static int comp_by_name(const char *m)
+{
+    for (int i = COMP_NOT_SUPPORTED; i <= COMP_S2_BEST; i++)
+        if (!strcmp(route_comp_names[i], m))
+            return i;
+    return COMP_UNSET;
+}
+
+/* selectCompressionMode: ours, theirs (as their INFO says it) -> the mode
+ * to use, or COMP_UNSET (a mode we do not know: refused). */
+static int comp_select(int ours, const char *theirs)
+{
+    if (!*theirs || !strcmp(theirs, "not supported"))
+        return COMP_NOT_SUPPORTED;
+    int rcm = comp_by_name(theirs);
+    switch (rcm) {
+    case COMP_OFF:
+        return COMP_OFF;
+    case COMP_ACCEPT:
+        return ours == COMP_ACCEPT ? COMP_OFF : ours;
+    case COMP_S2_AUTO:
+    case COMP_S2_UNCOMPRESSED:
+    case COMP_S2_FAST:
+    case COMP_S2_BETTER:
+    case COMP_S2_BEST:
+        if (ours == COMP_ACCEPT) /* theirs, but auto against accept is fast */
+            return rcm == COMP_S2_AUTO ? COMP_S2_FAST : rcm;
+        return ours;
+    default:
+        return COMP_UNSET;
+    }
+}
+
+/* selectS2AutoModeBasedOnRTT: the first threshold the RTT is within picks
+ * uncompressed, fast, better; beyond them all, best (or the last level
+ * there is a threshold for). */
+static int comp_by_rtt(const struct cluster *cl, int64_t rtt_ns)
+{
+    int idx = -1;
+    for (int i = 0; i < cl->nrtt && idx < 0; i++)
+        if (rtt_ns <= cl->rtt_ms[i] * 1000000)
+            idx = i;
+    if (idx < 0)
+        idx = cl->nrtt >= 3 ? 3 : cl->nrtt - 1;
+    static const int lv[] = {COMP_S2_UNCOMPRESSED, COMP_S2_FAST, COMP_S2_BETTER, COMP_S2_BEST};
+    return lv[idx];
+}
+
+static enum s2_level s2_level_of(int m)
+{
+    return m == COMP_S2_BEST ? S2_BEST : m == COMP_S2_BETTER ? S2_BETTER : m == COMP_S2_FAST ? S2_FAST : S2_NONE;
+}
+
+/* What our INFO says (NULL: nothing, as a 2.9 server): the configured mode
+ * until one is negotiated; s2_auto stays s2_auto (compressionModeForInfoProtocol). */
+static const char *info_comp(const struct cluster *cl, const struct route *r)
+{
+    if (cl->comp == COMP_NOT_SUPPORTED)
+        return NULL;
+    if (cl->comp == COMP_S2_AUTO)
+        return "s2_auto";
+    return route_comp_names[r && r->comp ? r->comp : cl->comp];
+}
+
 /* ---------------------------------------------------------------- the INFO we send */
 
 /* first: the INFO a connection starts with (a nonce, "INFO {...} \r\n");
@@ -717,6 +807,11 @@ static int send_route_info(struct conn *c, bool first, bool ldm)
     }
     if (ldm)
         sb_str(&b, ",\"ldm\":true");
+    const char *comp = info_comp(cl, r);
+    if (comp) {
+        sb_str(&b, ",\"compression\":");
+        sb_jstr(&b, comp);
+    }
     sb_str(&b, ",\"lnoc\":true");
     if (cl->pool > 0) {
         sb_fmt(&b, ",\"route_pool_size\":%d", cl->pool);
@@ -827,11 +922,12 @@ void route_start(struct conn *c)
      * settled then (route.go's createRoute delays it the same way). */
     if (r->solicited)
         send_connect(c);
-    if ((!r->solicited || CL(s)->pool < 0) && send_route_info(c, true, false) < 0) {
+    bool now = !r->solicited || (CL(s)->pool < 0 && !needs_comp(CL(s)->comp));
+    if (now && send_route_info(c, true, false) < 0) {
         conn_close(c, CR_RESOURCES, false);
         return;
     }
-    r->info_sent = !r->solicited || CL(s)->pool < 0;
+    r->info_sent = now;
     log_debug("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
     conn_schedule(c);
 }
@@ -840,8 +936,9 @@ static void unregister(struct conn *c)
 {
     struct cluster *cl = CL(c->sh->srv);
     for (uint32_t i = 0; i < cl->nroutes; i++)
-        if (cl->routes[i] == c) {
-            cl->routes[i] = cl->routes[--cl->nroutes];
+        if (cl->routes[i] == c) { /* in order: the client URLs keep theirs (no INFO for a pool's member leaving) */
+            memmove(&cl->routes[i], &cl->routes[i + 1], (cl->nroutes - i - 1) * sizeof *cl->routes);
+            cl->nroutes--;
             break;
         }
     c->route->registered = false;
@@ -1359,6 +1456,69 @@ static struct conn *route_by_id(struct cluster *cl, const char *id)
     return NULL;
 }
 
+/* Compression, from the peer's first INFO: 0 to go on registering, 1
+ * when compression starts (the peer's next INFO registers), -1 when
+ * refused or closed. */
+static int negotiate(struct conn *c, json_t *j)
+{
+    struct route *r = c->route;
+    struct cluster *cl = CL(c->sh->srv);
+    char theirs[64];
+    jcpy(j, "compression", theirs, sizeof theirs);
+    if (!needs_comp(cl->comp)) {
+        if (!r->comp)
+            r->comp = !*theirs || cl->comp == COMP_NOT_SUPPORTED ? COMP_NOT_SUPPORTED : COMP_OFF;
+        return 0;
+    }
+    if (r->negotiated)
+        return 0;
+    r->negotiated = true;
+    int cm = comp_select(cl->comp, theirs);
+    if (cm == COMP_UNSET) {
+        char e[128];
+        snprintf(e, sizeof e, "unsupported route compression mode \"%s\"", theirs);
+        log_error("%s:%u - rid:%" PRIu64 " - %s", c->ip, c->port, c->cid, e);
+        conn_send_err_close(c, e, CR_PROTOCOL_VIOLATION);
+        return -1;
+    }
+    if (cm == COMP_S2_AUTO) /* the first RTT: the connection's age (route.go, computeRTT(c.start)) */
+        cm = comp_by_rtt(cl, c->rtt_ns > 0 ? c->rtt_ns : now_ns() - c->start_ns);
+    r->comp = cm;
+    if (!needs_comp(cm))
+        return 0;
+    /* the dialler's INFO goes plain, then the switch; the other side
+     * switches first and answers compressed */
+    if (r->solicited && send_route_info(c, true, false) < 0)
+        goto oom;
+    if (s2t_install(&c->tp, s2_level_of(cm), c->pending) < 0)
+        goto oom;
+    conn_transport_switched(c);
+    if (!r->solicited && send_route_info(c, true, false) < 0)
+        goto oom;
+    conn_mark_flush(c);
+    log_debug("%s:%u - rid:%" PRIu64 " - Route compression %s", c->ip, c->port, c->cid, route_comp_names[cm]);
+    return 1;
+oom:
+    conn_close(c, CR_RESOURCES, false);
+    return -1;
+}
+
+/* s2_auto: the level follows the route's RTT, measured at every PONG. */
+static void comp_follow_rtt(struct conn *c)
+{
+    struct route *r = c->route;
+    struct cluster *cl = CL(c->sh->srv);
+    if (cl->comp != COMP_S2_AUTO || !needs_comp(r->comp) || c->rtt_ns <= 0)
+        return;
+    int m = comp_by_rtt(cl, c->rtt_ns);
+    if (m != r->comp) {
+        log_debug("%s:%u - rid:%" PRIu64 " - Route compression %s -> %s (RTT %" PRId64 "us)", c->ip, c->port, c->cid,
+                  route_comp_names[r->comp], route_comp_names[m], c->rtt_ns / 1000);
+        r->comp = m;
+        s2t_set_level(&c->tp, s2_level_of(m));
+    }
+}
+
 /* Is routes[i] the first registered connection to its server? (one gossip INFO per server) */
 static bool first_of_server(const struct cluster *cl, uint32_t i)
 {
@@ -1551,6 +1711,13 @@ static int process_info(struct conn *c, const struct proto_msg *m)
                   name);
         conn_close(c, CR_DUPLICATE_SERVER_NAME, false);
         rc = 1;
+    }
+    if (!rc) {
+        int n = negotiate(c, j);
+        if (n != 0) { /* compressing now, the peer's next INFO registers; or refused */
+            json_decref(j);
+            return n < 0 ? 1 : 0;
+        }
     }
     if (!rc && pool_place(c, j, id) < 0)
         rc = 1;
@@ -1750,6 +1917,8 @@ int route_dispatch(struct conn *c, const struct proto_msg *m)
     case OP_PING:
     case OP_PONG:
         conn_keepalive(c, m->op);
+        if (m->op == OP_PONG)
+            comp_follow_rtt(c);
         return 0;
     case OP_ERR:
         log_error("%s:%u - rid:%" PRIu64 " - Router Error %.*s", c->ip, c->port, c->cid, (int)m->rest.n, m->rest.p);
@@ -1867,6 +2036,7 @@ bool route_snap(struct conn *c, struct conn_snap *o)
     o->is_configured = r->configured;
     o->pool_idx = r->nopool || r->pin >= 0 ? -1 : r->slot;
     o->route_account = r->pin >= 0 ? strdup(CL(c->sh->srv)->pins[r->pin]->name) : NULL;
+    o->route_comp = r->comp ? route_comp_names[r->comp] : NULL;
     return true;
 }
 

@@ -306,6 +306,9 @@ void conn_send_err_close(struct conn *c, const char *err, enum close_reason r)
 void conn_release(struct conn *c)
 {
     route_release(c);
+    if (c->tp.ops->free)
+        c->tp.ops->free(&c->tp);
+    c->tp = (struct transport){.ops = &transport_plain};
     parser_free(&c->parser);
     perm_state_free(c->pstate);
     c->pstate = NULL;
@@ -1306,6 +1309,8 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
         }
         if (__builtin_expect(c->moving || c->auth_pending, 0) && !c->closing)
             return 1; /* being handed over, or its CONNECT being checked: the rest waits in inq */
+        if (__builtin_expect(c->tp_rest, 0) && !c->closing)
+            return 2; /* the op switched transports: the rest is the new one's to decode */
         if (!conn_kinds[c->kind].stalls)
             sh->note.consumer = NULL; /* it never waits for a consumer; link budgets still hold */
         if (__builtin_expect(sh->note.consumer || sh->note.links || sh->note.oom, 0) && !c->closing) {
@@ -1333,12 +1338,18 @@ int conn_input(struct conn *c, const char *buf, size_t len)
         return 0;
     }
     int rc = input_loop(c, &buf, &len);
+    if (rc == 2) {
+        c->tp_rest = false;
+        return len ? c->tp.ops->input(&c->tp, buf, len, conn_input_cb, c) : 0;
+    }
     if (rc == 1 && inq_append(c, buf, len) < 0) {
         conn_close(c, CR_RESOURCES, false);
         return -1;
     }
     return rc < 0 ? -1 : 0;
 }
+
+void conn_transport_switched(struct conn *c) { c->tp_rest = true; }
 
 int conn_input_cb(void *conn, const char *buf, size_t len) { return conn_input(conn, buf, len); }
 
@@ -1349,6 +1360,26 @@ void conn_resume(struct conn *c)
         size_t len = c->inq_len - c->inq_off;
         int rc = input_loop(c, &buf, &len);
         c->inq_off = c->inq_len - (uint32_t)len; /* what it left stays queued, in order */
+        if (rc == 2) { /* read before the switch, still encoded: through the new transport */
+            c->tp_rest = false;
+            size_t n = c->inq_len - c->inq_off;
+            char *rest = n ? malloc(n) : NULL;
+            if (n && !rest) {
+                conn_close(c, CR_RESOURCES, false);
+                return;
+            }
+            if (n)
+                memcpy(rest, c->inq + c->inq_off, n);
+            c->inq_off = c->inq_len = 0;
+            int r2 = n ? c->tp.ops->input(&c->tp, rest, n, conn_input_cb, c) : 0;
+            free(rest);
+            if (r2 < 0) {
+                if (!c->closing)
+                    conn_close(c, CR_PROTOCOL_VIOLATION, false);
+                return;
+            }
+            continue;
+        }
         if (rc < 0)
             return;
     }

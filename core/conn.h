@@ -115,6 +115,7 @@ struct conn {
     uint64_t conf_gen;         /* the srvconf (gen) its limits and rules were set from */
 
     struct transport tp;       /* between the socket and the parser / output blocks (net/transport.h) */
+    bool tp_rest;              /* an op switched tp mid-read: the rest of that read goes through the new one */
 
     /* output */
     struct oblock *ohead, *otail;
@@ -160,6 +161,7 @@ struct conn {
 void conn_start(struct conn *c);                              /* send INFO, set timers */
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
 int conn_input_cb(void *conn, const char *buf, size_t len);   /* conn_input for a transport's deliver() */
+void conn_transport_switched(struct conn *c); /* during an op: c->tp was just replaced (bytes after the op are its) */
 void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
 void conn_timer(struct conn *c, int64_t now);                 /* its timer fired */
 void conn_schedule(struct conn *c);                           /* a deadline changed: re-arm the timer */

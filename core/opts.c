@@ -1378,6 +1378,84 @@ static int cluster_accounts(struct loader *L, const struct conf_node *n)
     return 0;
 }
 
+const char *const route_comp_names[] = {"", "not supported", "off", "accept", "s2_auto",
+                                        "s2_uncompressed", "s2_fast", "s2_better", "s2_best"};
+
+/* A compression mode's name, as validateAndNormalizeCompressionOption
+ * (server.go) takes them; "on" is s2_fast for routes. COMP_UNSET: unknown. */
+static int comp_mode(const char *m)
+{
+    static const struct { const char *name; int mode; } t[] = {
+        {"not supported", COMP_NOT_SUPPORTED}, {"not_supported", COMP_NOT_SUPPORTED}, {"disabled", COMP_OFF},
+        {"off", COMP_OFF}, {"false", COMP_OFF}, {"accept", COMP_ACCEPT}, {"auto", COMP_S2_AUTO},
+        {"s2_auto", COMP_S2_AUTO}, {"s2_uncompressed", COMP_S2_UNCOMPRESSED}, {"fast", COMP_S2_FAST},
+        {"s2_fast", COMP_S2_FAST}, {"better", COMP_S2_BETTER}, {"s2_better", COMP_S2_BETTER},
+        {"best", COMP_S2_BEST}, {"s2_best", COMP_S2_BEST}, {"on", COMP_S2_FAST}, {"enabled", COMP_S2_FAST},
+        {"true", COMP_S2_FAST},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcasecmp(m, t[i].name))
+            return t[i].mode;
+    return COMP_UNSET;
+}
+
+/* cluster { compression: <mode> | <bool> | { mode, rtt_thresholds } }, as
+ * nats-server 2.10's parseCompression and validateAndNormalizeCompressionOption. */
+static int cluster_compression(struct loader *L, const struct conf_node *n)
+{
+    struct cluster_opt *c = &L->o->cluster;
+    const struct conf_node *mode = n, *rtts = NULL;
+    if (n->kind == CONF_MAP) {
+        mode = conf_get(n, "mode");
+        rtts = conf_get(n, "rtt_thresholds");
+        for (size_t i = 0; i < n->n; i++)
+            if (strcasecmp(n->items[i]->key, "mode") && strcasecmp(n->items[i]->key, "rtt_thresholds") &&
+                !n->items[i]->used_as_var)
+                return node_err(L, n->items[i], true, "unknown field \"%s\"", n->items[i]->key);
+        if (!mode)
+            return node_err(L, n, false, "compression: expected a mode");
+    }
+    int m;
+    if (mode->kind == CONF_BOOL)
+        m = mode->i ? COMP_S2_FAST : COMP_OFF;
+    else if (mode->kind == CONF_STRING)
+        m = comp_mode(mode->str);
+    else
+        return node_err(L, mode, false, "field %s should be a boolean or a structure, got %s", "compression",
+                        conf_kind_name(mode->kind));
+    if (m == COMP_UNSET)
+        return node_err(L, mode, false, "unsupported compression mode \"%s\"", mode->str);
+    c->compression = m;
+    if (!rtts)
+        return 0;
+    if (rtts->kind != CONF_ARRAY)
+        return node_err(L, rtts, false, "rtt_thresholds: expected an array, got %s", conf_kind_name(rtts->kind));
+    int64_t v[8];
+    int nv = 0;
+    for (size_t i = 0; i < rtts->n; i++) {
+        int64_t ms;
+        if (rd_ms(L, rtts->items[i], &ms) < 0)
+            return -1;
+        if (ms < 0)
+            ms = 0;
+        for (int k = 0; ms && k < nv; k++)
+            if (ms < v[k])
+                return node_err(L, rtts, false, "RTT threshold values should be in ascending order");
+        if (nv == 8)
+            return node_err(L, rtts, false, "compression mode \"s2_auto\" should have no more than 4 RTT thresholds");
+        v[nv++] = ms;
+    }
+    while (nv && !v[nv - 1]) /* trailing zeros mean nothing */
+        nv--;
+    if (nv > 4)
+        return node_err(L, rtts, false, "compression mode \"s2_auto\" should have no more than 4 RTT thresholds");
+    if (!nv)
+        return node_err(L, rtts, false, "compression mode \"s2_auto\" requires at least one RTT threshold");
+    memcpy(c->rtt_ms, v, (size_t)nv * sizeof *v);
+    c->nrtt = nv;
+    return 0;
+}
+
 static int cluster_auth(struct loader *L, const struct conf_node *m)
 {
     struct cluster_opt *c = &L->o->cluster;
@@ -1455,14 +1533,7 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
         else if (!strcasecmp(k, "accounts"))
             rc = cluster_accounts(L, n);
         else if (!strcasecmp(k, "compression")) {
-            /* off is what gannet does today; the S2 modes are to come */
-            bool off = (n->kind == CONF_BOOL && !n->i) ||
-                       (n->kind == CONF_STRING && (!strcasecmp(n->str, "off") || !strcasecmp(n->str, "disabled") ||
-                                                   !strcasecmp(n->str, "false")));
-            if (!off)
-                rc = node_err(L, n, true, "cluster \"compression\" is not supported yet by gannet, only \"off\" "
-                                          "(S2 route compression; %s)", readme_ref);
-        } else if (!strcasecmp(k, "tls"))
+            rc = cluster_compression(L, n);        } else if (!strcasecmp(k, "tls"))
             rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (TLS; %s)", readme_ref);
         else if (!strcasecmp(k, "permissions"))
             rc = node_err(L, n, true, "cluster \"permissions\" is not supported yet by gannet (route permissions; %s)",

@@ -142,6 +142,9 @@ struct opts {
                                 * 0: the default (3), -1: no pooling (one connection, as 2.9) */
         char **accounts;       /* 2.10's pinned accounts: a dedicated connection each ($SYS added when pooling) */
         int naccounts;
+        int compression;       /* 2.10's route compression (enum route_comp; 0: unset, i.e. accept) */
+        int64_t rtt_ms[4];     /* s2_auto: RTT thresholds of uncompressed, fast, better (best beyond) */
+        int nrtt;
     } cluster;
     char *client_advertise;    /* host:port our peers' clients are told for us */
     int32_t connect_error_reports;   /* log every Nth failed attempt of a never-connected route (3600) */
@@ -160,6 +163,20 @@ struct opts {
      * reading the config file and main() sends the signal instead of serving */
     char *signal_cmd;
 };
+
+/* nats-server 2.10's compression modes (server.go); the names are theirs. */
+enum route_comp {
+    COMP_UNSET,
+    COMP_NOT_SUPPORTED, /* "not supported": no compression field in INFO, as a 2.9 server */
+    COMP_OFF,
+    COMP_ACCEPT,
+    COMP_S2_AUTO,
+    COMP_S2_UNCOMPRESSED,
+    COMP_S2_FAST,
+    COMP_S2_BETTER,
+    COMP_S2_BEST,
+};
+extern const char *const route_comp_names[]; /* by enum route_comp ("" for COMP_UNSET) */
 
 /* Parse argv (and the config file it names) into o. Returns 0 to run (or to
  * send o->signal_cmd), 1 when the process should exit 0 (--version, --help,

@@ -36,6 +36,7 @@ struct conn_snap {
     bool did_solicit, is_configured;
     int pool_idx;                                /* Q_ROUTES: its slot in a pool (2.10's pool_idx); -1: none */
     char *route_account;                         /* Q_ROUTES: the account it is pinned to (NULL: none) */
+    const char *route_comp;                      /* Q_ROUTES: its compression (static string; NULL: none) */
     uint32_t nsubs_list;
 };
 

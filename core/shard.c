@@ -397,8 +397,11 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
 static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
 {
     struct conn *c = conn_lookup(sh, cqe->user_data);
-    if (cqe->res > 0 && c && !c->closing) /* every byte the parser keeps is copied out: the buffer goes back at once */
-        c->tp.ops->input(&c->tp, uring_buf(&sh->u, cqe), (size_t)cqe->res, conn_input_cb, c);
+    /* every byte the parser keeps is copied out: the buffer goes back at
+     * once; a transport that cannot decode what came closes the connection */
+    if (cqe->res > 0 && c && !c->closing &&
+        c->tp.ops->input(&c->tp, uring_buf(&sh->u, cqe), (size_t)cqe->res, conn_input_cb, c) < 0 && !c->closing)
+        conn_close(c, CR_PROTOCOL_VIOLATION, false);
     uring_buf_return(&sh->u, cqe);
     if (!c)
         return;

@@ -620,6 +620,8 @@ void ep_routez(struct monitor *m, const struct mreq *q, struct reply *r)
             jw_int(&w, "pool_idx", c->pool_idx);
         if (c->route_account)
             jw_str(&w, "account", c->route_account);
+        if (c->route_comp)
+            jw_str(&w, "compression", c->route_comp);
         if (c->nsubs_list && det) {
             jw_arr_begin(&w, "subscriptions_list_detail");
             for (uint32_t j = 0; j < c->nsubs_list; j++)

@@ -41,6 +41,8 @@ struct transport_ops {
     /* The kernel took n of the wire bytes last prepared: returns how many
      * plaintext bytes of the queue are now done. */
     uint32_t (*sent)(struct transport *t, uint32_t n);
+    /* The connection is released: free the state (NULL: none). */
+    void (*free)(struct transport *t);
 };
 
 struct transport {

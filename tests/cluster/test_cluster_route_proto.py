@@ -73,10 +73,12 @@ from proto import msg
 from servers import poll
 
 # The fakes here speak nats-server 2.9.10's route protocol, byte for byte;
-# gannet nodes run with `pool_size: -1`, where they speak exactly that (the
-# default, nats-server 2.10's pooling, has its own wire tests in
+# gannet nodes run with `pool_size: -1` and `compression: "not supported"`,
+# where they speak exactly that (the defaults, nats-server 2.10's pooling
+# and compression negotiation, have their own wire tests in
 # test_cluster_pool.py).
 NO_POOL = -1
+OLD = dict(pool_size=NO_POOL, compression="not supported")
 
 INFO_KEYS = ["server_id", "server_name", "version", "proto", "go", "host", "port", "headers", "max_payload", "nonce",
              "cluster", "connect_urls", "lnoc"]
@@ -85,7 +87,7 @@ INFO_KEYS = ["server_id", "server_name", "version", "proto", "go", "host", "port
 @pytest.fixture(params=topologies(1))
 def node(request, make_cluster):
     """Node A, alone in cluster C1."""
-    return make_cluster(request.param, pool_size=NO_POOL)[0]
+    return make_cluster(request.param, **OLD)[0]
 
 
 @pytest.fixture
@@ -191,7 +193,7 @@ def test_verbose_ignored_on_routes(node, fakes):
 def test_node_dials_configured_route(make_cluster, topology):
     lst = FakeListener()
     try:
-        c = make_cluster.unstarted(topology, pool_size=NO_POOL)
+        c = make_cluster.unstarted(topology, **OLD)
         c[0].routes = [lst.port]
         c.start()
         n = c[0]
@@ -253,7 +255,7 @@ def test_client_close_removes_interest(node, fakes):
 
 @pytest.mark.parametrize("topology", topologies(1))
 def test_accounts_named_in_ops(make_cluster, fakes, topology):
-    n = make_cluster(topology, extra_conf=ACCOUNTS_AB, pool_size=NO_POOL)[0]
+    n = make_cluster(topology, extra_conf=ACCOUNTS_AB, **OLD)[0]
     r = fakes(n)
     a, b = login(n, "a"), login(n, "b")
     client_ops(a, b"SUB foo 1\r\n")
@@ -420,7 +422,7 @@ def test_new_peer_info_forwarded(node, fakes):
 
 @pytest.mark.parametrize("topology", topologies(2))
 def test_member_dials_gossiped_peer(make_cluster, fakes, topology):
-    c = make_cluster(topology, pool_size=NO_POOL)
+    c = make_cluster(topology, **OLD)
     a, b = c.nodes
     lst = FakeListener()
     try:
@@ -442,7 +444,7 @@ def test_member_dials_gossiped_peer(make_cluster, fakes, topology):
 @pytest.mark.parametrize("topology", topologies(1))
 def test_lame_duck_info_to_routes(make_cluster, fakes, topology):
     n = make_cluster(topology, extra_conf='lame_duck_duration: "30s"\nlame_duck_grace_period: "10s"\n',
-                     pool_size=NO_POOL)[0]
+                     **OLD)[0]
     r = fakes(n)
     assert ops(r) == []
     c = n.client()  # keeps the node in lame duck mode

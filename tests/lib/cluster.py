@@ -143,6 +143,7 @@ class Node:
         # 2.9.10) and cluster.accounts (pinned, each a connection of its own)
         self.pool_size = None
         self.pinned = []
+        self.compression = None  # gannet only: cluster.compression (None: the default, accept)
         self.server = None
         self.old_logs = []  # logs of earlier runs of this node (before restarts)
         self._server_id = None
@@ -160,6 +161,7 @@ class Node:
             "  routes: [%s]" % routes if routes else "",
             "  pool_size: %d" % self.pool_size if self.kind == "gannet" and self.pool_size is not None else "",
             "  accounts: [%s]" % ", ".join(self.pinned) if self.kind == "gannet" and self.pinned else "",
+            '  compression: "%s"' % self.compression if self.kind == "gannet" and self.compression else "",
             self.cluster_conf,
             "}",
             self.extra_conf,
@@ -251,7 +253,7 @@ class Cluster:
     """
 
     def __init__(self, topology, cluster_name=CLUSTER_NAME, extra_conf="", start=True, cluster_conf="",
-                 route_userinfo="", pool_size=None, pinned=()):
+                 route_userinfo="", pool_size=None, pinned=(), compression=None):
         self.topology = topology
         self.nodes = []
         for i, letter in enumerate(topology):
@@ -260,6 +262,7 @@ class Cluster:
             self.nodes[-1].route_userinfo = route_userinfo
             self.nodes[-1].pool_size = pool_size
             self.nodes[-1].pinned = list(pinned)
+            self.nodes[-1].compression = compression
         for n in self.nodes[1:]:
             n.routes = [self.nodes[0].cport]
         if start:
