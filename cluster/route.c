@@ -1503,6 +1503,12 @@ oom:
     return -1;
 }
 
+bool route_follows_rtt(const struct conn *c)
+{
+    const struct route *r = c->route;
+    return r && CL(c->sh->srv)->comp == COMP_S2_AUTO && needs_comp(r->comp);
+}
+
 /* s2_auto: the level follows the route's RTT, measured at every PONG. */
 static void comp_follow_rtt(struct conn *c)
 {

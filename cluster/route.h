@@ -55,6 +55,8 @@ void route_release(struct conn *c);       /* at the final release */
 void route_send_ldm(struct conn *c);      /* lame duck: tell the peer ("ldm":true) */
 void route_dial_failed(struct shard *sh, int32_t tag); /* a dialer gave up */
 void route_auth_done(struct conn *c, bool ok);            /* an auth worker checked its bcrypt password */
+#define ROUTE_MAX_PING_MS 30000 /* nats-server 2.10's defaultRouteMaxPingInterval */
+bool route_follows_rtt(const struct conn *c); /* compressing with s2_auto: its pings measure the RTT */
 
 /* The message path (shard.c, conn.c) */
 void route_collect(struct shard *sh, struct sub *s); /* a delivery to a route's subscription: gathered */

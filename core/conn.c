@@ -488,11 +488,16 @@ static void conn_timer_check(struct conn *c, int64_t now)
         if (o->cluster.ping_max > 0)
             pmax = o->cluster.ping_max;
     }
+    /* a route compressing by RTT (s2_auto) pings at least every 30 s, busy
+     * or not (route.go's routeMaxPingInterval): its level follows the RTT */
+    bool follow = c->kind == CK_ROUTE && route_follows_rtt(c);
+    if (follow && pi > ROUTE_MAX_PING_MS)
+        pi = ROUTE_MAX_PING_MS;
     c->next_ping_ms = now + pi;
     /* as nats-server: recent client activity (data or its own PING) stands in
      * for a PING, except when an RTT measurement is due (never measured by a
      * PING yet, then hourly) */
-    bool need_rtt = c->rtt_ns < 0 || !c->rtt_start_ns || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
+    bool need_rtt = follow || c->rtt_ns < 0 || !c->rtt_start_ns || now - c->rtt_start_ns / 1000000 > 3600 * 1000;
     if (!need_rtt &&
         (now - c->last_in_ms < pi || now - c->last_ping_in_ms < pi))
         return;
