@@ -1,0 +1,373 @@
+"""S2 route compression, nats-server 2.10's protocol (the pooling issue,
+item 3), as gannet speaks it to 2.10-style peers and negotiates it down
+with 2.9.10.
+
+- A fake 2.10 peer with klauspost's own S2 codec (tests/s2ref, the Go
+  reference nats-server links), both ways round: the peer dials gannet,
+  gannet dials the peer. It checks the handshake byte for byte as
+  route.go's processRouteInfo / negotiateRouteCompression run it: the
+  dialler's extra INFO goes plain with the chosen mode, then both sides
+  switch; the acceptor answers compressed; the dialler's registering INFO
+  and every op after (RS+, RMSG, PING) are S2 streams; a compressed RMSG
+  reaches a local client and a local PUB reaches the peer compressed.
+- The choice of mode (server.go's selectCompressionMode) between two
+  gannets configured differently, each side's choice in its /routez,
+  computed here from the rules, not from gannet's output.
+- gannet clusters in every mode carrying 1 MiB payloads, headers and
+  per-publisher order; mixed clusters with Debian's nats-server 2.9.10:
+  "not supported" on the 2.9.10 links, traffic unchanged.
+
+The fake-peer and mode tests are about a 2.10 peer and gannet-only
+settings: nats-server 2.9.10 (the only one Debian ships) has no
+compression, so they run on gannet nodes ("g"); the mixed tests run the
+real 2.9.10.
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from cluster import (FakeListener, RouteConn, fake_server_id, route_connect, route_info,
+                     sync_interest, topologies, uniq)
+from proto import ProtoError
+from servers import poll
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+S2REF = os.path.join(ROOT, "build", "s2ref")
+GOPATH = "/usr/share/gocode"
+
+
+@pytest.fixture(scope="module")
+def s2ref():
+    """The Go reference codec (klauspost/compress/s2), built offline."""
+    if not os.path.isdir(os.path.join(GOPATH, "src/github.com/klauspost/compress/s2")):
+        pytest.fail("klauspost/compress is missing: apt-get install golang-github-klauspost-compress-dev "
+                    "(scripts/deps.sh installs it)")
+    env = dict(os.environ, GOPATH=GOPATH, GO111MODULE="off", CGO_ENABLED="0",
+               GOCACHE=os.path.join(ROOT, "build", "go-cache"))
+    r = subprocess.run(["go", "build", "-o", S2REF, "."], cwd=os.path.join(ROOT, "tests", "s2ref"), env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, "building s2ref failed: " + r.stderr
+    return S2REF
+
+
+def go(s2ref, args, data):
+    r = subprocess.run([s2ref] + args, input=data, capture_output=True, timeout=60)
+    return r.returncode, r.stdout
+
+
+class S2Route(RouteConn):
+    """A fake route peer that, once switch() is called, writes S2 streams
+    (one per send, as nats-server's writer does per flush) and reads the
+    node's bytes as S2 streams, both with the Go codec."""
+
+    def setup(self, s2ref, level="fast"):
+        self.s2ref, self.level = s2ref, level
+        self.z = None  # compressed bytes received, not yet decodable into whole streams
+        return self
+
+    def switch(self):
+        """From here on: S2 both ways. What was already read is plain."""
+        self.z = bytearray()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        if self.z is not None:
+            rc, data = go(self.s2ref, ["enc-stream", self.level], data)
+            assert rc == 0 and data.startswith(b"\xff\x06\x00\x00S2sTwO"), data[:20]
+        super().send(data)
+
+    def _fill(self, deadline):
+        if self.z is None:
+            return super()._fill(deadline)
+        plain_before = len(self.buf)
+        while True:  # raw bytes until they decode (every write of the node is a complete stream)
+            saved, self.buf = self.buf, bytearray()
+            more = super()._fill(deadline)
+            chunk, self.buf = bytes(self.buf), saved
+            if not more:
+                return False
+            self.z += chunk
+            rc, out = go(self.s2ref, ["dec-stream"], bytes(self.z))
+            if rc == 0:
+                self.z = bytearray()
+                self.buf += out
+                if len(self.buf) > plain_before:
+                    return True
+
+
+def info_line(conn):
+    """The next line as plain bytes (before the switch), parsed."""
+    line = conn.read_until(b"\r\n")
+    assert line.startswith(b"INFO "), line
+    return line, json.loads(line[5:].strip())
+
+
+# ---- a fake 2.10 peer dials gannet -------------------------------------------------------------
+
+def test_peer_dials_compressed_handshake(make_cluster, s2ref):
+    """gannet (pool_size -1, compression accept) accepts a 2.10 peer that
+    wants s2_fast: its first INFO says accept; after the peer's plain INFO
+    it answers with an S2 stream; the peer's registering INFO, the
+    interest, PINGs and messages then go compressed both ways."""
+    n = make_cluster("g", pool_size=-1)[0]
+    r = S2Route(n.cport, read_info=False).setup(s2ref)
+    line, info = info_line(r)
+    assert line.endswith(b"} \r\n") and info["compression"] == "accept", line
+    assert "route_pool_size" not in info
+    sid = fake_server_id()
+    r.send(route_connect(sid))
+    r.send(route_info(sid, compression="s2_fast"))  # plain: our negotiation INFO
+    r.switch()
+    f = r.rframe(timeout=5)
+    assert f.op == "INFO" and f.info["server_id"] == n.server_id and f.info["compression"] == "s2_fast", f
+    assert f.raw.endswith(b"} \r\n"), "a connection's first INFO form (with a nonce)"
+    r.send(route_info(sid, compression="s2_fast"))  # compressed: the one that registers
+    c = n.client()
+    subj = uniq("cz.")
+    c.send(("SUB %s 1\r\n" % subj).encode())
+    c.flush()
+    want = ("RS+ $G %s\r\n" % subj).encode()
+    deadline = time.monotonic() + 10
+    while True:
+        assert time.monotonic() < deadline, "no RS+ for %s over the compressed route" % subj
+        f = r.rframe(timeout=5)
+        if f.raw == want:
+            break
+    assert poll(lambda: n.num_routes() == 1, 5)
+    rz = n.routez()["routes"][0]
+    assert rz["remote_id"] == sid and rz["compression"] == "s2_fast", rz
+    # the peer's compressed RMSG reaches the client
+    r.send(("RMSG $G %s 5\r\nhello\r\n" % subj).encode())
+    m = c.frame(timeout=5)
+    while m.op != "MSG":
+        m = c.frame(timeout=5)
+    assert m.subject == subj and m.payload == b"hello"
+    # a client's PUB reaches the peer, compressed
+    r.send(b"RS+ $G back.%s\r\n" % subj.encode())
+    p = n.client()
+    deadline = time.monotonic() + 10
+    while True:  # the peer's interest is in place once a publish comes through
+        assert time.monotonic() < deadline
+        p.send(("PUB back.%s 3\r\nyes\r\n" % subj).encode())
+        p.flush()
+        try:
+            f = r.rframe(timeout=0.5)
+        except ProtoError:
+            continue
+        if f.op == "RMSG":
+            assert (f.account, f.subject, f.payload) == ("$G", "back." + subj, b"yes"), f
+            break
+    assert r.rflush(timeout=5) is not None  # PING/PONG compressed both ways
+    r.close()
+
+
+def test_peer_off_keeps_it_plain(make_cluster):
+    """A peer that says "off" gets a plain route: no second INFO, nothing compressed."""
+    n = make_cluster("g", pool_size=-1)[0]
+    r = RouteConn(n.cport)
+    assert r.info["compression"] == "accept"
+    r.handshake(info_extra={"compression": "off"})
+    assert poll(lambda: n.num_routes() == 1, 5)
+    assert n.routez()["routes"][0]["compression"] == "off"
+    for f in r.rflush(timeout=5):  # plain ops only (an S2 stream would not parse)
+        assert f.op in ("RS+", "INFO"), f
+    r.close()
+
+
+def test_unknown_mode_refused(make_cluster):
+    n = make_cluster("g", pool_size=-1)[0]
+    r = RouteConn(n.cport)
+    r.handshake(info_extra={"compression": "lz4"})
+    fs = r.read_close(timeout=5)
+    assert [f.text for f in fs if f.op == "-ERR"] == ['unsupported route compression mode "lz4"'], fs
+    assert n.num_routes() == 0
+
+
+# ---- gannet dials a fake 2.10 peer -------------------------------------------------------------
+
+def test_node_dials_compressed_handshake(make_cluster, s2ref):
+    """gannet (s2_fast) dials: CONNECT, and its INFO only after ours; that
+    INFO is plain with the chosen mode and alone (nothing compressed in the
+    same bytes); after our compressed answer, its registering INFO and its
+    interest arrive as S2 streams."""
+    lst = FakeListener()
+    try:
+        c = make_cluster.unstarted("g", pool_size=-1, compression="s2_fast")
+        c[0].routes = [lst.port]
+        c.start()
+        n = c[0]
+        s = lst.accept(timeout=5)
+        r = S2Route.wrap(s.sock)
+        r.setup(s2ref)
+        connect = r.read_until(b"\r\n")
+        assert connect.startswith(b"CONNECT {"), connect
+        time.sleep(0.3)
+        r.sock.setblocking(False)
+        try:
+            early = r.sock.recv(65536)
+        except BlockingIOError:
+            early = b""
+        r.sock.setblocking(True)
+        assert early == b"", "gannet's INFO must wait for ours: %r" % early
+        sid = fake_server_id()
+        r.send(route_info(sid, compression="accept"))  # the acceptor's first INFO, plain
+        line, info = info_line(r)
+        assert info["compression"] == "s2_fast" and line.endswith(b"} \r\n"), line
+        assert "route_pool_idx" not in info
+        assert bytes(r.buf) == b"", "compressed bytes in the same write as the plain INFO: %r" % bytes(r.buf)
+        r.switch()
+        r.send(route_info(sid, compression="s2_fast"))  # our answer, compressed
+        f = r.rframe(timeout=5)
+        assert f.op == "INFO" and f.info["server_id"] == n.server_id and f.info["compression"] == "s2_fast", f
+        cl = n.client()
+        subj = uniq("dz.")
+        cl.send(("SUB %s 1\r\n" % subj).encode())
+        cl.flush()
+        want = ("RS+ $G %s\r\n" % subj).encode()
+        deadline = time.monotonic() + 10
+        while r.rframe(timeout=5).raw != want:
+            assert time.monotonic() < deadline
+        assert poll(lambda: n.num_routes() == 1, 5)
+        rz = n.routez()["routes"][0]
+        assert rz["did_solicit"] is True and rz["compression"] == "s2_fast", rz
+        r.close()
+    finally:
+        lst.close()
+
+
+# ---- the choice between two gannets ------------------------------------------------------------
+
+def select(ours, theirs):
+    """nats-server 2.10's selectCompressionMode (server.go), from its source."""
+    if theirs in ("", "not supported"):
+        return "not supported"
+    if theirs == "off":
+        return "off"
+    if theirs == "accept":
+        return "off" if ours == "accept" else ours
+    if ours == "accept":
+        return "s2_fast" if theirs == "s2_auto" else theirs
+    return ours
+
+
+def needs(m):
+    return m not in ("off", "not supported")
+
+
+def expected(seed_mode, joiner_mode):
+    """Each side's mode, the joiner dialling the seed: the joiner picks from
+    the seed's first INFO; the seed from the joiner's first INFO, which
+    says the joiner's pick (or s2_auto when it is configured so)."""
+    j = select(joiner_mode, seed_mode) if needs(joiner_mode) else ("off" if seed_mode else "not supported")
+    told = "s2_auto" if joiner_mode == "s2_auto" else j
+    s = select(seed_mode, told) if needs(seed_mode) else "off"
+    return s, j
+
+
+PAIRS = [("accept", "s2_fast"), ("s2_best", "accept"), ("s2_fast", "s2_best"), ("accept", "accept"),
+         ("off", "s2_fast"), ("s2_better", "off"), ("s2_uncompressed", "s2_fast")]
+
+
+@pytest.mark.parametrize("seed,joiner", PAIRS, ids=["%s-%s" % p for p in PAIRS])
+def test_mode_chosen_each_side(make_cluster, seed, joiner):
+    c = make_cluster.unstarted("gg")
+    c[0].compression, c[1].compression = seed, joiner
+    c.start()
+    a, b = c.nodes
+    want_a, want_b = expected(seed, joiner)
+    assert {r["compression"] for r in a.routez()["routes"]} == {want_a}, a.routez()
+    assert {r["compression"] for r in b.routez()["routes"]} == {want_b}, b.routez()
+    sb = b.client()
+    sb.send(b"SUB m.x 1\r\n")
+    pa = a.client()
+    sync_interest(sb, pa)
+    pa.send(b"PUB m.x 2\r\nok\r\n")
+    f = sb.frame(timeout=5)
+    while f.op != "MSG":
+        f = sb.frame(timeout=5)
+    assert f.payload == b"ok"
+
+
+# ---- gannet clusters in every mode -------------------------------------------------------------
+
+MODES = ["s2_uncompressed", "s2_fast", "s2_better", "s2_best", "s2_auto", "accept", "off"]
+
+
+def json_payload(n):
+    rec = b'{"sensor":"temp-%04d","ts":1700000000%03d,"value":%d.%02d,"unit":"C","ok":true},'
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += rec % (i % 9973, i % 1000, i % 97, i % 100)
+        i += 1
+    return bytes(out[:n])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cluster_traffic_in_mode(make_cluster, mode):
+    """Three gannets in one mode: 1 MiB payloads, headers and 10k small
+    messages in order from one publisher, across routes both ways."""
+    c = make_cluster("ggg", compression=mode, extra_conf="max_payload: 2MB\n")
+    a, b, n3 = c.nodes
+    modes = {r["compression"] for n in c.nodes for r in n.routez()["routes"]}
+    assert modes == ({"s2_uncompressed"} if mode == "s2_auto" else {"off"} if mode in ("accept", "off") else {mode})
+    sb, sc = b.client(), n3.client()
+    subj = uniq("mode.")
+    for s in (sb, sc):
+        s.send(("SUB %s.> 1\r\n" % subj).encode())
+    pa = a.client()
+    sync_interest(sb, pa)
+    sync_interest(sc, pa)
+    big = json_payload(1 << 20)
+    pa.send(b"PUB %s.big %d\r\n%s\r\n" % (subj.encode(), len(big), big))
+    hdr = b"NATS/1.0\r\nK: v\r\n\r\n"
+    pa.send(b"HPUB %s.h %d %d\r\n%s%s\r\n" % (subj.encode(), len(hdr), len(hdr) + 2, hdr, b"hi"))
+    count = 10000
+    pa.send(b"".join(b"PUB %s.seq %d\r\n%d\r\n" % (subj.encode(), len(str(i)), i) for i in range(count)))
+    pa.flush(timeout=30)
+    for s in (sb, sc):
+        f = s.frame(timeout=10)
+        while f.op != "MSG":
+            f = s.frame(timeout=10)
+        assert f.subject == subj + ".big" and f.payload == big
+        f = s.frame(timeout=10)
+        assert f.op == "HMSG" and f.hdr == hdr and f.payload == b"hi", f
+        got = []
+        while len(got) < count:
+            f = s.frame(timeout=10)
+            assert f.op == "MSG" and f.subject == subj + ".seq", f
+            got.append(int(f.payload))
+        assert got == list(range(count))
+
+
+@pytest.mark.parametrize("topology", [t for t in topologies(3) if "n" in t and "g" in t][:3])
+def test_mixed_cluster_not_supported(make_cluster, topology):
+    """gannet configured for s2_fast in a cluster with nats-server 2.9.10:
+    the 2.9.10 links stay plain ("not supported"), gannet pairs compress."""
+    c = make_cluster(topology, compression="s2_fast")
+    kinds = {n.server_id: n.kind for n in c.nodes}
+    for n in c.nodes:
+        if n.kind != "gannet":
+            continue
+        for r in n.routez()["routes"]:
+            want = "s2_fast" if kinds[r["remote_id"]] == "gannet" else "not supported"
+            assert r["compression"] == want, (n, r)
+    subj = uniq("mx.")
+    subs = []
+    for n in c.nodes:
+        s = n.client()
+        s.send(("SUB %s 1\r\n" % subj).encode())
+        subs.append(s)
+    for n in c.nodes:
+        p = n.client()
+        for s in subs:
+            sync_interest(s, p)
+        p.send(("PUB %s 4\r\nfrom\r\n" % subj).encode())
+        for s in subs:
+            f = s.frame(timeout=5)
+            while f.op != "MSG" or f.payload != b"from":
+                f = s.frame(timeout=5)
