@@ -51,6 +51,29 @@ void sys_event_id(char out[23])
     out[22] = 0;
 }
 
+/* A ServerInfo's seq must rise in the order the events reach a peer:
+ * nats-server drops "out of order remote server update"s. Events are built
+ * on any shard and the monitor's thread, so the number is written when
+ * shard 0, which owns the routes, publishes the event: the JSON keeps a
+ * slot of 20 characters ("0" and spaces), filled and closed up then. */
+#define SEQ_SLOT "0                   "
+#define SEQ_KEY "\"seq\":"
+
+static void stamp_seq(struct server *srv, struct sys_msg *m)
+{
+    const char *pat = SEQ_KEY SEQ_SLOT;
+    char *at = m->body ? memmem(m->body, m->len, pat, strlen(pat)) : NULL;
+    if (!at)
+        return;
+    char num[24];
+    int n = snprintf(num, sizeof num, "%llu",
+                     (unsigned long long)atomic_fetch_add_explicit(&srv->sys_seq, 1, memory_order_relaxed) + 1);
+    char *slot = at + strlen(SEQ_KEY), *end = slot + strlen(SEQ_SLOT);
+    memcpy(slot, num, (size_t)n); /* at most 20 digits: the slot's width; then compact again */
+    memmove(slot + n, end, m->len - (size_t)(end - m->body));
+    m->len -= strlen(SEQ_SLOT) - (size_t)n;
+}
+
 void sys_server_info(struct server *srv, struct jw *w, const char *key)
 {
     const struct opts *o = atomic_load_explicit(&srv->conf, memory_order_acquire)->o;
@@ -59,7 +82,7 @@ void sys_server_info(struct server *srv, struct jw *w, const char *key)
     jw_str(w, "host", o->host);
     jw_str(w, "id", srv->server_id);
     jw_str(w, "ver", NATS_COMPAT_VERSION);
-    jw_uint(w, "seq", atomic_fetch_add_explicit(&srv->sys_seq, 1, memory_order_relaxed) + 1);
+    jw_raw(w, "seq", SEQ_SLOT); /* numbered when shard 0 publishes it (stamp_seq) */
     jw_bool(w, "jetstream", false);
     jw_time(w, "time", wall_now());
     jw_obj_end(w);
@@ -151,6 +174,11 @@ void sys_shard_free(struct shard *sh)
 
 void sys_publish_now(struct shard *sh, struct sys_msg *m)
 {
+    if (sh->id != 0 && sh->srv->cluster) { /* through shard 0, numbered in the order they leave (stamp_seq) */
+        sys_post(sh->srv, 0, m);
+        return;
+    }
+    stamp_seq(sh->srv, m);
     struct conn *c = sh->sysc;
     if (!c) {
         sys_msg_free(m);

@@ -190,6 +190,12 @@ void jw_uint(struct jw *w, const char *key, uint64_t v)
     put(w, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
 }
 
+void jw_raw(struct jw *w, const char *key, const char *json)
+{
+    member(w, key);
+    put(w, json, strlen(json));
+}
+
 void jw_double(struct jw *w, const char *key, double v)
 {
     char b[40];

@@ -30,6 +30,7 @@ void jw_str(struct jw *w, const char *key, const char *v);
 void jw_strn(struct jw *w, const char *key, const char *v, size_t n);
 void jw_int(struct jw *w, const char *key, int64_t v);
 void jw_uint(struct jw *w, const char *key, uint64_t v);
+void jw_raw(struct jw *w, const char *key, const char *json); /* a value written as given (valid JSON) */
 void jw_double(struct jw *w, const char *key, double v);
 void jw_bool(struct jw *w, const char *key, bool v);
 void jw_null(struct jw *w, const char *key);

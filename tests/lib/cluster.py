@@ -503,6 +503,12 @@ class RouteConn(Conn):
     False); rflush() is the barrier: PING, every operation before PONG.
     """
 
+    # The account a connection is pinned to (nats-server 2.10's route_account),
+    # when set: its RMSG/HMSG carry no account token, so they are parsed as
+    # `RMSG <subject> ...` and the frame's .account is this name. None (the
+    # default): every RMSG/HMSG names its account, as on 2.9.10 routes.
+    pinned_account = None
+
     def __init__(self, port, **kw):
         super().__init__(port, **kw)
 
@@ -564,6 +570,8 @@ class RouteConn(Conn):
         if op in ("RMSG", "HMSG", "LMSG"):
             a = list(args)
             origin = a.pop(0) if op == "LMSG" else None
+            if self.pinned_account is not None and op != "LMSG":  # no account token (2.10 pinned)
+                a.insert(0, self.pinned_account)
             account, subject = a[0], a[1]
             mid = a[2:]
             if op == "RMSG":
@@ -637,12 +645,28 @@ def is_sys(f):
     return False
 
 
+def fnv1a32(name):
+    """32-bit FNV-1a of an account name (Go's hash/fnv New32a)."""
+    h = 2166136261
+    for b in name.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def pool_idx(account, pool_size):
+    """The route pool connection an unpinned account travels on, as
+    nats-server 2.10's computeRoutePoolIdx: fnv1a32(name) % pool_size."""
+    return 0 if pool_size <= 1 else fnv1a32(account) % pool_size
+
+
 def rmsg(account, subject, payload, reply=None, queues=None):
     """Exact bytes of an RMSG: plain `RMSG a s [reply] n`, or with queues
-    `RMSG a s + reply q... n` (reply given) / `RMSG a s | q... n`."""
+    `RMSG a s + reply q... n` (reply given) / `RMSG a s | q... n`.
+    account None: without the account token, as on a connection pinned to
+    it (nats-server 2.10's route_account)."""
     if isinstance(payload, str):
         payload = payload.encode()
-    parts = ["RMSG", account, subject]
+    parts = ["RMSG"] + ([] if account is None else [account]) + [subject]
     if queues:
         if reply:
             parts += ["+", reply]
