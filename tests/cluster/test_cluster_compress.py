@@ -239,6 +239,276 @@ def test_node_dials_compressed_handshake(make_cluster, s2ref):
         lst.close()
 
 
+# ---- pooled: the peer dials gannet's $G slot, gannet dials a pooling peer ------------------------
+
+def fnv1a32(s):
+    h = 0x811C9DC5
+    for ch in s.encode():
+        h = ((h ^ ch) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+G_SLOT = fnv1a32("$G") % 3  # route.go's computeRoutePoolIdx for $G, pool size 3
+
+
+def test_peer_dials_pooled_slot(make_cluster, s2ref):
+    """gannet with the default pool (3) and compression accept; the fake, a
+    2.10 peer with route_pool_size 3 and s2_fast, dials the connection of
+    $G's slot. Its negotiation INFO has no route_pool_idx (route.go's
+    generateRouteInitialInfoJSON(accName, cm, 0)); the slot comes in the
+    registering INFO, which is compressed: gannet must take it from there,
+    and $G's interest and messages then use this connection, compressed."""
+    n = make_cluster("g")[0]
+    r = S2Route(n.cport, read_info=False).setup(s2ref)
+    line, info = info_line(r)
+    keys = list(info)
+    assert info["compression"] == "accept" and info["route_pool_size"] == 3, line
+    assert keys[keys.index("compression") + 1] == "lnoc", "compression right before lnoc: %r" % keys
+    assert "route_pool_idx" not in info, line
+    sid = fake_server_id()
+    r.send(route_connect(sid))
+    r.send(route_info(sid, compression="s2_fast", route_pool_size=3))  # plain, no slot yet
+    r.switch()
+    f = r.rframe(timeout=5)
+    assert f.op == "INFO" and f.info["compression"] == "s2_fast" and f.info["route_pool_size"] == 3, f
+    assert "route_pool_idx" not in f.info, f
+    r.send(route_info(sid, compression="s2_fast", route_pool_size=3, route_pool_idx=G_SLOT))  # compressed
+    c = n.client()
+    subj = uniq("pz.")
+    c.send(("SUB %s 1\r\n" % subj).encode())
+    c.flush()
+    want = ("RS+ $G %s\r\n" % subj).encode()
+    deadline = time.monotonic() + 10
+    while r.rframe(timeout=5).raw != want:
+        assert time.monotonic() < deadline, "no RS+ for %s on $G's slot %d" % (subj, G_SLOT)
+    rz = [x for x in n.routez()["routes"] if x["remote_id"] == sid]
+    assert len(rz) == 1 and rz[0]["compression"] == "s2_fast" and rz[0].get("pool_idx") == G_SLOT, rz
+    r.send(("RMSG $G %s 2\r\nhi\r\n" % subj).encode())
+    m = c.frame(timeout=5)
+    while m.op != "MSG":
+        m = c.frame(timeout=5)
+    assert (m.subject, m.payload) == (subj, b"hi"), m
+    r.send(("RS+ $G back.%s\r\n" % subj).encode())
+    p = n.client()
+    deadline = time.monotonic() + 10
+    while True:
+        assert time.monotonic() < deadline, "a local PUB never reached the compressed route"
+        p.send(("PUB back.%s 3\r\nyes\r\n" % subj).encode())
+        p.flush()
+        try:
+            f = r.rframe(timeout=0.5)
+        except ProtoError:
+            continue
+        if f.op == "RMSG":
+            assert (f.account, f.subject, f.payload) == ("$G", "back." + subj, b"yes"), f
+            break
+    assert r.rflush(timeout=5) is not None
+    r.close()
+
+
+def accept_s2(lst, s2ref, timeout=5):
+    """The next connection gannet dials to lst, as an S2Route (the plain
+    RouteConn accept() made gives its socket up, or its __del__ would close it)."""
+    s = lst.accept(timeout=timeout)
+    sock, s.sock = s.sock, None
+    return S2Route.wrap(sock).setup(s2ref)
+
+
+def accept_compressed(lst, s2ref, sid, mode="s2_fast", pool=3, timeout=5):
+    """Play a 2.10 acceptor on one connection gannet dialled: our INFO plain,
+    gannet's plain negotiation INFO (checked to be alone), then our answer
+    and gannet's registering INFO compressed. Returns (conn, negotiation
+    INFO, registering INFO)."""
+    r = accept_s2(lst, s2ref, timeout)
+    connect = r.read_until(b"\r\n")
+    assert connect.startswith(b"CONNECT {"), connect
+    assert json.loads(connect[8:])["name"]
+    extra = {"route_pool_size": pool} if pool else {}
+    r.send(route_info(sid, compression=mode, **extra))
+    line, neg = info_line(r)
+    assert bytes(r.buf) == b"", "compressed bytes in the same read as the plain INFO: %r" % bytes(r.buf)
+    r.switch()
+    r.send(route_info(sid, compression=mode, **extra))
+    f = r.rframe(timeout=timeout)
+    assert f.op == "INFO", f
+    return r, neg, f.info
+
+
+def test_node_dials_pooling_peer(make_cluster, s2ref):
+    """gannet (s2_fast, default pool) dials a 2.10 fake that pools (3) and
+    says s2_fast: every connection of the pool and the $SYS one negotiates
+    on its own (plain INFO, then S2); the registering INFOs carry slots 0
+    (no route_pool_idx), 1, 2 and route_account "$SYS"; /routez shows four
+    s2_fast connections."""
+    lst = FakeListener()
+    conns = []
+    try:
+        c = make_cluster.unstarted("g", compression="s2_fast")
+        c[0].routes = [lst.port]
+        c.start()
+        n = c[0]
+        sid = fake_server_id()
+        regs = []
+        for _ in range(4):
+            r, neg, reg = accept_compressed(lst, s2ref, sid, timeout=10)
+            conns.append(r)
+            assert neg["compression"] == "s2_fast" and "route_pool_idx" not in neg, neg
+            assert reg["compression"] == "s2_fast" and reg["route_pool_size"] == 3, reg
+            regs.append((reg.get("route_pool_idx", 0), reg.get("route_account")))
+        assert sorted(regs, key=repr) == sorted([(0, None), (1, None), (2, None), (0, "$SYS")], key=repr), regs
+        for r in conns:
+            assert r.rflush(timeout=5) is not None  # each one speaks S2 both ways
+
+        def four():
+            rz = [x for x in n.routez()["routes"] if x["remote_id"] == sid]
+            return len(rz) == 4 and rz
+
+        rz = poll(four, 10)
+        assert rz and {x["compression"] for x in rz} == {"s2_fast"}, n.routez()
+    finally:
+        for r in conns:
+            r.close()
+        lst.close()
+
+
+# ---- the negotiation table against a fake 2.10 peer ---------------------------------------------
+
+KNOWN_MODES = {"off", "accept", "s2_auto", "s2_uncompressed", "s2_fast", "s2_better", "s2_best", "not supported"}
+
+
+def negotiated(ours, theirs):
+    """What nats-server 2.10 records for a route (processRouteInfo): not
+    configured for compression (off) -> "not supported" if the peer says
+    nothing, else "off" (whatever it says); else selectCompressionMode,
+    an unknown mode being an error (-ERR and close)."""
+    if ours == "off":
+        return "not supported" if theirs is None else "off"
+    if theirs is not None and theirs not in KNOWN_MODES:
+        return "error"
+    return select(ours, theirs or "")
+
+
+TABLE_OURS = ["off", "accept", "s2_fast", "s2_best"]
+TABLE_THEIRS = [None, "off", "accept", "s2_fast", "s2_better", "lz4"]
+
+
+def lz4_err(frames):
+    return [f.text for f in frames if f.op == "-ERR"] == ['unsupported route compression mode "lz4"']
+
+
+@pytest.mark.parametrize("ours", TABLE_OURS)
+def test_negotiation_table_peer_dials(make_cluster, s2ref, ours):
+    """The fake dials gannet (pool_size -1, compression `ours`) saying each
+    mode of TABLE_THEIRS in its INFO: /routez must show negotiated(); when
+    compressing, gannet's answer is an S2 stream with the chosen mode; an
+    unknown mode gets -ERR and a close (unless gannet is off)."""
+    n = make_cluster("g", pool_size=-1, compression=ours)[0]
+    got, want = {}, {}
+    for theirs in TABLE_THEIRS:
+        exp = want[theirs] = negotiated(ours, theirs)
+        r = S2Route(n.cport, read_info=False).setup(s2ref)
+        _, info = info_line(r)
+        assert info.get("compression") == ours, info
+        sid = fake_server_id()
+        extra = {} if theirs is None else {"compression": theirs}
+        r.send(route_connect(sid))
+        r.send(route_info(sid, **extra))
+        try:
+            if exp == "error":
+                fs = r.read_close(timeout=5)
+                got[theirs] = "error" if lz4_err(fs) else "closed with %r" % fs
+                continue
+            if exp not in ("off", "not supported"):
+                r.switch()
+                f = r.rframe(timeout=5)
+                if f.op != "INFO" or f.info.get("compression") != exp:
+                    got[theirs] = "answer %r" % f
+                    continue
+                r.send(route_info(sid, **extra))  # the registering INFO, compressed
+
+            def mode():
+                rz = [x for x in n.routez()["routes"] if x["remote_id"] == sid]
+                return rz and rz[0]["compression"]
+
+            got[theirs] = poll(mode, 5) or "no route"
+            r.rflush(timeout=5)  # the route speaks what was negotiated
+        except ProtoError as e:
+            got[theirs] = "broke: %s" % e
+        finally:
+            r.close()
+    assert got == want
+
+
+@pytest.mark.parametrize("ours", TABLE_OURS)
+def test_negotiation_table_node_dials(make_cluster, s2ref, ours):
+    """gannet (pool_size -1, compression `ours`) dials one fake per mode of
+    TABLE_THEIRS, each answering with that mode in its INFO: /routez
+    shows negotiated(); gannet's INFO after ours says the mode it picked
+    (compressionModeForInfoProtocol), plain, and when compressing its
+    registering INFO comes compressed after our compressed answer; "off"
+    sends its INFO at once (no pool, no compression: nothing to wait
+    for); an unknown mode: -ERR and a close."""
+    lsts = [FakeListener() for _ in TABLE_THEIRS]
+    conns = []
+    try:
+        c = make_cluster.unstarted("g", pool_size=-1, compression=ours)
+        c[0].routes = [l.port for l in lsts]
+        c.start()
+        n = c[0]
+        got, want, sids = {}, {}, {}
+        for lst, theirs in zip(lsts, TABLE_THEIRS):
+            exp = negotiated(ours, theirs)
+            want[theirs] = (exp, "error" if exp == "error" else "off" if ours == "off" else exp)
+            r = accept_s2(lst, s2ref, timeout=10)
+            conns.append(r)
+            try:
+                connect = r.read_until(b"\r\n")
+                assert connect.startswith(b"CONNECT {"), connect
+                sid = sids[theirs] = fake_server_id()
+                extra = {} if theirs is None else {"compression": theirs}
+                r.send(route_info(sid, **extra))
+                if exp == "error":
+                    fs = r.read_close(timeout=5)
+                    got[theirs] = ("error", "error") if lz4_err(fs) else ("closed with %r" % fs, None)
+                    continue
+                _, ginfo = info_line(r)
+                told = ginfo.get("compression")
+                if exp not in ("off", "not supported"):
+                    if bytes(r.buf):
+                        got[theirs] = ("bytes after the plain INFO: %r" % bytes(r.buf), told)
+                        continue
+                    r.switch()
+                    r.send(route_info(sid, **extra))
+                    f = r.rframe(timeout=5)
+                    told = (told, f.info.get("compression") if f.op == "INFO" else repr(f))
+                    told = told[0] if told[0] == told[1] else "%s then %s" % told
+                got[theirs] = (told,)
+            except ProtoError as e:
+                got[theirs] = ("broke: %s" % e, None)
+        for theirs, sid in sids.items():
+            if len(got.get(theirs, ())) != 1:
+                continue
+
+            def mode():
+                rz = [x for x in n.routez()["routes"] if x["remote_id"] == sid]
+                return rz and rz[0]["compression"]
+
+            got[theirs] = (poll(mode, 5) or "no route", got[theirs][0])
+        for r, theirs in zip(conns, TABLE_THEIRS):
+            if want[theirs][0] == "error":
+                continue
+            try:
+                r.rflush(timeout=5)  # the route speaks what was negotiated
+            except ProtoError as e:
+                got.setdefault("rflush", []).append("%s: %s" % (theirs, str(e)[:200]))
+        assert got == want
+    finally:
+        for r in conns:
+            r.close()
+        for l in lsts:
+            l.close()
+
+
 # ---- the choice between two gannets ------------------------------------------------------------
 
 def select(ours, theirs):
