@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from cluster import (FakeListener, RouteConn, fake_server_id, route_connect, route_info,
+from cluster import (FakeListener, RouteConn, drain, fake_server_id, route_connect, route_info,
                      sync_interest, topologies, uniq)
 from proto import ProtoError
 from servers import poll
@@ -580,7 +580,8 @@ def json_payload(n):
 @pytest.mark.parametrize("mode", MODES)
 def test_cluster_traffic_in_mode(make_cluster, mode):
     """Three gannets in one mode: 1 MiB payloads, headers and 10k small
-    messages in order from one publisher, across routes both ways."""
+    messages in order from one publisher, a queue group spread over two
+    nodes (every message exactly once), request/reply across routes."""
     c = make_cluster("ggg", compression=mode, extra_conf="max_payload: 2MB\n")
     a, b, n3 = c.nodes
     modes = {r["compression"] for n in c.nodes for r in n.routez()["routes"]}
@@ -612,6 +613,37 @@ def test_cluster_traffic_in_mode(make_cluster, mode):
             assert f.op == "MSG" and f.subject == subj + ".seq", f
             got.append(int(f.payload))
         assert got == list(range(count))
+    # queue group: members on B and C, 200 messages from A, each delivered once
+    qs = uniq("mq.")
+    qb, qc = b.client(), n3.client()
+    for q in (qb, qc):
+        q.send(("SUB %s grp 7\r\n" % qs).encode())
+    sync_interest(qb, pa)
+    sync_interest(qc, pa)
+    total = 200
+    pa.send(b"".join(b"PUB %s %d\r\n%d\r\n" % (qs.encode(), len(str(i)), i) for i in range(total)))
+    pa.flush(timeout=10)
+    seen = []
+    for q in (qb, qc):
+        seen += [int(f.payload) for f in drain(q, pa) if f.op == "MSG" and f.subject == qs]
+    assert sorted(seen) == list(range(total)), "each queued message exactly once: %d got" % len(seen)
+    # request/reply: A asks a responder on C, the reply crosses back
+    svc, inbox = uniq("svc."), uniq("_INBOX.")
+    rc = n3.client()
+    rc.send(("SUB %s 1\r\n" % svc).encode())
+    sync_interest(rc, pa)
+    pa.send(("SUB %s 9\r\n" % inbox).encode())
+    sync_interest(pa, rc)
+    pa.send(("PUB %s %s 4\r\nping\r\n" % (svc, inbox)).encode())
+    f = rc.frame(timeout=10)
+    while f.op != "MSG":
+        f = rc.frame(timeout=10)
+    assert (f.subject, f.reply, f.payload) == (svc, inbox, b"ping"), f
+    rc.send(("PUB %s 4\r\npong\r\n" % f.reply).encode())
+    f = pa.frame(timeout=10)
+    while f.op != "MSG":
+        f = pa.frame(timeout=10)
+    assert (f.subject, f.sid, f.payload) == (inbox, "9", b"pong"), f
 
 
 @pytest.mark.parametrize("topology", [t for t in topologies(3) if "n" in t and "g" in t][:3])
