@@ -10,12 +10,24 @@ with 2.9.10.
   switch; the acceptor answers compressed; the dialler's registering INFO
   and every op after (RS+, RMSG, PING) are S2 streams; a compressed RMSG
   reaches a local client and a local PUB reaches the peer compressed.
+- The same with pooling: the peer dials $G's slot (fnv1a32("$G") % 3),
+  the slot named only in its compressed registering INFO; gannet dials a
+  pooling peer and each of the 3 + $SYS connections negotiates alone.
+- The negotiation table against the fake, both roles: gannet off/accept/
+  s2_fast/s2_best x the peer saying nothing/off/accept/s2_fast/s2_better/
+  lz4, expected from processRouteInfo + selectCompressionMode (an unknown
+  mode: -ERR and close, unless gannet is off).
 - The choice of mode (server.go's selectCompressionMode) between two
   gannets configured differently, each side's choice in its /routez,
   computed here from the rules, not from gannet's output.
-- gannet clusters in every mode carrying 1 MiB payloads, headers and
-  per-publisher order; mixed clusters with Debian's nats-server 2.9.10:
-  "not supported" on the 2.9.10 links, traffic unchanged.
+- gannet clusters in every mode carrying 1 MiB payloads, headers,
+  per-publisher order, queue groups and request/reply; mixed clusters
+  with Debian's nats-server 2.9.10: "not supported" on the 2.9.10 links,
+  traffic unchanged.
+- s2_auto's level by RTT: through a delaying proxy on loopback, and
+  between two network namespaces (tc netem on a veth pair, which fails
+  where the kernel has no netem; a TUN delay line, which counts the bytes
+  on the wire too).
 
 The fake-peer and mode tests are about a 2.10 peer and gannet-only
 settings: nats-server 2.9.10 (the only one Debian ships) has no
