@@ -57,7 +57,7 @@ if make -s tsan >"$R/tsan-build.log" 2>&1; then
     pytest_phase tsan "GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
         STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto \
-        tests/cluster/test_cluster_route_proto.py tests/cluster/test_cluster_load.py \
+        tests/cluster/test_cluster_route_proto.py tests/cluster/test_cluster_load.py tests/cluster/test_cluster_compress.py \
         --deselect tests/proto/test_proto_permissions.py --deselect tests/proto/test_proto_mappings.py \
         --deselect tests/proto/test_proto_nkeys.py --deselect tests/proto/test_proto_parser.py \
         --deselect tests/proto/test_proto_limits.py --deselect tests/proto/test_proto_keepalive.py \
