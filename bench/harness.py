@@ -297,7 +297,8 @@ class Cluster:
             try:
                 c.request("GET", "/routez")
                 r = c.getresponse()
-                return json.loads(r.read())["num_routes"] if r.status == 200 else -1
+                # servers routed to: a pooling peer (gannet, nats-server 2.10) has several connections
+                return len({x["remote_id"] for x in json.loads(r.read())["routes"]}) if r.status == 200 else -1
             finally:
                 c.close()
         except (OSError, ValueError, KeyError):
