@@ -8,10 +8,6 @@
 #include "../../net/s2.c"
 #include "unit.h"
 
-/* The table path and the stripe multiplier, to check the hardware path. */
-static uint32_t s2_crc32c_table(uint32_t crc, const void *p, size_t n) { return ~crc_sw(~crc, p, n); }
-static uint32_t s2_gf_mul(uint32_t a, uint32_t b) { return gf_mul(a, b); }
-
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
 {
