@@ -64,6 +64,8 @@
 
 struct pubc {
     struct rconn c;
+    const unsigned char *bodies; /* --payload json: nbodies distinct bodies of size - PFX_LEN bytes */
+    size_t nbodies;
     char *chunk;        /* per_chunk PUBs, identical but for their prefixes */
     size_t msglen;      /* bytes of one PUB: line, payload, CRLF */
     size_t hdrlen;      /* bytes of the PUB line */
@@ -159,11 +161,43 @@ static void sub_msg(struct rconn *c)
     s->next_seq[pub] = seq + 1;
 }
 
+/* --acct-users: connection i (publisher or subscriber) logs in as
+ * u<i % N>, so that publisher i and subscriber i share an account. */
+static const struct dial_opts *acct_creds(const struct params *p, int i, struct dial_opts *o, char *user)
+{
+    if (!p->acct_users)
+        return NULL;
+    snprintf(user, 16, "u%d", i % p->acct_users);
+    *o = (struct dial_opts){.user = user, .pass = "bench"};
+    return o;
+}
+
+/* --payload json: distinct bodies, cycled through by sequence number, so
+ * that no body repeats within 1 MiB of one publisher's stream (the S2
+ * writer's block: a compressor sees what a real stream of events would
+ * give it, not a few bodies over and over). Filled once, before the run. */
+#define JSON_STREAM (2u << 20)
+static int json_bodies(struct pubc *pc, size_t size, int pub)
+{
+    size_t blen = size - PFX_LEN;
+    pc->nbodies = JSON_STREAM / size < 64 ? 64 : JSON_STREAM / size;
+    unsigned char *b = malloc(pc->nbodies * blen);
+    if (!b)
+        return -1;
+    for (size_t k = 0; k < pc->nbodies; k++)
+        json_fill(b + k * blen, blen, ((uint64_t)pub << 32) + k);
+    pc->bodies = b;
+    return 0;
+}
+
 static int pub_init(struct tput *tp, int i)
 {
     const struct params *p = tp->p;
     struct pubc *pc = &tp->pub[i];
-    if (rconn_dial(&pc->c, p->host, p->port, PUB_RBUF) < 0 || rconn_sync(&pc->c, 5000) < 0) {
+    struct dial_opts o;
+    char user[16];
+    if (rconn_dial_ex(&pc->c, p->host, p->port, PUB_RBUF, acct_creds(p, i, &o, user)) < 0 ||
+        rconn_sync(&pc->c, 5000) < 0) {
         fail(tp->r, "publisher %d: %s", i, pc->c.err);
         return -1;
     }
@@ -174,7 +208,7 @@ static int pub_init(struct tput *tp, int i)
     pc->msglen = pc->hdrlen + p->size + 2;
     pc->per_chunk = CHUNK_BYTES / pc->msglen ? CHUNK_BYTES / pc->msglen : 1;
     pc->chunk = malloc(pc->per_chunk * pc->msglen);
-    if (!pc->chunk) {
+    if (!pc->chunk || (p->payload_json && json_bodies(pc, p->size, i) < 0)) {
         fail(tp->r, "out of memory");
         return -1;
     }
@@ -182,6 +216,9 @@ static int pub_init(struct tput *tp, int i)
         char *d = pc->chunk + m * pc->msglen;
         memcpy(d, hdr, pc->hdrlen);
         memset(d + pc->hdrlen, 'x', p->size);
+        if (pc->bodies)
+            memcpy(d + pc->hdrlen + PFX_LEN, pc->bodies + (m % pc->nbodies) * (p->size - PFX_LEN),
+                   p->size - PFX_LEN);
         memcpy(d + pc->hdrlen + p->size, "\r\n", 2);
     }
     return 0;
@@ -191,7 +228,9 @@ static int sub_init(struct tput *tp, int i)
 {
     const struct params *p = tp->p;
     struct subc *s = &tp->sub[i];
-    if (rconn_dial(&s->c, p->host, sub_port(p, i), SUB_RBUF) < 0) {
+    struct dial_opts o;
+    char user[16];
+    if (rconn_dial_ex(&s->c, p->host, sub_port(p, i), SUB_RBUF, acct_creds(p, i, &o, user)) < 0) {
         fail(tp->r, "subscriber %d: %s", i, s->c.err);
         return -1;
     }
@@ -228,9 +267,13 @@ static int pub_next_block(struct tput *tp, struct pubc *pc)
         if (room < k)
             k = room;
     }
-    for (uint64_t m = 0; m < k; m++)
-        pfx_put((unsigned char *)pc->chunk + m * pc->msglen + pc->hdrlen, (uint32_t)pc->c.idx,
-                pc->seq++, 0);
+    size_t blen = tp->p->size - PFX_LEN;
+    for (uint64_t m = 0; m < k; m++) {
+        unsigned char *d = (unsigned char *)pc->chunk + m * pc->msglen + pc->hdrlen;
+        if (pc->bodies) /* the body that goes with this sequence number */
+            memcpy(d + PFX_LEN, pc->bodies + (pc->seq % pc->nbodies) * blen, blen);
+        pfx_put(d, (uint32_t)pc->c.idx, pc->seq++, 0);
+    }
     pc->woff = 0;
     pc->wend = k * pc->msglen;
     pc->sent += k;
@@ -699,6 +742,7 @@ static void teardown(struct tput *tp)
     for (int i = 0; i < tp->npub; i++) {
         rconn_close(&tp->pub[i].c);
         free(tp->pub[i].chunk);
+        free((void *)tp->pub[i].bodies);
     }
     for (int i = 0; i < tp->nsub; i++)
         rconn_close(&tp->sub[i].c);
