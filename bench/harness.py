@@ -356,7 +356,8 @@ class Cluster:
         for x in routes:
             peer = ids.get(x.get("remote_id")) or x.get("remote_id", "?")[:8]
             out.append({"peer": peer, "pool_idx": x.get("pool_idx"), "account": x.get("account"),
-                        "compression": x.get("compression"), "did_solicit": x.get("did_solicit")})
+                        "compression": x.get("compression"), "did_solicit": x.get("did_solicit"),
+                        "out_msgs": x.get("out_msgs"), "out_bytes": x.get("out_bytes")})
         return out
 
     SETTLE_S, SETTLE_TIMEOUT = 0.3, 3.0
@@ -795,6 +796,10 @@ def routez_summary(rz):
                 what.append("pool_idx " + ",".join(slots))
             if accs:
                 what.append("pinned " + ",".join(accs))
+            if node == "A" and peer == "B":  # the direction the messages go: which connections carried them
+                what.append("out_msgs " + ", ".join(
+                    f"{x['out_msgs']:,}" + (f" [{x['pool_idx']}]" if x["pool_idx"] is not None else "")
+                    for x in xs if x.get("out_msgs") is not None))
             parts.append(f"{node}→{peer}: {len(xs)} conn(s)" + (f" ({'; '.join(what)})" if what else "")
                          + ", compression " + ", ".join(f"{k} ×{v}" for k, v in comp.items()))
     return "; ".join(parts) or "–"
@@ -1269,7 +1274,7 @@ def comp_goal_rows(by):
             continue
         r = v / off
         met = ("**yes**" if r <= COMP_GOAL else "**no**") + (f" ({note})" if note else "") if goal else "–"
-        rows.append(f"| comp-{lv} | 1 KiB | route bytes/msg, × gannet off | {fmt_num(v)} | {nb} | {r:.2f}× "
+        rows.append(f"| comp-{lv} | 1 KiB | route bytes/msg, × gannet off | {fmt_num(v)} | {nb} | {r:.3f}× "
                     f"| {'≤ 0.35×' if goal else '(no goal)'} | {met} |")
     return rows
 
