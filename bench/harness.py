@@ -1413,14 +1413,20 @@ def sh(argv):
 def git_head():
     """The checked-out commit, read from .git without running git."""
     try:
-        head = open(os.path.join(ROOT, ".git/HEAD")).read().strip()
+        git = os.path.join(ROOT, ".git")
+        common = git
+        if os.path.isfile(git):  # a worktree: .git names its folder, refs live in the main one
+            git = open(git).read().split("gitdir:", 1)[1].strip()
+            cd = os.path.join(git, "commondir")
+            common = os.path.normpath(os.path.join(git, open(cd).read().strip())) if os.path.exists(cd) else git
+        head = open(os.path.join(git, "HEAD")).read().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        p = os.path.join(ROOT, ".git", ref)
+        p = os.path.join(common, ref)
         if os.path.exists(p):
             return open(p).read().strip() + f" ({ref})"
-        for line in open(os.path.join(ROOT, ".git/packed-refs")):
+        for line in open(os.path.join(common, "packed-refs")):
             if line.strip().endswith(" " + ref):
                 return line.split()[0] + f" ({ref})"
     except OSError:
