@@ -57,6 +57,21 @@ SVC_CONF = """accounts {
 }
 """
 BIG_CONF = "max_connections: 200000\n"  # both default to 64K
+# The route-pooling scenarios (cluster layout): three accounts, one user
+# each; natsbench --acct-users 3 logs publisher i and subscriber i in as
+# u<i % 3> (password bench), so each publisher/subscriber pair is in an
+# account of its own. In gannet (as in nats-server 2.10) fnv1a32 of the
+# names puts A1, A2, A3 on pool slots 2, 1, 0 of the default pool of 3:
+# one route connection per account.
+ACC3_CONF = """accounts {
+  A1: { users: [ {user: u0, password: bench} ] }
+  A2: { users: [ {user: u1, password: bench} ] }
+  A3: { users: [ {user: u2, password: bench} ] }
+}
+"""
+# Route compression levels measured (gannet only: nats-server 2.9.10 has
+# no route compression and rejects the key).
+COMP_LEVELS = ("off", "s2_uncompressed", "s2_fast", "s2_better", "s2_best")
 # The CONNECT-storm scenario: requests run as the no_auth_user while user
 # "storm" (password "bench", bcrypt cost 10, made with Python's crypt)
 # logs in and out 50 times a second.
@@ -216,9 +231,13 @@ class Cluster:
     EVENT_RE = re.compile(r"Slow Consumer|Router connection closed|Route connection created|"
                           r"\[ERR\]|\[WRN\]|\[FTL\]")
 
-    def __init__(self, kind, layout, logdir, conf=None, subs_on="B"):
+    def __init__(self, kind, layout, logdir, conf=None, subs_on="B", gannet_cluster=None, wire=False):
         self.kind, self.layout, self.logdir = kind, layout, logdir
         self.extra_conf = conf or ""
+        # lines inside cluster {} for gannet nodes only (pool_size, compression:
+        # keys nats-server 2.9.10 rejects)
+        self.cluster_extra = (gannet_cluster or "") if kind == "gannet" else ""
+        self.wire = wire  # the client counts TCP bytes on A's cluster port
         self.subs_on = subs_on
         self.nodes = []
         self.proc = None
@@ -230,6 +249,7 @@ class Cluster:
                  "cluster {", "  name: C1", f"  listen: 127.0.0.1:{n['cport']}"]
         if seed_cport:
             lines.append(f"  routes: [nats-route://127.0.0.1:{seed_cport}]")
+        lines += [f"  {x.strip()}" for x in self.cluster_extra.splitlines() if x.strip()]
         return "\n".join(lines + ["}", self.extra_conf]) + "\n"
 
     def node_argv(self, n):
@@ -269,6 +289,9 @@ class Cluster:
             self.wait_mesh(self.nodes[:i + 1])
         self.port = self.nodes[0]["port"]
         self.sub_ports = [self.node(x)["port"] for x in self.subs_on]
+        for n in self.nodes:  # to name the peers in /routez
+            n["server_id"] = self.monitor(n, "/varz").get("server_id")
+        self.wait_settled()
         for n in self.nodes:  # from here on, route events are news
             n["log"].flush()
             n["mark"] = os.path.getsize(n["log"].name)
@@ -307,6 +330,58 @@ class Cluster:
     def routes(self):
         return {n["name"]: self.num_routes(n) for n in self.nodes}
 
+    def monitor(self, n, path):
+        """A node's monitoring endpoint as a dict ({} when it does not answer)."""
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", n["mport"], timeout=2)
+            try:
+                c.request("GET", path)
+                r = c.getresponse()
+                return json.loads(r.read()) if r.status == 200 else {}
+            finally:
+                c.close()
+        except (OSError, ValueError):
+            return {}
+
+    def routez(self, name):
+        """One node's route connections as /routez shows them: peer (node
+        name by client port), pool_idx, account, compression (gannet;
+        nats-server 2.9.10 has none of the three)."""
+        got = self.monitor(self.node(name), "/routez")
+        if "routes" not in got:
+            return None
+        routes = got["routes"] or []
+        ids = {x.get("server_id"): x["name"] for x in self.nodes if x.get("server_id")}
+        out = []
+        for x in routes:
+            peer = ids.get(x.get("remote_id")) or x.get("remote_id", "?")[:8]
+            out.append({"peer": peer, "pool_idx": x.get("pool_idx"), "account": x.get("account"),
+                        "compression": x.get("compression"), "did_solicit": x.get("did_solicit"),
+                        "out_msgs": x.get("out_msgs"), "out_bytes": x.get("out_bytes")})
+        return out
+
+    SETTLE_S, SETTLE_TIMEOUT = 0.3, 3.0
+
+    def wait_settled(self):
+        """A pooling node (gannet; nats-server 2.10) is meshed, by the count
+        of servers, with its first connection to each peer; the rest of the
+        pool and the pinned $SYS connection follow within milliseconds. Wait
+        until no node's count of route connections has changed for SETTLE_S
+        (at most SETTLE_TIMEOUT), so that their "Route connection created"
+        lines come before the mark and the traffic finds every connection."""
+        def conns():
+            return tuple(len(self.monitor(n, "/routez").get("routes") or []) for n in self.nodes)
+        last, since = conns(), time.time()
+        deadline = since + self.SETTLE_TIMEOUT
+        while time.time() < deadline:
+            time.sleep(0.05)
+            now = conns()
+            if now != last:
+                last, since = now, time.time()
+            elif time.time() - since >= self.SETTLE_S:
+                break
+        self.conns_settled = last
+
     def wait_mesh(self, nodes):
         want = len(nodes) - 1
         deadline = time.time() + self.MESH_TIMEOUT
@@ -343,8 +418,9 @@ class Cluster:
         return [n["proc"].pid for n in self.nodes]
 
     def client_args(self):
+        wire = ["--wire-port", str(self.nodes[0]["cport"])] if self.wire else []
         return ["--port", str(self.port), "--server-pid", ",".join(map(str, self.pids())),
-                "--sub-port", ",".join(map(str, self.sub_ports))]
+                "--sub-port", ",".join(map(str, self.sub_ports))] + wire
 
     def alive(self):
         return bool(self.nodes) and all(n["proc"] and n["proc"].poll() is None for n in self.nodes)
@@ -424,9 +500,14 @@ def idle_count():
                "(raising it needs CAP_SYS_RESOURCE)")
 
 
+ACC3_ARGS = ["--scenario", "pubsub", "--pubs", "3", "--acct-users", "3"]
+
+
 def specs(layout, quick):
     """(name, kind, title, client args, sizes, extra) for one layout. extra:
-    conf (server configuration, both servers), with (client arguments added
+    conf (server configuration, both servers), gannet_cluster (lines inside
+    cluster {}, gannet nodes only), wire (count TCP bytes on A's cluster port),
+    comp (the compression level, for the Compression table), with (client arguments added
     for the second run of a pair kind), duration (s, at least this), reps
     (at most this many), case_cap (s), why (a note for the report)."""
     q = quick
@@ -445,7 +526,22 @@ def specs(layout, quick):
             ("oneway", "lat", f"one-way latency at {rate} msgs/s, A → B (goal gannet p99 ≤ 1 ms)",
              ["--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)], [16384],
              {"subs_on": "B"}),
+            # the pooling issue: 3 accounts, 3 publisher/subscriber pairs A → B
+            ("acc3", "tput", "3 accounts, 3 × 1:1 A → B (one pair per account); gannet's default "
+             "pool of 3 route connections (goal ≥ 2× nats-server, ≥ 2× acc3-nopool)", ACC3_ARGS, [128],
+             {"subs_on": "B", "conf": ACC3_CONF}),
+            ("acc3-nopool", "tput", "3 accounts, 3 × 1:1 A → B; gannet pool_size: -1 (one route "
+             "connection per peer, as 2.9)", ACC3_ARGS, [128],
+             {"subs_on": "B", "conf": ACC3_CONF, "gannet_cluster": "pool_size: -1"}),
         ]
+        # the compression issue: 1 KiB JSON-like payloads A → B, TCP bytes
+        # on A's route sockets, gannet at each level (nats-server 2.9.10:
+        # uncompressed, the same in every case)
+        for lv in COMP_LEVELS:
+            s.append((f"comp-{lv}", "tput", f"1:1 A → B, 1 KiB JSON-like payloads, gannet route "
+                      f"compression: {lv} (nats-server: none); route bytes counted on A",
+                      ["--scenario", "pubsub", "--payload", "json"], [1024],
+                      {"subs_on": "B", "gannet_cluster": f"compression: {lv}", "wire": True, "comp": lv}))
         return s
     if layout == "pinned":
         s = [
@@ -524,11 +620,18 @@ def derive(d, kind):
         "cli_pct": 100 * d["client_cpu_s"] / win,
         "noise_pct": 100 * max(0.0, d["noise_s"]) / win,
     }
+    if d.get("wire_port") and msgs:
+        # TCP bytes the seed A sent on its route sockets, per message
+        # delivered and per payload byte delivered
+        out["wire_b_msg"] = d.get("wire_tx_bytes", 0) / msgs
+        out["wire_per_payload"] = d.get("wire_tx_bytes", 0) / (msgs * d["size"])
+        out["wire_rx_b_msg"] = d.get("wire_rx_bytes", 0) / msgs
     each = d.get("server_cpu_each_s") or []
     if len(each) > 1:  # a cluster: each node's share, A, B, C
         d["node_pct"] = [100 * x / win for x in each]
         for name, x in zip("ABC", each):
             out[f"srv_{name}_pct"] = 100 * x / win
+            out[f"cpu_{name}_per_m"] = x / (msgs / 1e6) if msgs else 0.0
     if kind == "lat":
         for k in ("p50", "p90", "p99", "p999", "max"):
             out[k] = d["lat_us"][k]
@@ -594,11 +697,15 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
     case = {"layout": layout_name, "name": name, "kind": kind, "title": title, "size": size,
             "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
             "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None,
-            "repro": {s: None for s in SERVERS}, "conf": extra.get("conf"), "why": extra.get("why")}
+            "repro": {s: None for s in SERVERS}, "conf": extra.get("conf"), "why": extra.get("why"),
+            "comp": extra.get("comp")}
     if layout.get("nodes"):
-        servers = {s: Cluster(s, layout, logdir, extra.get("conf"), extra.get("subs_on", "B"))
+        servers = {s: Cluster(s, layout, logdir, extra.get("conf"), extra.get("subs_on", "B"),
+                              extra.get("gannet_cluster"), extra.get("wire", False))
                    for s in SERVERS}
         case["events"] = {s: [] for s in SERVERS}
+        case["routez"] = {s: None for s in SERVERS}
+        case["gannet_cluster"] = extra.get("gannet_cluster")
     else:
         servers = {s: Server(s, layout, logdir, extra.get("conf")) for s in SERVERS}
     t0 = time.time()
@@ -608,6 +715,7 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
         for s in SERVERS:
             case["placement"][s] = servers[s].placement()
         attempts = 0
+        routez_at_end(case, servers, "start")
         want = min(opts.reps, extra.get("reps", opts.reps))
         case_cap = extra.get("case_cap", opts.case_cap)
         while attempts < want + opts.extra:
@@ -639,12 +747,62 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
             if not servers[s].alive() and not case["failed"][s]:
                 case["failed"][s] = str(e)
     finally:
+        routez_at_end(case, servers, "end")
         for s in SERVERS:
             if isinstance(servers[s], Cluster) and servers[s].nodes:
                 case["events"][s] = servers[s].events()  # before the nodes stop
             stop_checked(case, servers[s], s)
     case["seconds"] = time.time() - t0
     return case
+
+
+def routez_at_end(case, servers, when):
+    """The seed A's and B's route connections from /routez, at the case's
+    start (after the mesh) and end: the compression each actually uses and
+    the pool slots, for the report."""
+    if "routez" not in case:
+        return
+    for s in SERVERS:
+        srv = servers[s]
+        if isinstance(srv, Cluster) and srv.alive():
+            rz = case["routez"][s] or {}
+            rz[when] = {x: srv.routez(x) for x in "AB"}
+            case["routez"][s] = rz
+
+
+def routez_summary(rz):
+    """'A: 4 conns to B (pool 0,1,2 + $SYS), compression s2_fast ×4; ...'
+    from routez_at_end's record (its end reading, else its start)."""
+    if not rz:
+        return "–"
+    snap = rz.get("end") or rz.get("start") or {}
+    parts = []
+    for node in "AB":
+        conns = snap.get(node)
+        if conns is None:
+            continue
+        by_peer = {}
+        for x in conns:
+            by_peer.setdefault(x["peer"], []).append(x)
+        for peer, xs in sorted(by_peer.items()):
+            slots = sorted(str(x["pool_idx"]) for x in xs if x["pool_idx"] is not None)
+            accs = sorted(x["account"] for x in xs if x["account"])
+            comp = {}
+            for x in xs:
+                k = x["compression"] or "(none shown)"
+                comp[k] = comp.get(k, 0) + 1
+            what = []
+            if slots:
+                what.append("pool_idx " + ",".join(slots))
+            if accs:
+                what.append("pinned " + ",".join(accs))
+            if node == "A" and peer == "B":  # the direction the messages go: which connections carried them
+                what.append("out_msgs " + ", ".join(
+                    f"{x['out_msgs']:,}" + (f" [{x['pool_idx']}]" if x["pool_idx"] is not None else "")
+                    for x in xs if x.get("out_msgs") is not None))
+            parts.append(f"{node}→{peer}: {len(xs)} conn(s)" + (f" ({'; '.join(what)})" if what else "")
+                         + ", compression " + ", ".join(f"{k} ×{v}" for k, v in comp.items()))
+    return "; ".join(parts) or "–"
 
 
 def stop_checked(case, srv, s):
@@ -977,6 +1135,9 @@ def scenario_table(cases):
     notes = []
     if cases[0].get("conf"):
         notes.append("server configuration, both servers: `" + cases[0]["conf"].strip().replace("\n", "; ") + "`")
+    if cases[0].get("gannet_cluster"):
+        notes.append("gannet nodes only, inside `cluster {}`: `" + cases[0]["gannet_cluster"].strip().replace("\n", "; ")
+                     + "` (nats-server 2.9.10 has no such key)")
     if cases[0].get("why"):
         notes.append(f"fewer clients than wanted: {cases[0]['why']}")
     if cases[0]["layout"] == "cluster":
@@ -996,6 +1157,14 @@ def cluster_notes(cases):
                 parts.append(f"{LABEL[s]} " + " / ".join(f"{x['srv_' + k + '_pct']:.0f}" for k in "ABC"))
         if parts:
             out.append(f"{size_label(c['size'])}: server CPU % per node A / B / C (medians): " + "; ".join(parts))
+        wire = [f"{LABEL[s]} {m[s]['wire_b_msg']:.0f} B/msg ({m[s]['wire_per_payload']:.3f} of the payload)"
+                for s in SERVERS if m[s]["n"] and not m[s]["failed"] and m[s].get("wire_b_msg") is not None]
+        if wire:
+            out.append(f"{size_label(c['size'])}: TCP bytes A sent on its route sockets per delivered message "
+                       "(medians): " + "; ".join(wire))
+        for s in SERVERS:
+            if (c.get("routez") or {}).get(s):
+                out.append(f"{size_label(c['size'])}: {LABEL[s]} /routez at the end: {routez_summary(c['routez'][s])}")
         for s in SERVERS:
             ev = (c.get("events") or {}).get(s) or []
             if ev:
@@ -1021,7 +1190,13 @@ CLUSTER_GOALS = [
     ("reqrep", 128, "p99 ratio", "p99", "ratio", None, "(no goal)"),
     ("oneway", 16384, "gannet p99 µs", "p99", "gannet", lambda v: v <= 1000, "≤ 1,000 µs"),
     ("oneway", 16384, "p99.9 ratio", "p999", "ratio", None, "(no goal)"),
+    ("acc3", 128, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 2.0, "≥ 2×"),
+    ("acc3", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
+    ("acc3-nopool", 128, "msgs/s ratio", "msgs_s", "ratio", None, "(no goal)"),
+    ("acc3-nopool", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
 ]
+# Compression goal: route bytes at a level ≤ 0.35× those of compression: off
+COMP_GOAL = 0.35
 
 
 def goals_table(groups):
@@ -1049,7 +1224,113 @@ def goals_table(groups):
             met += " (noisy†)"
         rows.append(f"| {name} | {size_label(size)} | {what} | {fmt(g)} | {fmt(n)} "
                     f"| {f'{r:.2f}×' if r is not None else '–'} | {text} | {met} |")
+    rows += pool_goal_rows(by) + comp_goal_rows(by)
     return rows
+
+
+def gannet_fig(c, key):
+    """gannet's median of key in case c, its marks, or None (failed, no run)."""
+    if not c:
+        return None, "not run"
+    g = summarize(c)["gannet"]
+    if g["failed"]:
+        return None, "**not measured: gannet FAILED**"
+    if not g["n"] or g.get(key) is None:
+        return None, "–"
+    return g[key], "noisy†" if g["noisy"] else ""
+
+
+def pool_goal_rows(by):
+    """Pooled / no-pool: gannet's acc3 msgs/s over its acc3-nopool msgs/s
+    (two cases, each gannet's median)."""
+    a, b = by.get(("acc3", 128)), by.get(("acc3-nopool", 128))
+    if not a and not b:
+        return []
+    (va, na), (vb, nb) = gannet_fig(a, "msgs_s"), gannet_fig(b, "msgs_s")
+    if va is None or vb is None:
+        return [f"| acc3 / acc3-nopool | 128 B | gannet msgs/s pooled / pool_size -1 | "
+                f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | – | ≥ 2× | {na if va is None else nb} |"]
+    r = va / vb
+    met = ("**yes**" if r >= 2.0 else "**no**") + (" (noisy†)" if na or nb else "")
+    return [f"| acc3 / acc3-nopool | 128 B | gannet msgs/s pooled / pool_size -1 | "
+            f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | {r:.2f}× | ≥ 2× | {met} |"]
+
+
+def comp_goal_rows(by):
+    """Route bytes per message at each gannet level over those at off."""
+    off, _ = gannet_fig(by.get(("comp-off", 1024)), "wire_b_msg")
+    rows = []
+    for lv in COMP_LEVELS[1:]:
+        c = by.get((f"comp-{lv}", 1024))
+        if not c:
+            continue
+        v, note = gannet_fig(c, "wire_b_msg")
+        n = summarize(c)["nats"]
+        nb = fmt_num(n.get("wire_b_msg")) if n["n"] and not n["failed"] else "–"
+        goal = lv != "s2_uncompressed"
+        if v is None or not off:
+            rows.append(f"| comp-{lv} | 1 KiB | route bytes/msg, × gannet off | {fmt_num(v)} | {nb} | – "
+                        f"| {'≤ 0.35×' if goal else '(no goal)'} | {note if v is None else 'comp-off not measured'} |")
+            continue
+        r = v / off
+        met = ("**yes**" if r <= COMP_GOAL else "**no**") + (f" ({note})" if note else "") if goal else "–"
+        rows.append(f"| comp-{lv} | 1 KiB | route bytes/msg, × gannet off | {fmt_num(v)} | {nb} | {r:.3f}× "
+                    f"| {'≤ 0.35×' if goal else '(no goal)'} | {met} |")
+    return rows
+
+
+def compression_table(groups):
+    """One row per gannet compression level (the comp-* cases): the level
+    /routez shows on A's routes to B, route bytes, CPU per message, against
+    gannet at off and nats-server (uncompressed, its median over all the
+    comp-* cases)."""
+    cs = [c for (lay, _), cases in groups if lay == "cluster" for c in cases if c.get("comp")]
+    if not cs:
+        return []
+    by = {c["comp"]: c for c in cs}
+    off = summarize(by["off"])["gannet"] if "off" in by else None
+    off_ok = off and off["n"] and not off["failed"]
+    h = ("| gannet compression (config) | /routez A→B compression | gannet msgs/s | route bytes/msg "
+         "| route bytes / payload byte | route bytes × off | gannet CPU s/M msgs (3 nodes) | CPU × off "
+         "| CPU s/M msgs on A / B | clean runs |")
+    rows = [h, "|" + "---|" * 10]
+    nats = []
+    for lv in COMP_LEVELS:
+        c = by.get(lv)
+        if not c:
+            continue
+        m = summarize(c)
+        g = m["gannet"]
+        if m["nats"]["n"] and not m["nats"]["failed"]:
+            nats.append(m["nats"])
+        seen = comp_seen(c)
+        if g["failed"] or not g["n"]:
+            rows.append(f"| {lv} | {seen} | {cell(g, 'msgs_s')} | | | | | | | {g['clean']} |")
+            continue
+        x_off = lambda k: ratio(g.get(k), off.get(k)) if off_ok else "–"
+        rows.append(f"| {lv} | {seen} | {cell(g, 'msgs_s', 'int')} | {cell(g, 'wire_b_msg')} "
+                    f"| {cell(g, 'wire_per_payload')} | {x_off('wire_b_msg')} | {cell(g, 'cpu_per_m')} "
+                    f"| {x_off('cpu_per_m')} | {cell(g, 'cpu_A_per_m')} / {cell(g, 'cpu_B_per_m')} | {g['clean']} |")
+    if nats:
+        med_of = lambda k: statistics.median(x[k] for x in nats if x.get(k) is not None)
+        rows.append(f"| nats-server 2.9.10 (none; median of {len(nats)} cases) | – | {fmt_num(med_of('msgs_s'), 'int')} "
+                    f"| {fmt_num(med_of('wire_b_msg'))} | {fmt_num(med_of('wire_per_payload'))} "
+                    f"| {ratio(med_of('wire_b_msg'), off.get('wire_b_msg')) if off_ok else '–'} "
+                    f"| {fmt_num(med_of('cpu_per_m'))} | {ratio(med_of('cpu_per_m'), off.get('cpu_per_m')) if off_ok else '–'} "
+                    f"| {fmt_num(med_of('cpu_A_per_m'))} / {fmt_num(med_of('cpu_B_per_m'))} "
+                    f"| {sum(x['clean'] for x in nats)} |")
+    return rows
+
+
+def comp_seen(c):
+    """The compression values A's /routez showed on its connections to B
+    at the case's end (start if the end reading is missing)."""
+    rz = (c.get("routez") or {}).get("gannet") or {}
+    snap = rz.get("end") or rz.get("start") or {}
+    vals = [x["compression"] or "(none)" for x in (snap.get("A") or []) if x["peer"] == "B"]
+    if not vals:
+        return "?"
+    return ", ".join(f"{k} ×{vals.count(k)}" for k in dict.fromkeys(vals))
 
 
 def summary_table(groups):
@@ -1132,14 +1413,20 @@ def sh(argv):
 def git_head():
     """The checked-out commit, read from .git without running git."""
     try:
-        head = open(os.path.join(ROOT, ".git/HEAD")).read().strip()
+        git = os.path.join(ROOT, ".git")
+        common = git
+        if os.path.isfile(git):  # a worktree: .git names its folder, refs live in the main one
+            git = open(git).read().split("gitdir:", 1)[1].strip()
+            cd = os.path.join(git, "commondir")
+            common = os.path.normpath(os.path.join(git, open(cd).read().strip())) if os.path.exists(cd) else git
+        head = open(os.path.join(git, "HEAD")).read().strip()
         if not head.startswith("ref: "):
             return head
         ref = head[5:]
-        p = os.path.join(ROOT, ".git", ref)
+        p = os.path.join(common, ref)
         if os.path.exists(p):
             return open(p).read().strip() + f" ({ref})"
-        for line in open(os.path.join(ROOT, ".git/packed-refs")):
+        for line in open(os.path.join(common, "packed-refs")):
             if line.strip().endswith(" " + ref):
                 return line.split()[0] + f" ({ref})"
     except OSError:
@@ -1404,7 +1691,8 @@ KEEP = ("ok", "error", "client_cpus", "published", "delivered", "elapsed_s", "wi
         "lat_us", "members", "conns", "rss_before_kb", "rss_after_kb", "connect_s", "conns_ok",
         "src_addrs", "idle_s", "idle_server_cpu_s", "idle_noise_s", "stalled", "stalled_cut",
         "stalled_bytes", "churn", "churn_pairs", "storm", "storm_logins", "storm_refused", "base",
-        "server_cpu_each_s", "sub_ports", "probes", "barrier_s", "derived")
+        "server_cpu_each_s", "sub_ports", "probes", "barrier_s", "acct_users", "payload", "wire_port",
+        "wire_socks", "wire_tx_bytes", "wire_rx_bytes", "derived")
 
 
 def rounded(x):
@@ -1460,6 +1748,14 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
         out += ["## Cluster goals", "",
                 "3-node clusters (layout `cluster` below): ratios gannet / nats-server of the medians; "
                 "CPU/msg is the server CPU summed over the 3 nodes per delivered message.", ""] + goals + [""]
+    comp = compression_table(groups)
+    if comp:
+        out += ["## Compression", "",
+                "3-node clusters, 1:1 A → B, 1 KiB JSON-like payloads (`natsbench --payload json`). "
+                "Route bytes: TCP bytes the seed A sent on the sockets of its cluster port (the routes B "
+                "and C dialled; `tcpi_bytes_acked` from sock_diag, as `ss -ti` shows it) over the timed "
+                "window, per message delivered to B. CPU: server CPU summed over the 3 nodes per "
+                "delivered message (A compresses, B decompresses). Medians of the clean runs.", ""] + comp + [""]
     if have_png:
         out += [f"![throughput and latency]({os.path.basename(png)})", ""]
     out += ["## Client headroom (pinned layout)", ""] + (client_headroom(groups) or ["- not run"]) + [""]
@@ -1491,6 +1787,8 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
     print("\n" + "\n".join(summary_table(groups)))
     if goals:
         print("\nCluster goals:\n" + "\n".join(goals))
+    if comp:
+        print("\nCompression:\n" + "\n".join(comp))
     print("\n" + "\n".join(["Client headroom (pinned):"] + client_headroom(groups)))
     print(f"\nresults: {md}" + (f"\nplot:    {png}" if have_png else "") + f"\ntotal:   {seconds:.0f} s")
 

@@ -63,6 +63,11 @@ struct params {
      * since a subscription on one node reaches the others asynchronously. */
     int sub_ports[MAX_SERVERS];
     int nsub_ports;
+    /* Accounts (raw throughput): publisher i and subscriber i log in as
+     * user u<i % acct_users>, password "bench" (0: no credentials). */
+    int acct_users;
+    int payload_json;   /* payload bodies after the prefix: JSON-like text (json_fill), not filler */
+    int wire_port;      /* count TCP bytes of the sockets with this local port over the window (0: no) */
 };
 
 /* The port subscriber (or responder) i dials. */
@@ -95,6 +100,9 @@ struct result {
     uint64_t storm_refused; /* --storm: logins that failed (not checked in time) in the window */
     uint64_t probes;        /* interest probes received (cluster runs; not counted as messages) */
     double barrier_s;       /* how long the interest barrier took */
+    /* --wire-port: wire_bytes() at window_begin and window_end */
+    uint64_t wire_tx0, wire_rx0, wire_tx1, wire_rx1;
+    int wire_socks0, wire_socks1; /* sockets counted (<0: -errno) */
 };
 
 /* Marks the run failed with a printf-style reason; only the first is kept.
@@ -113,6 +121,13 @@ void window_end(const struct params *p, struct result *r);
  * both servers below their slow-consumer limits so that a run measures the
  * rate the server sustains rather than how much it can buffer. */
 uint64_t flow_window(const struct params *p);
+
+/* payload.c: n bytes of JSON-like records from seed (deterministic). */
+void json_fill(unsigned char *dst, size_t n, uint64_t seed);
+/* payload.c: sums tcpi_bytes_acked and tcpi_bytes_received over the
+ * established TCP sockets whose local port is port; returns how many, or
+ * -errno. */
+int wire_bytes(int port, uint64_t *acked, uint64_t *received);
 
 /* Scenarios (each returns after filling r; failures go through fail()). */
 void raw_throughput(const struct params *p, struct result *r);

@@ -32,12 +32,16 @@ uint64_t now_ns(void)
 
 void window_begin(const struct params *p, struct result *r)
 {
+    if (p->wire_port)
+        r->wire_socks0 = wire_bytes(p->wire_port, &r->wire_tx0, &r->wire_rx0);
     snap_take(&r->w0, p->server_pids, p->nservers, 0);
 }
 
 void window_end(const struct params *p, struct result *r)
 {
     snap_take(&r->w1, p->server_pids, p->nservers, 1);
+    if (p->wire_port)
+        r->wire_socks1 = wire_bytes(p->wire_port, &r->wire_tx1, &r->wire_rx1);
 }
 
 uint64_t flow_window(const struct params *p)

@@ -45,7 +45,12 @@ static void usage(void)
             "  --stalled N        fanout: N more subscribers that stop reading (0)\n"
             "  --churn R          SUB+UNSUB pairs per second on unique inboxes meanwhile (0)\n"
             "  --svc-import       reqrep through a service import (users req/rsp, password bench)\n"
-            "  --storm R          reqrep: R CONNECTs/s as user storm (password bench, bcrypt) meanwhile (0)\n");
+            "  --storm R          reqrep: R CONNECTs/s as user storm (password bench, bcrypt) meanwhile (0)\n"
+            "  --acct-users N     pub, pubsub (raw): publisher i and subscriber i log in as user\n"
+            "                     u<i %% N>, password bench (one account per user in the config)\n"
+            "  --payload json     raw throughput: JSON-like text after the 16-byte prefix (filler)\n"
+            "  --wire-port P      TCP bytes of the sockets with local port P over the window\n"
+            "                     (a seed node's cluster port: its routes), from sock_diag\n");
     exit(2);
 }
 
@@ -86,6 +91,7 @@ static void parse_args(int argc, char **argv, struct params *p)
         {"rate", 1, 0, 'r'},     {"conns", 1, 0, 'c'},   {"idle", 1, 0, 'i'},
         {"sub-port", 1, 0, 'B'},
         {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'}, {"svc-import", 0, 0, 'I'}, {"storm", 1, 0, 'X'},   {"per-src", 1, 0, 'A'},
+        {"acct-users", 1, 0, 'U'}, {"payload", 1, 0, 'L'}, {"wire-port", 1, 0, 'N'},
         {0, 0, 0, 0},
     };
     int o;
@@ -122,12 +128,21 @@ static void parse_args(int argc, char **argv, struct params *p)
         case 'C': p->churn = atof(optarg); break;
         case 'I': p->svc_import = 1; break;
         case 'X': p->storm = atof(optarg); break;
+        case 'U': p->acct_users = atoi(optarg); break;
+        case 'L':
+            if (strcmp(optarg, "json") == 0)
+                p->payload_json = 1;
+            else if (strcmp(optarg, "filler") != 0)
+                usage();
+            break;
+        case 'N': p->wire_port = atoi(optarg); break;
         default: usage();
         }
     }
     if (!p->port || p->size < PFX_LEN || p->pubs < 1 || p->pubs > MAX_CONNS_PER_SIDE ||
         p->subs < 1 || p->subs > MAX_CONNS_PER_SIDE || p->rate <= 0 || p->count < 1 ||
-        p->stalled < 0 || p->stalled > MAX_CONNS_PER_SIDE || p->churn < 0 || p->idle < 0 || p->per_src < 0)
+        p->stalled < 0 || p->stalled > MAX_CONNS_PER_SIDE || p->churn < 0 || p->idle < 0 || p->per_src < 0 ||
+        p->acct_users < 0 || p->acct_users > MAX_CONNS_PER_SIDE || p->wire_port < 0)
         usage();
 }
 
@@ -187,6 +202,11 @@ static void print_result(const struct params *p, const struct result *r)
     for (int i = 0; i < p->nsub_ports; i++)
         printf("%s%d", i ? "," : "", p->sub_ports[i]);
     printf("],\"probes\":%llu,\"barrier_s\":%.4f,", (unsigned long long)r->probes, r->barrier_s);
+    printf("\"acct_users\":%d,\"payload\":\"%s\",", p->acct_users, p->payload_json ? "json" : "filler");
+    if (p->wire_port)
+        printf("\"wire_port\":%d,\"wire_socks\":[%d,%d],\"wire_tx_bytes\":%llu,\"wire_rx_bytes\":%llu,",
+               p->wire_port, r->wire_socks0, r->wire_socks1,
+               (unsigned long long)(r->wire_tx1 - r->wire_tx0), (unsigned long long)(r->wire_rx1 - r->wire_rx0));
     printf("\"published\":%llu,\"delivered\":%llu,\"elapsed_s\":%.6f,",
            (unsigned long long)r->published, (unsigned long long)r->delivered, r->elapsed);
     double win = b->t_ns > a->t_ns ? (double)(b->t_ns - a->t_ns) / 1e9 : 0.0;
@@ -241,6 +261,16 @@ int main(int argc, char **argv)
                          !(p.scen == SC_PUBSUB || p.scen == SC_FANOUT || p.scen == SC_REQREP ||
                            p.scen == SC_ONEWAY))) {
         fprintf(stderr, "natsbench: --sub-port needs raw mode and pubsub, fanout, reqrep or oneway\n");
+        return 2;
+    }
+    if (p.acct_users && (p.mode != MODE_RAW || !(p.scen == SC_PUB || p.scen == SC_PUBSUB) || p.stalled ||
+                         p.churn > 0)) {
+        /* fan-out and queue subscribers share one subject: one account only */
+        fprintf(stderr, "natsbench: --acct-users needs raw mode and pub or pubsub\n");
+        return 2;
+    }
+    if (p.payload_json && (p.mode != MODE_RAW || p.scen > SC_QUEUE)) {
+        fprintf(stderr, "natsbench: --payload json needs raw mode and pub, pubsub, fanout or queue\n");
         return 2;
     }
     if (p.churn > 0 && p.mode != MODE_RAW) {

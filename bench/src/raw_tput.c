@@ -8,7 +8,10 @@
  * size, publisher, and a sequence with no gap, duplicate or reordering.
  *
  * Flow control: publishers stop while more than flow_window() messages per
- * subscriber are in flight (published, not yet received). Without it a
+ * subscriber are in flight (published, not yet received). In 1:1 pairs
+ * (pubsub) each pair has a window of its own: with one shared window the
+ * publisher that steps first in a turn took all the room, and 3 pairs ran
+ * as one pair plus two that trickled (89% / 8% / 1% of the messages). Without it a
  * server that reads faster than it can write would pile messages up until
  * it cut the subscriber off as slow, and the run would measure buffering.
  *
@@ -64,6 +67,8 @@
 
 struct pubc {
     struct rconn c;
+    const unsigned char *bodies; /* --payload json: nbodies distinct bodies of size - PFX_LEN bytes */
+    size_t nbodies;
     char *chunk;        /* per_chunk PUBs, identical but for their prefixes */
     size_t msglen;      /* bytes of one PUB: line, payload, CRLF */
     size_t hdrlen;      /* bytes of the PUB line */
@@ -83,6 +88,7 @@ struct subc {
     uint64_t reported;  /* c.msgs already added to tput.delivered */
     uint64_t base;      /* sub_msgs() when the measured phase began */
     uint64_t probes;    /* interest probes received (not messages of the run) */
+    _Atomic uint64_t got; /* sub_msgs() as its loop last reported it: its pair's window (pubsub) */
     struct tput *tp;
 };
 
@@ -106,6 +112,7 @@ struct tput {
     int strict;             /* sequences must be consecutive (not queue groups) */
     uint64_t limit;         /* deliveries in flight before publishers wait */
     uint64_t min_batch;     /* do not wake a publisher for fewer messages */
+    uint64_t pair_limit, pair_min_batch; /* the same for one pair (pubsub) */
     struct pubc pub[MAX_CONNS_PER_SIDE];
     struct subc sub[MAX_CONNS_PER_SIDE];
     struct rconn stalled[MAX_CONNS_PER_SIDE]; /* subscribe, then never read */
@@ -159,11 +166,43 @@ static void sub_msg(struct rconn *c)
     s->next_seq[pub] = seq + 1;
 }
 
+/* --acct-users: connection i (publisher or subscriber) logs in as
+ * u<i % N>, so that publisher i and subscriber i share an account. */
+static const struct dial_opts *acct_creds(const struct params *p, int i, struct dial_opts *o, char *user)
+{
+    if (!p->acct_users)
+        return NULL;
+    snprintf(user, 16, "u%d", i % p->acct_users);
+    *o = (struct dial_opts){.user = user, .pass = "bench"};
+    return o;
+}
+
+/* --payload json: distinct bodies, cycled through by sequence number, so
+ * that no body repeats within 1 MiB of one publisher's stream (the S2
+ * writer's block: a compressor sees what a real stream of events would
+ * give it, not a few bodies over and over). Filled once, before the run. */
+#define JSON_STREAM (2u << 20)
+static int json_bodies(struct pubc *pc, size_t size, int pub)
+{
+    size_t blen = size - PFX_LEN;
+    pc->nbodies = JSON_STREAM / size < 64 ? 64 : JSON_STREAM / size;
+    unsigned char *b = malloc(pc->nbodies * blen);
+    if (!b)
+        return -1;
+    for (size_t k = 0; k < pc->nbodies; k++)
+        json_fill(b + k * blen, blen, ((uint64_t)pub << 32) + k);
+    pc->bodies = b;
+    return 0;
+}
+
 static int pub_init(struct tput *tp, int i)
 {
     const struct params *p = tp->p;
     struct pubc *pc = &tp->pub[i];
-    if (rconn_dial(&pc->c, p->host, p->port, PUB_RBUF) < 0 || rconn_sync(&pc->c, 5000) < 0) {
+    struct dial_opts o;
+    char user[16];
+    if (rconn_dial_ex(&pc->c, p->host, p->port, PUB_RBUF, acct_creds(p, i, &o, user)) < 0 ||
+        rconn_sync(&pc->c, 5000) < 0) {
         fail(tp->r, "publisher %d: %s", i, pc->c.err);
         return -1;
     }
@@ -174,7 +213,7 @@ static int pub_init(struct tput *tp, int i)
     pc->msglen = pc->hdrlen + p->size + 2;
     pc->per_chunk = CHUNK_BYTES / pc->msglen ? CHUNK_BYTES / pc->msglen : 1;
     pc->chunk = malloc(pc->per_chunk * pc->msglen);
-    if (!pc->chunk) {
+    if (!pc->chunk || (p->payload_json && json_bodies(pc, p->size, i) < 0)) {
         fail(tp->r, "out of memory");
         return -1;
     }
@@ -182,6 +221,9 @@ static int pub_init(struct tput *tp, int i)
         char *d = pc->chunk + m * pc->msglen;
         memcpy(d, hdr, pc->hdrlen);
         memset(d + pc->hdrlen, 'x', p->size);
+        if (pc->bodies)
+            memcpy(d + pc->hdrlen + PFX_LEN, pc->bodies + (m % pc->nbodies) * (p->size - PFX_LEN),
+                   p->size - PFX_LEN);
         memcpy(d + pc->hdrlen + p->size, "\r\n", 2);
     }
     return 0;
@@ -191,7 +233,9 @@ static int sub_init(struct tput *tp, int i)
 {
     const struct params *p = tp->p;
     struct subc *s = &tp->sub[i];
-    if (rconn_dial(&s->c, p->host, sub_port(p, i), SUB_RBUF) < 0) {
+    struct dial_opts o;
+    char user[16];
+    if (rconn_dial_ex(&s->c, p->host, sub_port(p, i), SUB_RBUF, acct_creds(p, i, &o, user)) < 0) {
         fail(tp->r, "subscriber %d: %s", i, s->c.err);
         return -1;
     }
@@ -218,7 +262,15 @@ static int pub_next_block(struct tput *tp, struct pubc *pc)
     uint64_t k = pc->per_chunk;
     if (tp->max_msgs && tp->max_msgs - pc->sent < k)
         k = tp->max_msgs - pc->sent;
-    if (tp->fan) {
+    if (tp->fan && tp->p->scen == SC_PUBSUB) { /* this pair's own window */
+        uint64_t got = atomic_load_explicit(&tp->sub[pc->c.idx].got, memory_order_relaxed);
+        uint64_t inflight = pc->seq - got;
+        uint64_t room = inflight >= tp->pair_limit ? 0 : tp->pair_limit - inflight;
+        if (room < k && room < tp->pair_min_batch)
+            return 0;
+        if (room < k)
+            k = room;
+    } else if (tp->fan) {
         uint64_t sent = atomic_load_explicit(&tp->sent, memory_order_relaxed);
         uint64_t dlv = atomic_load_explicit(&tp->delivered, memory_order_relaxed);
         uint64_t inflight = sent * (uint64_t)tp->fan - dlv;
@@ -228,9 +280,13 @@ static int pub_next_block(struct tput *tp, struct pubc *pc)
         if (room < k)
             k = room;
     }
-    for (uint64_t m = 0; m < k; m++)
-        pfx_put((unsigned char *)pc->chunk + m * pc->msglen + pc->hdrlen, (uint32_t)pc->c.idx,
-                pc->seq++, 0);
+    size_t blen = tp->p->size - PFX_LEN;
+    for (uint64_t m = 0; m < k; m++) {
+        unsigned char *d = (unsigned char *)pc->chunk + m * pc->msglen + pc->hdrlen;
+        if (pc->bodies) /* the body that goes with this sequence number */
+            memcpy(d + PFX_LEN, pc->bodies + (pc->seq % pc->nbodies) * blen, blen);
+        pfx_put(d, (uint32_t)pc->c.idx, pc->seq++, 0);
+    }
     pc->woff = 0;
     pc->wend = k * pc->msglen;
     pc->sent += k;
@@ -294,8 +350,10 @@ static int conn_read(struct tput *tp, uint32_t ref)
             fail(tp->r, "subscriber %d: %s", s->c.idx, s->c.err);
         uint64_t n = sub_msgs(s) - s->reported;
         s->reported = sub_msgs(s);
-        if (n)
+        if (n) {
             atomic_fetch_add_explicit(&tp->delivered, n, memory_order_relaxed);
+            atomic_store_explicit(&s->got, s->reported, memory_order_relaxed);
+        }
         if (s->c.pong_owed) {
             s->c.pong_owed = 0;
             rconn_write_all(&s->c, "PONG\r\n", 6, 5000);
@@ -699,6 +757,7 @@ static void teardown(struct tput *tp)
     for (int i = 0; i < tp->npub; i++) {
         rconn_close(&tp->pub[i].c);
         free(tp->pub[i].chunk);
+        free((void *)tp->pub[i].bodies);
     }
     for (int i = 0; i < tp->nsub; i++)
         rconn_close(&tp->sub[i].c);
@@ -729,6 +788,8 @@ void raw_throughput(const struct params *p, struct result *r)
     uint64_t w = flow_window(p);
     tp->limit = w * (uint64_t)(tp->nsub ? tp->nsub : 1);
     tp->min_batch = w / 4 ? w / 4 : 1;
+    tp->pair_limit = w;
+    tp->pair_min_batch = tp->min_batch;
     tp->max_msgs = p->max_msgs;
     if (setup(tp) == 0 && (!p->nsub_ports || interest_barrier(tp) == 0) &&
         (p->churn <= 0 || churn_start(tp) == 0)) {
