@@ -1,6 +1,7 @@
 /* Client connections: the protocol of nats-compat.md §1 on top of the parser,
  * output queues, subscriptions and timers. Owner shard only (see conn.h). */
 #include "conn.h"
+#include "tls.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -37,6 +38,7 @@ const char *close_reason_str(enum close_reason r)
         [CR_SLOW_CONSUMER_DEADLINE] = "Slow Consumer (Write Deadline)",
         [CR_STALE] = "Stale Connection",
         [CR_PROTOCOL_VIOLATION] = "Protocol Violation",
+        [CR_TLS_HANDSHAKE_ERROR] = "TLS Handshake Failure",
         [CR_MAX_PAYLOAD] = "Maximum Message Payload Exceeded",
         [CR_MAX_CONTROL_LINE] = "Maximum Control Line Exceeded",
         [CR_MAX_CONNECTIONS] = "Maximum Connections Exceeded",
@@ -415,7 +417,7 @@ void conn_start(struct conn *c)
     c->rtt_ns = -1;
     c->last_activity_ms = sh->now;
     c->next_ping_ms = sh->now + (o->ping_interval_ms < FIRST_PING_MS ? o->ping_interval_ms : FIRST_PING_MS);
-    if (auth_required(o))
+    if (auth_required(o) && !o->tls.ctx) /* with TLS, once the handshake is done (nats-server) */
         c->auth_deadline_ms = sh->now + o->auth_timeout_ms;
     const struct kind_def *kd = &conn_kinds[c->kind];
     parser_init(&c->parser, kd->ops, (uint32_t)o->max_control_line * kd->ctl_line_factor, o->max_payload);
@@ -426,11 +428,47 @@ void conn_start(struct conn *c)
         return;
     }
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
+    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, o->tls.timeout_ms) < 0)
+        return;
     if (o->max_connections >= 0 && nc > o->max_connections) {
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
         conn_send_err_close(c, "maximum connections exceeded", CR_MAX_CONNECTIONS);
     }
     conn_schedule(c);
+}
+
+/* The handshake completed (the transport calls this inside its input):
+ * nats-server's checks of the peer certificate, then the parser's turn. */
+static int tls_handshake_done(void *arg)
+{
+    struct conn *c = arg;
+    struct tls_sess *s = tlst_session(&c->tp);
+    const struct tls_opt *t = c->kind == CK_ROUTE ? &c->sh->conf->o->cluster.tls : &c->sh->conf->o->tls;
+    c->tls_deadline_ms = 0;
+    const struct opts *o = c->sh->conf->o;
+    if (c->kind == CK_CLIENT && auth_required(o) && !c->auth_ok)
+        c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms;
+    conn_schedule(c);
+    log_debug("%s:%u - cid:%" PRIu64 " - TLS handshake complete", c->ip, c->port, c->cid);
+    log_debug("%s:%u - cid:%" PRIu64 " - TLS version %s, cipher suite %s", c->ip, c->port, c->cid,
+              tls_sess_version(s), tls_sess_cipher(s));
+    if (t->npinned && !tls_sess_pinned_ok(s, t->pinned, t->npinned)) {
+        log_error("%s:%u - cid:%" PRIu64 " - TLS handshake error: certificate not pinned", c->ip, c->port, c->cid);
+        conn_close(c, CR_TLS_HANDSHAKE_ERROR, false);
+        return -1;
+    }
+    return 0;
+}
+
+int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms)
+{
+    if (tlst_install(&c->tp, ctx, true, NULL, c->pending, tls_handshake_done) < 0) {
+        conn_close(c, CR_RESOURCES, false);
+        return -1;
+    }
+    log_debug("%s:%u - cid:%" PRIu64 " - Starting TLS client connection handshake", c->ip, c->port, c->cid);
+    c->tls_deadline_ms = c->sh->now + (timeout_ms > 0 ? timeout_ms : TLS_DEFAULT_TIMEOUT_MS);
+    return 0;
 }
 
 /* Arm the connection's one timer for the earliest of its deadlines: the
@@ -442,6 +480,8 @@ void conn_schedule(struct conn *c)
     int64_t due = c->closing ? INT64_MAX : c->next_ping_ms;
     if (!c->closing && !c->auth_ok && c->auth_deadline_ms && c->auth_deadline_ms < due)
         due = c->auth_deadline_ms;
+    if (!c->closing && c->tls_deadline_ms && c->tls_deadline_ms < due)
+        due = c->tls_deadline_ms;
     if (c->send_inflight && o->write_deadline_ms > 0 && c->send_start_ms + o->write_deadline_ms + 1 < due)
         due = c->send_start_ms + o->write_deadline_ms + 1;
     if (due == INT64_MAX)
@@ -472,6 +512,11 @@ static void conn_timer_check(struct conn *c, int64_t now)
     }
     if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
         conn_close(c, CR_SLOW_CONSUMER_DEADLINE, false);
+        return;
+    }
+    if (c->tls_deadline_ms && now >= c->tls_deadline_ms) {
+        log_error("%s:%u - cid:%" PRIu64 " - TLS handshake timeout", c->ip, c->port, c->cid);
+        conn_close(c, CR_TLS_HANDSHAKE_ERROR, false);
         return;
     }
     if (!c->auth_ok && c->auth_deadline_ms && now >= c->auth_deadline_ms) {
@@ -839,6 +884,26 @@ static bool conn_type_ok(const struct conn *c, const struct user_opt *u)
     return (u->conn_types & (c->kind == CK_LEAF ? CT_LEAFNODE : CT_STANDARD)) != 0;
 }
 
+/* verify_and_map: the user a certificate identity names (exactly; the
+ * subject also as a DN with its attributes in any order). */
+struct map_arg {
+    const struct opts *o;
+    const struct user_opt *who;
+};
+
+static bool map_user(void *arg, const char *id, bool is_dn)
+{
+    struct map_arg *m = arg;
+    for (int i = 0; i < m->o->nusers; i++) {
+        const char *name = m->o->users[i].name;
+        if (name && (strcmp(name, id) == 0 || (is_dn && tls_dn_match(name, id)))) {
+            m->who = &m->o->users[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Check presented credentials against the configuration (nats-compat.md
  * §6.1, in nats-server's order: nkey, users, token or single user,
  * no_auth_user); *who is the user they authenticate as (NULL: none).
@@ -870,6 +935,17 @@ static int creds_check(const struct opts *o, const struct conn *c, const struct 
             return conn_type_ok(c, k) ? AUTH_YES : AUTH_NO;
         }
         return AUTH_NO;
+    }
+    if (o->tls.verify_and_map && o->nusers > 0 && c->kind == CK_CLIENT) {
+        /* nats-server: the user comes from the certificate, whatever CONNECT names */
+        const struct tls_sess *ts = tlst_session(&c->tp);
+        struct map_arg m = {o, NULL};
+        if (!ts || !tls_sess_identities(ts, map_user, &m))
+            return AUTH_NO;
+        *who = m.who;
+        if (!conn_type_ok(c, *who))
+            return AUTH_NO;
+        return secret_match(c, m.who->pass ? m.who->pass : "", pw ? pw : "", defer, bhash);
     }
     if (o->token)
         return secret_match(c, o->token, tok, defer, bhash);
@@ -949,6 +1025,8 @@ static int authorize(struct conn *c, json_t *j)
     }
     if (a != AUTH_YES)
         return AUTH_NO;
+    if (o->tls.verify_and_map && who && tlst_session(&c->tp))
+        keep_str(&c->cred_user, who->name); /* nats-server names the mapped user in its logs and /connz */
     bind_account(c, user_account(c->sh->srv, who));
     set_perms(c, who);
     return AUTH_YES;

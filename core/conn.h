@@ -59,6 +59,7 @@ enum close_reason {
     CR_WRONG_GATEWAY,
     CR_MISSING_ACCOUNT,
     CR_DUPLICATE_LEAF,
+    CR_TLS_HANDSHAKE_ERROR,    /* the TLS handshake failed or timed out */
 };
 const char *close_reason_str(enum close_reason r);
 
@@ -116,6 +117,7 @@ struct conn {
 
     struct transport tp;       /* between the socket and the parser / output blocks (net/transport.h) */
     bool tp_rest;              /* an op switched tp mid-read: the rest of that read goes through the new one */
+    int64_t tls_deadline_ms;   /* the TLS handshake must be done by then (0: none pending) */
 
     /* output */
     struct oblock *ohead, *otail;
@@ -162,6 +164,9 @@ void conn_start(struct conn *c);                              /* send INFO, set 
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
 int conn_input_cb(void *conn, const char *buf, size_t len);   /* conn_input for a transport's deliver() */
 void conn_transport_switched(struct conn *c); /* during an op: c->tp was just replaced (bytes after the op are its) */
+/* The connection turns TLS (server side) after what is queued now (the
+ * INFO), with a handshake deadline. 0, or -1 (closed). */
+int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms);
 void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
 void conn_timer(struct conn *c, int64_t now);                 /* its timer fired */
 void conn_schedule(struct conn *c);                           /* a deadline changed: re-arm the timer */

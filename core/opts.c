@@ -146,6 +146,8 @@ void opts_free(struct opts *o)
     for (int i = 0; i < o->cluster.naccounts; i++)
         free(o->cluster.accounts[i]);
     free(o->cluster.accounts);
+    tls_opt_free(&o->cluster.tls);
+    tls_opt_free(&o->tls);
     free(o->client_advertise);
     free(o->host);
     free(o->server_name);
@@ -159,6 +161,9 @@ void opts_free(struct opts *o)
     free(o->ports_file_dir);
     free(o->signal_cmd);
     free(o->http_host);
+    free(o->tls_flags.cert);
+    free(o->tls_flags.key);
+    free(o->tls_flags.ca);
     free(o->http_base_path);
     for (int i = 0; i < o->nusers; i++)
         user_free(&o->users[i]);
@@ -697,6 +702,7 @@ static int key_authorization(struct loader *L, const struct conf_node *m)
                 o->auth_timeout_ms = (int64_t)(n->f * 1000), rc = 0;
             else
                 rc = rd_ms(L, n, &o->auth_timeout_ms);
+            o->auth_timeout_set = true;
         } else if (!strcasecmp(k, "users"))
             rc = parse_users(L, n, NULL);
         else if (!strcasecmp(k, "default_permission") || !strcasecmp(k, "default_permissions")) {
@@ -1227,7 +1233,7 @@ static const struct unsupported {
     {"nkeys, JWT", {"operator", "operators", "roots", "root", "root_operators",
                               "root_operator", "resolver", "account_resolver", "accounts_resolver", "resolver_tls",
                               "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
-    {"TLS", {"tls", "ocsp", "allow_non_tls"}},
+    {"OCSP stapling", {"ocsp"}},
     {"monitoring HTTPS", {"https", "https_port"}},
     {"profiling", {"prof_port"}},
     {"JetStream", {"jetstream", "store_dir", "storedir", "default_js_domain"}},
@@ -1488,6 +1494,200 @@ static int cluster_auth(struct loader *L, const struct conf_node *m)
     return 0;
 }
 
+/* ------------------------------------------------------------ tls {} */
+
+/* nats-server 2.9.10's parseTLS (opts.go) and GenTLSConfig: the keys, their
+ * types and error texts; the context is built here, so that a certificate
+ * that does not load is a configuration error naming the file and line of
+ * the block, as nats-server's configErr does. server: the side that
+ * accepts (clients, routes, HTTPS); routes build a dialling context too. */
+static int tls_list(struct loader *L, const struct conf_node *n, int **out, int *nout, const char *what,
+                    int (*lookup)(const char *))
+{
+    if (n->kind != CONF_ARRAY)
+        return node_err(L, n, false, "error parsing tls config, expected '%s' to be an array", n->key);
+    if (n->n == 0)
+        return node_err(L, n, false, "error parsing tls config, '%s' cannot be empty", n->key);
+    int *v = calloc(n->n, sizeof *v);
+    if (!v)
+        return errf(L, "out of memory");
+    free(*out);
+    *out = v;
+    *nout = 0;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct conf_node *e = n->items[i];
+        const char *name;
+        char err[EBUF];
+        if (conf_string(e, &name, err, sizeof err) < 0)
+            return add_err(L, err);
+        int idx = lookup(name);
+        if (idx == -1)
+            return node_err(L, e, false, "unrecognized %s %s", what, name);
+        if (idx == -2)
+            return node_err(L, e, false, "%s %s is not supported by gannet: the wolfSSL it is built with has no such "
+                            "suite (%s)", what, name, readme_ref);
+        v[(*nout)++] = idx;
+    }
+    return 0;
+}
+
+static bool is_hex64(const char *s)
+{
+    size_t i = 0;
+    for (; s[i]; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return i == 64;
+}
+
+static int tls_pinned(struct loader *L, const struct conf_node *n, struct tls_opt *t)
+{
+    if (n->kind != CONF_ARRAY)
+        return node_err(L, n, false, "error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded "
+                        "sha256 of DER encoded SubjectPublicKeyInfo");
+    for (size_t i = 0; i < n->n; i++) {
+        const char *v;
+        char err[EBUF];
+        if (conf_string(n->items[i], &v, err, sizeof err) < 0)
+            return add_err(L, err);
+        char *low = strdup(v);
+        if (!low)
+            return errf(L, "out of memory");
+        for (char *p = low; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (!is_hex64(low)) {
+            int rc = node_err(L, n->items[i], false, "error parsing tls config, 'pinned_certs' key %s does not look "
+                              "like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo", low);
+            free(low);
+            return rc;
+        }
+        char **np = realloc(t->pinned, (size_t)(t->npinned + 1) * sizeof *np);
+        if (!np) {
+            free(low);
+            return errf(L, "out of memory");
+        }
+        t->pinned = np;
+        t->pinned[t->npinned++] = low;
+    }
+    return 0;
+}
+
+static int tls_bool(struct loader *L, const struct conf_node *n, bool *dst)
+{
+    if (n->kind != CONF_BOOL)
+        return node_err(L, n, false, "error parsing tls config, expected '%s' to be a boolean", n->key);
+    *dst = n->i != 0;
+    return 0;
+}
+
+static int tls_file(struct loader *L, const struct conf_node *n, char **dst)
+{
+    if (n->kind != CONF_STRING)
+        return node_err(L, n, false, "error parsing tls config, expected '%s' to be filename", n->key);
+    set_str(dst, n->str);
+    return 0;
+}
+
+/* Go's os.Open error for a file that cannot be read, as GenTLSConfig reports it. */
+static bool readable(const char *path, char *why, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        return true;
+    }
+    char e[128];
+    snprintf(e, sizeof e, "%s", strerror(errno));
+    e[0] = (char)tolower((unsigned char)e[0]); /* Go's syscall texts are lower case */
+    snprintf(why, cap, "open %s: %s", path, e);
+    return false;
+}
+
+static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt *t, bool dial)
+{
+    if (m->kind != CONF_MAP)
+        return node_err(L, m, false, "error parsing tls config, expected a map, got %s", conf_kind_name(m->kind));
+    tls_opt_free(t);
+    t->configured = true;
+    t->timeout_ms = TLS_DEFAULT_TIMEOUT_MS;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct conf_node *n = m->items[i];
+        const char *k = n->key;
+        int rc = 0;
+        if (!strcasecmp(k, "cert_file"))
+            rc = tls_file(L, n, &t->cert_file);
+        else if (!strcasecmp(k, "key_file"))
+            rc = tls_file(L, n, &t->key_file);
+        else if (!strcasecmp(k, "ca_file"))
+            rc = tls_file(L, n, &t->ca_file);
+        else if (!strcasecmp(k, "insecure"))
+            rc = tls_bool(L, n, &t->insecure);
+        else if (!strcasecmp(k, "verify"))
+            rc = tls_bool(L, n, &t->verify);
+        else if (!strcasecmp(k, "verify_and_map")) {
+            rc = tls_bool(L, n, &t->verify_and_map);
+            if (rc == 0 && t->verify_and_map)
+                t->verify = true;
+        } else if (!strcasecmp(k, "verify_cert_and_check_known_urls")) {
+            rc = tls_bool(L, n, &t->verify_known_urls);
+            if (rc == 0 && t->verify_known_urls && !dial)
+                rc = node_err(L, n, true, "verify_cert_and_check_known_urls not supported in this context");
+            else if (rc == 0 && t->verify_known_urls)
+                t->verify = true;
+        } else if (!strcasecmp(k, "cipher_suites"))
+            rc = tls_list(L, n, &t->ciphers, &t->nciphers, "cipher", tls_cipher_index);
+        else if (!strcasecmp(k, "curve_preferences"))
+            rc = tls_list(L, n, &t->curves, &t->ncurves, "curve preference", tls_curve_index);
+        else if (!strcasecmp(k, "timeout")) { /* seconds (int or float) or a Go duration */
+            char e[EBUF];
+            long long ns;
+            int warned = 0;
+            if (n->kind == CONF_INT)
+                t->timeout_ms = n->i * 1000;
+            else if (n->kind == CONF_FLOAT)
+                t->timeout_ms = (int64_t)(n->f * 1000.0);
+            else if (n->kind != CONF_STRING)
+                rc = node_err(L, n, false, "error parsing tls config, 'timeout' wrong type");
+            else if (conf_duration_ns(n, &ns, &warned, e, sizeof e) < 0)
+                rc = node_err(L, n, false, "error parsing tls config, 'timeout' time: invalid duration \"%s\"", n->str);
+            else
+                t->timeout_ms = ns / 1000000;
+            if (rc == 0 && t->timeout_ms <= 0)
+                t->timeout_ms = TLS_DEFAULT_TIMEOUT_MS; /* 0: nats-server's default */
+        } else if (!strcasecmp(k, "connection_rate_limit"))
+            rc = node_err(L, n, true, "tls \"connection_rate_limit\" is not supported yet by gannet (TLS connection "
+                          "throttling; %s)", readme_ref);
+        else if (!strcasecmp(k, "pinned_certs"))
+            rc = tls_pinned(L, n, t);
+        else if (!strcasecmp(k, "cert_store") || !strcasecmp(k, "cert_match_by") || !strcasecmp(k, "cert_match"))
+            rc = node_err(L, n, true, "tls \"%s\" is not supported by gannet: it names the Windows certificate store "
+                          "(%s)", k, readme_ref);
+        else if (n->used_as_var)
+            rc = 0;
+        else
+            rc = node_err(L, n, true, "error parsing tls config, unknown field [\"%s\"]", k);
+        if (rc < 0)
+            return -1;
+    }
+    /* GenTLSConfig */
+    char why[EBUF];
+    if (t->cert_file && !t->key_file)
+        return node_err(L, m, true, "missing 'key_file' in TLS configuration");
+    if (!t->cert_file && t->key_file)
+        return node_err(L, m, true, "missing 'cert_file' in TLS configuration");
+    if (t->cert_file && !readable(t->cert_file, why, sizeof why))
+        return node_err(L, m, true, "error parsing X509 certificate/key pair: %s", why);
+    if (t->key_file && !readable(t->key_file, why, sizeof why))
+        return node_err(L, m, true, "error parsing X509 certificate/key pair: %s", why);
+    if (t->ca_file && !readable(t->ca_file, why, sizeof why))
+        return node_err(L, m, true, "%s", why);
+    if (tls_opt_build(t, true, why, sizeof why) < 0 || (dial && tls_opt_build(t, false, why, sizeof why) < 0))
+        return node_err(L, m, true, "%s", why);
+    return 0;
+}
+
+static int key_tls(struct loader *L, const struct conf_node *n) { return parse_tls(L, n, &L->o->tls, false); }
+
 static int key_cluster(struct loader *L, const struct conf_node *m)
 {
     if (expect_map(L, m, "cluster") < 0)
@@ -1534,7 +1734,7 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
             rc = cluster_accounts(L, n);
         else if (!strcasecmp(k, "compression")) {
             rc = cluster_compression(L, n);        } else if (!strcasecmp(k, "tls"))
-            rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (TLS; %s)", readme_ref);
+            rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (route TLS; %s)", readme_ref);
         else if (!strcasecmp(k, "permissions"))
             rc = node_err(L, n, true, "cluster \"permissions\" is not supported yet by gannet (route permissions; %s)",
                           readme_ref);
@@ -1782,6 +1982,8 @@ static const struct keydef {
     FN("lame_duck_duration", key_lame_duck_duration),
     FN("lame_duck_grace_period", key_lame_duck_grace),
     FN("http", key_http),
+    FN("tls", key_tls),
+    F("allow_non_tls", T_BOOL, allow_non_tls),
     F("http_port", T_INT, http_port),
     F("monitor_port", T_INT, http_port),
     F("http_base_path", T_STR, http_base_path),
@@ -1969,7 +2171,7 @@ static void usage(FILE *f)
 }
 
 enum fkind { FK_BOOL, FK_STR, FK_INT, FK_I64 }; /* Go flag types */
-enum fact { A_FIELD, A_HELP, A_VERSION, A_TEST, A_CONFIG, A_SIGNAL, A_DV, A_VV, A_DVV, A_UNSUP, A_CLUSTER, A_ROUTES };
+enum fact { A_FIELD, A_HELP, A_HELP_TLS, A_VERSION, A_TEST, A_CONFIG, A_SIGNAL, A_DV, A_VV, A_DVV, A_UNSUP, A_CLUSTER, A_ROUTES };
 
 static const struct flagdef {
     const char *name;
@@ -2007,8 +2209,8 @@ static const struct flagdef {
     FA("routes", FK_STR, A_ROUTES), FA("cluster", FK_STR, A_CLUSTER), FA("cluster_listen", FK_STR, A_CLUSTER),
     FL("cluster_advertise", FK_STR, cluster.advertise), FL("no_advertise", FK_BOOL, cluster.no_advertise),
     FL("connect_retries", FK_INT, cluster.connect_retries), FL("cluster_name", FK_STR, cluster.name),
-    FU("help_tls", FK_BOOL, "TLS"), FU("tls", FK_BOOL, "TLS"), FU("tlsverify", FK_BOOL, "TLS"),
-    FU("tlscert", FK_STR, "TLS"), FU("tlskey", FK_STR, "TLS"), FU("tlscacert", FK_STR, "TLS"),
+    FA("help_tls", FK_BOOL, A_HELP_TLS), FL("tls", FK_BOOL, tls_flags.tls), FL("tlsverify", FK_BOOL, tls_flags.verify),
+    FL("tlscert", FK_STR, tls_flags.cert), FL("tlskey", FK_STR, tls_flags.key), FL("tlscacert", FK_STR, tls_flags.ca),
     FU("max_traced_msg_len", FK_INT, "trace truncation"),
     FU("js", FK_BOOL, "JetStream"), FU("jetstream", FK_BOOL, "JetStream"),
     FU("sd", FK_STR, "JetStream"), FU("store_dir", FK_STR, "JetStream"),
@@ -2148,6 +2350,74 @@ static void routes_flag(struct opts *o, const char *list)
     free(dup);
 }
 
+/* nats-server's --help_tls text (its cipher list is in Go map order, i.e.
+ * random; gannet's is its table's order). */
+static void tls_usage(FILE *f)
+{
+    fputs("\nTLS configuration is specified in the tls section of a configuration file:\n\ne.g.\n\n"
+          "    tls {\n"
+          "        cert_file:      \"./certs/server-cert.pem\"\n"
+          "        key_file:       \"./certs/server-key.pem\"\n"
+          "        ca_file:        \"./certs/ca.pem\"\n"
+          "        verify:         true\n"
+          "        verify_and_map: true\n\n"
+          "        cipher_suites: [\n"
+          "            \"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\",\n"
+          "            \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"\n"
+          "        ]\n"
+          "        curve_preferences: [\n"
+          "            \"CurveP256\",\n"
+          "            \"CurveP384\",\n"
+          "            \"CurveP521\"\n"
+          "        ]\n"
+          "    }\n\n"
+          "Available cipher suites include:\n", f);
+    for (int i = 0; tls_cipher_name(i); i++)
+        fprintf(f, "    %s\n", tls_cipher_name(i));
+    fputs("\nAvailable curve preferences include:\n", f);
+    for (int i = 0; tls_curve_name(i); i++)
+        fprintf(f, "    %s\n", tls_curve_name(i));
+}
+
+/* nats-server's overrideTLS: --tls (or --tlsverify) makes a client TLS
+ * configuration of the flags, replacing the file's tls {}. */
+static void tls_from_flags(struct loader *L)
+{
+    struct opts *o = L->o;
+    if (o->tls_flags.verify)
+        o->tls_flags.tls = true;
+    if (!o->tls_flags.tls)
+        return;
+    if (!o->tls_flags.cert || !*o->tls_flags.cert) {
+        errf(L, "TLS Server certificate must be present and valid");
+        return;
+    }
+    if (!o->tls_flags.key || !*o->tls_flags.key) {
+        errf(L, "TLS Server private key must be present and valid");
+        return;
+    }
+    struct tls_opt *t = &o->tls;
+    tls_opt_free(t);
+    t->configured = true;
+    t->timeout_ms = TLS_DEFAULT_TIMEOUT_MS;
+    set_str(&t->cert_file, o->tls_flags.cert);
+    set_str(&t->key_file, o->tls_flags.key);
+    if (o->tls_flags.ca && *o->tls_flags.ca)
+        set_str(&t->ca_file, o->tls_flags.ca);
+    t->verify = o->tls_flags.verify;
+    char why[EBUF];
+    if (!readable(t->cert_file, why, sizeof why) || !readable(t->key_file, why, sizeof why)) {
+        errf(L, "error parsing X509 certificate/key pair: %s", why);
+        return;
+    }
+    if (t->ca_file && !readable(t->ca_file, why, sizeof why)) {
+        errf(L, "%s", why);
+        return;
+    }
+    if (tls_opt_build(t, true, why, sizeof why) < 0)
+        errf(L, "%s", why);
+}
+
 static void apply_flag(struct opts *o, const struct flagval *fv)
 {
     const struct flagdef *d = fv->def;
@@ -2199,7 +2469,7 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
     if (!vals)
         return errf(L, "out of memory");
     int nvals = 0, first_arg = argc, rc = -1;
-    bool help = false, version = false;
+    bool help = false, version = false, help_tls = false;
     const char *signal = NULL, *config = NULL;
     if (parse_flags(L, argc, argv, vals, &nvals, &first_arg) < 0) {
         *show_usage = true;
@@ -2208,6 +2478,7 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
     for (int i = 0; i < nvals; i++) {
         switch (vals[i].def->act) {
         case A_HELP: help |= vals[i].b; break;
+        case A_HELP_TLS: help_tls |= vals[i].b; break;
         case A_VERSION: version |= vals[i].b; break;
         case A_TEST: *test_only = vals[i].b; break;
         case A_CONFIG: config = vals[i].s; break;
@@ -2216,7 +2487,12 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
         }
     }
     if (L->quiet) /* a reload re-reads the file and re-applies the flags, nothing else */
-        help = version = *test_only = false, signal = NULL;
+        help = version = help_tls = *test_only = false, signal = NULL;
+    if (help_tls && !version && !help) {
+        tls_usage(stdout);
+        rc = 1;
+        goto out;
+    }
     if (version || help) {
         version ? print_version() : usage(stdout);
         rc = 1;
@@ -2254,6 +2530,10 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
     }
     for (int i = 0; i < nvals; i++) /* flags override the file */
         apply_flag(o, &vals[i]);
+    if (L->nerr == 0)
+        tls_from_flags(L);
+    if (!o->auth_timeout_set && o->tls.ctx) /* nats-server's getDefaultAuthTimeout */
+        o->auth_timeout_ms = o->tls.timeout_ms + 1000;
     if (L->nerr == 0)
         validate(L, *test_only);
     if (*test_only)

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../net/tls.h"
+
 #define GANNET_VERSION "0.1.0"
 #define NATS_COMPAT_VERSION "2.9.10" /* the nats-server whose behaviour gannet implements */
 
@@ -108,7 +110,8 @@ struct opts {
     char *system_account;    /* default "$SYS" */
     bool no_system_account;
     char *no_auth_user;      /* CONNECT without credentials authenticates as this user */
-    int64_t auth_timeout_ms; /* 2s */
+    int64_t auth_timeout_ms; /* 2s; with TLS, the TLS timeout + 1s, unless configured */
+    bool auth_timeout_set;
 
     /* logging and files */
     bool debug, trace, logtime, logtime_utc;
@@ -145,14 +148,26 @@ struct opts {
         int compression;       /* 2.10's route compression (enum route_comp; 0: unset, i.e. accept) */
         int64_t rtt_ms[4];     /* s2_auto: RTT thresholds of uncompressed, fast, better (best beyond) */
         int nrtt;
+        struct tls_opt tls;    /* cluster { tls {} }: both ends of every route */
     } cluster;
     char *client_advertise;    /* host:port our peers' clients are told for us */
     int32_t connect_error_reports;   /* log every Nth failed attempt of a never-connected route (3600) */
     int32_t reconnect_error_reports; /* ...and of a route that was connected before (1) */
 
-    /* monitoring HTTP (monitor/): `http`, `http_port`/`monitor_port`, -m */
+    /* client TLS (`tls {}`, --tls...; net/tls.h) and allow_non_tls */
+    struct tls_opt tls;
+    bool allow_non_tls;
+    struct {                 /* --tls, --tlsverify, --tlscert, --tlskey, --tlscacert: override tls {} */
+        bool tls, verify;
+        char *cert, *key, *ca;
+    } tls_flags;
+
+    /* monitoring HTTP (monitor/): `http`, `http_port`/`monitor_port`, -m;
+     * HTTPS (`https`, `https_port`, -ms) uses the client tls {} block */
     char *http_host;         /* default: host (set by the loader, as nats-server's baseline) */
     int http_port;           /* 0 = no monitoring; -1 = a random port */
+    int https_port;          /* 0 = none; -1 = a random port */
+    bool https;              /* the monitor listens with TLS (https/https_port/-ms given) */
     char *http_base_path;    /* as configured ("" / NULL = "/"); the monitor normalizes it */
 
     /* the command line, kept so that a reload re-applies the same flags; not

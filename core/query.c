@@ -1,5 +1,6 @@
 /* Shard queries and server-wide counters: see query.h. */
 #include "query.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -141,6 +142,11 @@ static void snap_conn(struct shard *sh, struct conn *c, struct conn_snap *o, boo
     o->name = dup_or_null(c->name);
     o->lang = dup_or_null(c->lang);
     o->version = dup_or_null(c->version);
+    const struct tls_sess *ts = tlst_session(&c->tp);
+    if (ts && tls_sess_done(ts)) {
+        o->tls_version = tls_sess_version(ts);
+        o->tls_cipher = tls_sess_cipher(ts);
+    }
     if (opts_auth_configured(sh->conf->o))
         o->user = dup_or_null(c->cred_user);
     if (subs)

@@ -29,6 +29,7 @@ struct conn_snap {
     uint64_t pending, in_msgs, out_msgs, in_bytes, out_bytes;
     uint32_t nsubs;
     char *name, *lang, *version, *user;          /* NULL when not given */
+    const char *tls_version, *tls_cipher;        /* static strings; NULL: not TLS (or no handshake yet) */
     const char *account;                         /* its account's name, NULL for $G (accounts live as long as the server) */
     char reason[48];                             /* closed only */
     struct sub_snap *subs;                       /* when asked for (want_subs) */

@@ -74,9 +74,13 @@ static struct srvconf *conf_new(struct server *s, struct opts *o)
     json_escape(host, sizeof host, o->host);
     int n = snprintf(buf, sizeof buf,
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"%s\",\"proto\":1,"
-                     "\"go\":\"gannet%s\",\"host\":\"%s\",\"port\":%d,\"headers\":true,%s\"max_payload\":%" PRId64 ",",
+                     "\"go\":\"gannet%s\",\"host\":\"%s\",\"port\":%d,\"headers\":true,%s%s%s%s\"max_payload\":%" PRId64 ",",
                      s->server_id, name, NATS_COMPAT_VERSION, GANNET_VERSION, host, s->port,
-                     opts_auth_configured(o) && !o->no_auth_user ? "\"auth_required\":true," : "", o->max_payload);
+                     opts_auth_configured(o) && !o->no_auth_user ? "\"auth_required\":true," : "",
+                     /* nats-server's Info: tls_required, tls_verify, tls_available, in that order */
+                     o->tls.ctx && !o->allow_non_tls ? "\"tls_required\":true," : "",
+                     o->tls.ctx && o->tls.verify ? "\"tls_verify\":true," : "",
+                     o->tls.ctx && o->allow_non_tls ? "\"tls_available\":true," : "", o->max_payload);
     c->o = o;
     c->info_head = strndup(buf, (size_t)n);
     c->info_head_len = (size_t)n;

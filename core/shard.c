@@ -17,6 +17,7 @@
 #include "resp.h"
 #include "subject.h"
 #include "tsan.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -300,16 +301,16 @@ void shard_cancel_recv(struct shard *sh, struct conn *c)
     io_uring_sqe_set_data64(sqe, UD(UD_IGNORE, 0, 0));
 }
 
-void shard_arm_send(struct shard *sh, struct conn *c)
+bool shard_arm_send(struct shard *sh, struct conn *c)
 {
     uint32_t bytes = 0;
     int n = c->tp.ops->prep(&c->tp, c->ohead, c->ohead_off, c->iov, SEND_IOV_MAX, &bytes);
     if (n == 0)
-        return;
+        return false; /* nothing the transport can write now (a TLS handshake not done yet) */
     struct io_uring_sqe *sqe = get_sqe(sh);
     if (!sqe) {
         conn_mark_flush(c); /* the next flush pass tries again */
-        return;
+        return true;
     }
     memset(&c->msg, 0, sizeof c->msg);
     c->msg.msg_iov = c->iov;
@@ -322,6 +323,14 @@ void shard_arm_send(struct shard *sh, struct conn *c)
     int64_t wd = sh->conf->o->write_deadline_ms;
     if (wd > 0 && c->timer.due_ms > sh->now + wd + 1) /* only ever earlier: O(1) and rare */
         conn_schedule(c);
+    return true;
+}
+
+/* Something to write: plaintext queued, or wire bytes of the transport's
+ * own (TLS handshake records, alerts). */
+static bool has_output(const struct conn *c)
+{
+    return c->pending > 0 || (c->tp.ops->want_write && c->tp.ops->want_write(&c->tp));
 }
 
 /* Free a closing connection once nothing of it is in flight. */
@@ -336,10 +345,8 @@ static void maybe_release(struct shard *sh, struct conn *c)
     }
     if (!c->closing || c->recv_armed || c->send_inflight || c->in_flush_list || c->retry_recv)
         return; /* a connection on the flush or retry list is released by that pass */
-    if (c->flush_on_close && c->pending > 0 && c->fd >= 0) {
-        shard_arm_send(sh, c);
+    if (c->flush_on_close && has_output(c) && c->fd >= 0 && shard_arm_send(sh, c))
         return;
-    }
     conn_release(c);
     if (c->fd >= 0)
         close(c->fd);
@@ -394,14 +401,36 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe)
 }
 
 
+/* The transport could not take what came: a TLS peer's close_notify is an
+ * orderly close; other failures are a failed handshake (nats-server's "TLS
+ * handshake error") or a protocol violation. */
+static void transport_failed(struct conn *c, int rc)
+{
+    struct tls_sess *s = tlst_session(&c->tp);
+    if (s && rc == -2) {
+        conn_close(c, CR_CLIENT_CLOSED, false);
+    } else if (s && !tls_sess_done(s)) {
+        log_error("%s:%u - cid:%" PRIu64 " - TLS handshake error: %s", c->ip, c->port, c->cid, tls_sess_error(s));
+        conn_close(c, CR_TLS_HANDSHAKE_ERROR, true);
+    } else {
+        if (s)
+            log_error("%s:%u - cid:%" PRIu64 " - TLS error: %s", c->ip, c->port, c->cid, tls_sess_error(s));
+        conn_close(c, CR_PROTOCOL_VIOLATION, false);
+    }
+}
+
 static void on_recv(struct shard *sh, struct io_uring_cqe *cqe)
 {
     struct conn *c = conn_lookup(sh, cqe->user_data);
+    int in_rc = 0;
     /* every byte the parser keeps is copied out: the buffer goes back at
      * once; a transport that cannot decode what came closes the connection */
     if (cqe->res > 0 && c && !c->closing &&
-        c->tp.ops->input(&c->tp, uring_buf(&sh->u, cqe), (size_t)cqe->res, conn_input_cb, c) < 0 && !c->closing)
-        conn_close(c, CR_PROTOCOL_VIOLATION, false);
+        (in_rc = c->tp.ops->input(&c->tp, uring_buf(&sh->u, cqe), (size_t)cqe->res, conn_input_cb, c)) < 0 &&
+        !c->closing)
+        transport_failed(c, in_rc);
+    if (c && c->tp.ops->want_write && !c->send_inflight && c->tp.ops->want_write(&c->tp))
+        conn_mark_flush(c); /* the transport answered on its own (a TLS handshake flight) */
     uring_buf_return(&sh->u, cqe);
     if (!c)
         return;
@@ -435,7 +464,7 @@ static void on_send(struct shard *sh, struct io_uring_cqe *cqe)
             shutdown(c->fd, SHUT_RDWR);
     } else {
         conn_sent(c, c->tp.ops->sent(&c->tp, (uint32_t)cqe->res), (uint32_t)cqe->res == c->inflight_bytes);
-        if (c->pending > 0 && !c->closing)
+        if (has_output(c) && (!c->closing || c->flush_on_close))
             conn_mark_flush(c);
     }
     maybe_release(sh, c);
@@ -1679,7 +1708,7 @@ static void flush_all(struct shard *sh)
         struct conn *n = c->flush_next;
         c->in_flush_list = false;
         c->flush_next = NULL;
-        if (!c->send_inflight && c->pending > 0 && (!c->closing || c->flush_on_close))
+        if (!c->send_inflight && has_output(c) && (!c->closing || c->flush_on_close))
             shard_arm_send(sh, c);
         maybe_release(sh, c);
         c = n;

@@ -248,7 +248,7 @@ void shard_retire_sub(struct shard *sh, struct sub *s); /* after sublist_remove:
 void shard_unsub_later(struct shard *sh, struct sub *s); /* marked removed; leaves the index at the turn's end */
 int shard_index_add(struct shard *sh, struct sub *s);    /* a new sub: into the index before the next match */
 void shard_index_flush(struct shard *sh);                /* apply the batched index writes now */
-void shard_arm_send(struct shard *sh, struct conn *c);
+bool shard_arm_send(struct shard *sh, struct conn *c); /* false: the transport had nothing to write */
 void shard_cancel_recv(struct shard *sh, struct conn *c);
 /* Hand c over to shard `to` (docs/design.md §17): its input stops after
  * the op being processed (the rest waits in c->inq), its output drains,

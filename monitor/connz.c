@@ -163,6 +163,10 @@ static void write_conn(struct jw *w, const struct conn_snap *c, const struct con
         jw_str(w, "lang", c->lang);
     if (c->version && *c->version)
         jw_str(w, "version", c->version);
+    if (c->tls_version) {
+        jw_str(w, "tls_version", c->tls_version);
+        jw_str(w, "tls_cipher_suite", c->tls_cipher);
+    }
     if (o->auth && c->user && *c->user)
         jw_str(w, "authorized_user", c->user);
     if (o->auth && c->account)

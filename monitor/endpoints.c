@@ -460,6 +460,10 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_int(&w, "port", s->port);
     if (opts_auth_configured(o) && !o->no_auth_user)
         jw_bool(&w, "auth_required", true);
+    if (o->tls.ctx && !o->allow_non_tls)
+        jw_bool(&w, "tls_required", true);
+    if (o->tls.ctx && o->tls.verify)
+        jw_bool(&w, "tls_verify", true);
     route_varz_urls(s, &w);
     jw_int(&w, "max_connections", o->max_connections);
     if (o->max_subs > 0)
@@ -480,7 +484,8 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_obj_begin(&w, empty[i]);
         jw_obj_end(&w);
     }
-    jw_double(&w, "tls_timeout", 2); /* nats-server's default, reported without TLS too */
+    /* nats-server's TLSTimeout: the tls {} block's, its default otherwise */
+    jw_double(&w, "tls_timeout", (double)(o->tls.ctx ? o->tls.timeout_ms : TLS_DEFAULT_TIMEOUT_MS) / 1000.0);
     jw_int(&w, "write_deadline", o->write_deadline_ms * 1000000);
     jw_time(&w, "start", s->start_unix_ns);
     jw_time(&w, "now", now);

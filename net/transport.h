@@ -14,6 +14,7 @@
  * Owner shard only, like the connection it belongs to. */
 #ifndef GANNET_TRANSPORT_H
 #define GANNET_TRANSPORT_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -43,6 +44,9 @@ struct transport_ops {
     uint32_t (*sent)(struct transport *t, uint32_t n);
     /* The connection is released: free the state (NULL: none). */
     void (*free)(struct transport *t);
+    /* Wire bytes wait with no plaintext behind them (TLS handshake records,
+     * alerts): the connection must flush with nothing queued (NULL: never). */
+    bool (*want_write)(const struct transport *t);
 };
 
 struct transport {
