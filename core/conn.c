@@ -428,7 +428,7 @@ void conn_start(struct conn *c)
         return;
     }
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
-    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, o->tls.timeout_ms) < 0)
+    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, o->tls.timeout_ms, o->allow_non_tls) < 0)
         return;
     if (o->max_connections >= 0 && nc > o->max_connections) {
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
@@ -443,12 +443,14 @@ static int tls_handshake_done(void *arg)
 {
     struct conn *c = arg;
     struct tls_sess *s = tlst_session(&c->tp);
-    const struct tls_opt *t = c->kind == CK_ROUTE ? &c->sh->conf->o->cluster.tls : &c->sh->conf->o->tls;
-    c->tls_deadline_ms = 0;
     const struct opts *o = c->sh->conf->o;
+    const struct tls_opt *t = c->kind == CK_ROUTE ? &o->cluster.tls : &o->tls;
+    c->tls_deadline_ms = 0;
     if (c->kind == CK_CLIENT && auth_required(o) && !c->auth_ok)
-        c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms;
+        c->auth_deadline_ms = c->sh->now + o->auth_timeout_ms; /* nats-server starts it after the handshake */
     conn_schedule(c);
+    if (!s)
+        return 0; /* allow_non_tls, and the client speaks plaintext */
     log_debug("%s:%u - cid:%" PRIu64 " - TLS handshake complete", c->ip, c->port, c->cid);
     log_debug("%s:%u - cid:%" PRIu64 " - TLS version %s, cipher suite %s", c->ip, c->port, c->cid,
               tls_sess_version(s), tls_sess_cipher(s));
@@ -460,9 +462,9 @@ static int tls_handshake_done(void *arg)
     return 0;
 }
 
-int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms)
+int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms, bool sniff)
 {
-    if (tlst_install(&c->tp, ctx, true, NULL, c->pending, tls_handshake_done) < 0) {
+    if (tlst_install(&c->tp, ctx, true, NULL, c->pending, sniff, tls_handshake_done) < 0) {
         conn_close(c, CR_RESOURCES, false);
         return -1;
     }
@@ -513,6 +515,11 @@ static void conn_timer_check(struct conn *c, int64_t now)
     if (c->send_inflight && o->write_deadline_ms > 0 && now - c->send_start_ms > o->write_deadline_ms) {
         conn_close(c, CR_SLOW_CONSUMER_DEADLINE, false);
         return;
+    }
+    if (c->tls_deadline_ms && now >= c->tls_deadline_ms && tlst_sniffing(&c->tp)) {
+        /* allow_non_tls and nothing came within the TLS timeout: plaintext (nats-server) */
+        tlst_to_plain(&c->tp);
+        tls_handshake_done(c);
     }
     if (c->tls_deadline_ms && now >= c->tls_deadline_ms) {
         log_error("%s:%u - cid:%" PRIu64 " - TLS handshake timeout", c->ip, c->port, c->cid);

@@ -2384,10 +2384,12 @@ static void tls_usage(FILE *f)
 static void tls_from_flags(struct loader *L)
 {
     struct opts *o = L->o;
-    if (o->tls_flags.verify)
-        o->tls_flags.tls = true;
-    if (!o->tls_flags.tls)
+    if (!o->tls_flags.any)
         return;
+    if (o->tls_flags.off) { /* --tls=false: no TLS, not even the file's */
+        tls_opt_free(&o->tls);
+        return;
+    }
     if (!o->tls_flags.cert || !*o->tls_flags.cert) {
         errf(L, "TLS Server certificate must be present and valid");
         return;
@@ -2528,8 +2530,13 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
         errf(L, "must specify [-c, --config] option to check configuration file syntax");
         goto out;
     }
-    for (int i = 0; i < nvals; i++) /* flags override the file */
+    for (int i = 0; i < nvals; i++) { /* flags override the file */
         apply_flag(o, &vals[i]);
+        if (!strncmp(vals[i].def->name, "tls", 3)) /* nats-server: any --tls* flag makes TLS of the flags */
+            o->tls_flags.any = true;
+        if (!strcmp(vals[i].def->name, "tls"))
+            o->tls_flags.off = !vals[i].b;
+    }
     if (L->nerr == 0)
         tls_from_flags(L);
     if (!o->auth_timeout_set && o->tls.ctx) /* nats-server's getDefaultAuthTimeout */

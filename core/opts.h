@@ -159,6 +159,7 @@ struct opts {
     bool allow_non_tls;
     struct {                 /* --tls, --tlsverify, --tlscert, --tlskey, --tlscacert: override tls {} */
         bool tls, verify;
+        bool any, off;       /* one of them was given; --tls=false was */
         char *cert, *key, *ca;
     } tls_flags;
 

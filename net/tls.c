@@ -545,6 +545,7 @@ struct tlst {
     uint32_t out_plain;  /* plaintext the records being written carry */
     size_t out_wire;     /* their wire bytes still unsent */
     int (*hs)(void *);
+    bool sniff;          /* allow_non_tls: the first byte read decides */
 };
 
 static struct tlst *Z(const struct transport *t) { return t->state; }
@@ -564,9 +565,30 @@ static int tlst_deliver(void *a, const char *p, size_t n)
     return h->deliver(h->arg, p, n);
 }
 
+void tlst_to_plain(struct transport *t)
+{
+    if (t->ops != &transport_tls)
+        return;
+    tls_sess_free(Z(t)->s);
+    free(Z(t));
+    t->ops = &transport_plain; /* its sent() counts what is in flight as the INFO's plain bytes did */
+    t->state = NULL;
+}
+
+bool tlst_sniffing(const struct transport *t) { return t->ops == &transport_tls && Z(t)->sniff; }
+
 static int tlst_input(struct transport *t, const char *in, size_t n, int (*deliver)(void *, const char *, size_t),
                       void *arg)
 {
+    if (Z(t)->sniff && n > 0) {
+        Z(t)->sniff = false;
+        if ((unsigned char)in[0] != 0x16) { /* not a TLS handshake record: plaintext (nats-server's allow_non_tls) */
+            int (*hs)(void *) = Z(t)->hs;
+            tlst_to_plain(t);
+            int rc = hs ? hs(arg) : 0;
+            return rc < 0 ? rc : deliver(arg, in, n);
+        }
+    }
     struct hs_arg h = {Z(t), deliver, arg};
     return tls_sess_input(Z(t)->s, in, n, tlst_deliver, &h);
 }
@@ -661,7 +683,7 @@ const struct transport_ops transport_tls = {
 };
 
 int tlst_install(struct transport *t, void *ctx, bool server, const char *server_name, uint64_t plain_left,
-                 int (*hs)(void *))
+                 bool sniff, int (*hs)(void *))
 {
     struct tlst *z = calloc(1, sizeof *z);
     if (!z)
@@ -673,6 +695,7 @@ int tlst_install(struct transport *t, void *ctx, bool server, const char *server
     }
     z->plain_left = plain_left;
     z->hs = hs;
+    z->sniff = sniff;
     t->ops = &transport_tls;
     t->state = z;
     return 0;

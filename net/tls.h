@@ -99,8 +99,12 @@ extern const struct transport_ops transport_tls;
  * of the queue (the INFO sent in clear) go out as they are. hs(arg) is
  * called once when the handshake completes (arg is the deliver argument
  * of the input that completed it); a negative result fails the input.
- * 0 or -ENOMEM. */
+ * sniff (allow_non_tls): a first byte read that does not start a TLS
+ * record turns t into plain TCP instead (hs is called then too, with the
+ * transport already plain). 0 or -ENOMEM. */
 int tlst_install(struct transport *t, void *ctx, bool server, const char *server_name, uint64_t plain_left,
-                 int (*hs)(void *));
+                 bool sniff, int (*hs)(void *));
+bool tlst_sniffing(const struct transport *t); /* nothing read yet in sniff mode */
+void tlst_to_plain(struct transport *t);        /* drop the session: plain TCP from now on */
 struct tls_sess *tlst_session(const struct transport *t); /* NULL: not TLS */
 #endif

@@ -22,8 +22,7 @@ NATS_FLAGS = ["a", "addr", "net", "p", "port", "n", "name", "server_name", "P", 
 UNSUPPORTED = {  # flag: an argument (None: boolean)
     "ms": "8222", "https_port": "8222",
     "max_traced_msg_len": "10", "js": None, "jetstream": None, "sd": "/tmp/js", "store_dir": "/tmp/js",
-    "tls": None, "tlscert": "c.pem", "tlskey": "k.pem", "tlsverify": None, "tlscacert": "ca.pem",
-    "profile": "6060", "help_tls": None,
+    "profile": "6060",
 }
 
 # flag args -> fields (as tests/ops/probe.c prints them)

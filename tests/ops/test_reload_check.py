@@ -78,8 +78,8 @@ def test_quiet_load_ignores_one_shot_flags(probe, tmp_path):
 def test_quiet_load_flag_errors(probe):
     rc, err, f = probe_load(probe, "--bogus")
     assert rc == -1 and err == "flag provided but not defined: -bogus"
-    rc, err, f = probe_load(probe, "--tlscert", "x")
-    assert rc == -1 and err.startswith("flag -tlscert is not supported yet by gannet")
+    rc, err, f = probe_load(probe, "--profile", "6060")
+    assert rc == -1 and err.startswith("flag -profile is not supported yet by gannet")
 
 
 @pytest.mark.parametrize("ms,s", [(0, "0s"), (1, "1ms"), (500, "500ms"), (1000, "1s"), (1500, "1.5s"),
