@@ -391,6 +391,54 @@ bool tls_sess_has_peer_cert(const struct tls_sess *s)
     return x != NULL;
 }
 
+/* One DER element at p (at most end): its content and where it ends. */
+static bool der_next(const unsigned char *p, const unsigned char *end, unsigned char *tag, const unsigned char **body,
+                     const unsigned char **next)
+{
+    if (end - p < 2)
+        return false;
+    *tag = p[0];
+    size_t len = p[1], hdr = 2;
+    if (len & 0x80) {
+        int k = len & 0x7f;
+        if (k == 0 || k > 4 || end - p < 2 + k)
+            return false;
+        len = 0;
+        for (int i = 0; i < k; i++)
+            len = len << 8 | p[2 + i];
+        hdr += (size_t)k;
+    }
+    if ((size_t)(end - p) - hdr < len)
+        return false;
+    *body = p + hdr;
+    *next = p + hdr + len;
+    return true;
+}
+
+/* The DER of a certificate's SubjectPublicKeyInfo (what Go's
+ * RawSubjectPublicKeyInfo is): the seventh element of tbsCertificate,
+ * counting the optional [0] version. */
+static bool spki_of(const unsigned char *der, size_t n, const unsigned char **p, size_t *len)
+{
+    unsigned char tag;
+    const unsigned char *body, *next, *end = der + n;
+    if (!der_next(der, end, &tag, &body, &next) || tag != 0x30) /* Certificate */
+        return false;
+    if (!der_next(body, next, &tag, &body, &next) || tag != 0x30) /* tbsCertificate */
+        return false;
+    const unsigned char *q = body, *tbs_end = next;
+    if (q < tbs_end && *q == 0xa0 && (!der_next(q, tbs_end, &tag, &body, &next) || !(q = next)))
+        return false; /* [0] version */
+    for (int i = 0; i < 5; i++) /* serial, signature, issuer, validity, subject */
+        if (!der_next(q, tbs_end, &tag, &body, &next) || !(q = next))
+            return false;
+    if (!der_next(q, tbs_end, &tag, &body, &next) || tag != 0x30)
+        return false;
+    *p = q;
+    *len = (size_t)(next - q);
+    return true;
+}
+
 bool tls_sess_pinned_ok(const struct tls_sess *s, char *const *pinned, int npinned)
 {
     if (npinned == 0)
@@ -399,21 +447,17 @@ bool tls_sess_pinned_ok(const struct tls_sess *s, char *const *pinned, int npinn
     if (!x)
         return false;
     bool ok = false;
-    WOLFSSL_EVP_PKEY *k = wolfSSL_X509_get_pubkey(x);
-    unsigned char *der = NULL;
-    int len = k ? wolfSSL_i2d_PUBKEY(k, &der) : -1;
-    if (len > 0) {
-        unsigned char h[WC_SHA256_DIGEST_SIZE];
+    int dlen = 0;
+    const unsigned char *der = wolfSSL_X509_get_der(x, &dlen), *spki;
+    size_t slen;
+    unsigned char h[WC_SHA256_DIGEST_SIZE];
+    if (der && dlen > 0 && spki_of(der, (size_t)dlen, &spki, &slen) && wc_Sha256Hash(spki, (word32)slen, h) == 0) {
         char hex[2 * WC_SHA256_DIGEST_SIZE + 1];
-        if (wc_Sha256Hash(der, (word32)len, h) == 0) {
-            for (int i = 0; i < WC_SHA256_DIGEST_SIZE; i++)
-                snprintf(hex + 2 * i, 3, "%02x", h[i]);
-            for (int i = 0; i < npinned && !ok; i++)
-                ok = strcasecmp(pinned[i], hex) == 0;
-        }
+        for (int i = 0; i < WC_SHA256_DIGEST_SIZE; i++)
+            snprintf(hex + 2 * i, 3, "%02x", h[i]);
+        for (int i = 0; i < npinned && !ok; i++)
+            ok = strcasecmp(pinned[i], hex) == 0;
     }
-    XFREE(der, NULL, DYNAMIC_TYPE_OPENSSL);
-    wolfSSL_EVP_PKEY_free(k);
     wolfSSL_X509_free(x);
     return ok;
 }
