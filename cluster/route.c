@@ -27,6 +27,7 @@
 #include "query.h"
 #include "rproto.h"
 #include "s2t.h"
+#include "tls.h"
 #include "server.h"
 #include "shard.h"
 #include "subject.h"
@@ -44,6 +45,7 @@
 struct rtarget {
     char url[320];             /* nats-route://host:port, for logs and /varz */
     char hostport[300];        /* host:port (/varz cluster.urls) */
+    char host[256];            /* the URL's host (a TLS route's certificate name) */
     char *user, *pass;         /* its userinfo, for our CONNECT */
     struct sockaddr_storage addr;
     socklen_t alen;
@@ -269,6 +271,9 @@ static void fmt_hostport(char *out, size_t cap, const char *host, int port)
     snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
+static int route_begin(struct conn *c);
+static int start_tls(struct conn *c);
+
 static bool any_addr(const char *h) { return !*h || !strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !strcmp(h, "[::]"); }
 
 /* Our client URLs, as nats-server's getClientConnectURLs: the client
@@ -355,6 +360,7 @@ static int add_target(struct cluster *cl, const char *url, bool explicit_, bool 
         return -1;
     }
     fmt_hostport(t.hostport, sizeof t.hostport, host, port);
+    snprintf(t.host, sizeof t.host, "%s", host);
     snprintf(t.url, sizeof t.url, "nats-route://%s", t.hostport);
     int slot = -1;
     for (int i = cl->nexplicit; i < cl->ntargets; i++)
@@ -445,6 +451,13 @@ int route_init(struct server *s, const struct opts *o)
             cl->pins[cl->npins++] = s->sacc;
     }
     cl->comp = co->compression ? co->compression : COMP_ACCEPT; /* 2.10's default for routes */
+    if (co->tls.ctx && cl->comp != COMP_NOT_SUPPORTED) {
+        /* S2 under TLS would need stacked transports, which gannet does not have yet */
+        if (co->compression && co->compression != COMP_OFF && co->compression != COMP_ACCEPT)
+            log_warn("Route compression \"%s\" is off: gannet does not compress TLS routes yet",
+                     route_comp_names[co->compression]);
+        cl->comp = COMP_OFF;
+    }
     if (co->nrtt) {
         memcpy(cl->rtt_ms, co->rtt_ms, sizeof cl->rtt_ms);
         cl->nrtt = co->nrtt;
@@ -791,6 +804,8 @@ static int send_route_info(struct conn *c, bool first, bool ldm)
     sb_fmt(&b, ",\"port\":%d,\"headers\":true", cl->adv_port);
     if (o->cluster.user)
         sb_str(&b, ",\"auth_required\":true");
+    if (o->cluster.tls.ctx) /* nats-server: a TLS route always verifies its peer */
+        sb_str(&b, ",\"tls_required\":true,\"tls_verify\":true");
     sb_fmt(&b, ",\"max_payload\":%" PRId64, o->max_payload);
     if (first) {
         char nonce[NKEY_NONCE_LEN + 1];
@@ -870,7 +885,8 @@ static void send_connect(struct conn *c)
         sb_str(&b, ",\"pass\":");
         sb_jstr(&b, t->pass ? t->pass : "");
     }
-    sb_str(&b, ",\"tls_required\":false,\"headers\":true,\"name\":");
+    sb_str(&b, c->sh->conf->o->cluster.tls.ctx ? ",\"tls_required\":true" : ",\"tls_required\":false");
+    sb_str(&b, ",\"headers\":true,\"name\":");
     sb_jstr(&b, s->server_id);
     sb_str(&b, ",\"cluster\":");
     sb_jstr(&b, cl->name);
@@ -917,6 +933,22 @@ void route_start(struct conn *c)
     parser_init(&c->parser, kd->ops, (uint32_t)o->max_control_line * kd->ctl_line_factor, o->max_payload);
     parser_set_max_args(&c->parser, kd->max_args);
     c->parser.headers_ok = 1;
+    log_debug("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
+    if (o->cluster.tls.ctx) { /* nats-server: TLS first, on both sides, before any INFO */
+        if (start_tls(c) < 0)
+            return;
+        conn_schedule(c);
+        return;
+    }
+    route_begin(c);
+}
+
+/* The protocol's first words, once the connection is ready for them (at
+ * once, or after the TLS handshake). */
+static int route_begin(struct conn *c)
+{
+    struct route *r = c->route;
+    struct server *s = c->sh->srv;
     /* Dialling a pooling server, our INFO waits for the peer's: which slot
      * of the pool (or which pinned account) this connection serves is
      * settled then (route.go's createRoute delays it the same way). */
@@ -925,11 +957,59 @@ void route_start(struct conn *c)
     bool now = !r->solicited || (CL(s)->pool < 0 && !needs_comp(CL(s)->comp));
     if (now && send_route_info(c, true, false) < 0) {
         conn_close(c, CR_RESOURCES, false);
-        return;
+        return -1;
     }
     r->info_sent = now;
-    log_debug("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
     conn_schedule(c);
+    return 0;
+}
+
+int route_tls_ready(struct conn *c) { return c->route ? route_begin(c) : 0; }
+
+/* The name a dialled route's certificate must carry: the URL's host, or
+ * for an IP the first host name among the configured routes, as
+ * nats-server's saveRouteTLSName (the IP itself when there is none). */
+static void route_tls_name(const struct cluster *cl, const struct rtarget *t, char *out, size_t cap)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+    snprintf(out, cap, "%s", t->host);
+    if (inet_pton(AF_INET, t->host, &a4) != 1 && inet_pton(AF_INET6, t->host, &a6) != 1)
+        return;
+    for (int i = 0; i < cl->ntargets; i++) {
+        const char *h = cl->targets[i].host;
+        if (cl->targets[i].explicit_ && inet_pton(AF_INET, h, &a4) != 1 && inet_pton(AF_INET6, h, &a6) != 1) {
+            snprintf(out, cap, "%s", h);
+            return;
+        }
+    }
+}
+
+static int start_tls(struct conn *c)
+{
+    const struct opts *o = c->sh->conf->o;
+    struct route *r = c->route;
+    char name[300] = "";
+    if (r->solicited)
+        route_tls_name(CL(c->sh->srv), &CL(c->sh->srv)->targets[r->target], name, sizeof name);
+    void *ctx = r->solicited ? o->cluster.tls.client_ctx : o->cluster.tls.ctx;
+    if (!ctx || conn_tls_start(c, ctx, r->solicited ? name : NULL, o->cluster.tls.timeout_ms, false) < 0) {
+        if (!c->closing)
+            conn_close(c, CR_RESOURCES, false);
+        return -1;
+    }
+    log_debug("%s:%u - rid:%" PRIu64 " - Starting TLS route %s handshake", c->ip, c->port, c->cid,
+              r->solicited ? "client" : "server");
+    if (r->solicited) { /* our ClientHello */
+        if (c->tp.ops->input(&c->tp, NULL, 0, conn_input_cb, c) < 0) {
+            log_error("%s:%u - rid:%" PRIu64 " - TLS route handshake error: %s", c->ip, c->port, c->cid,
+                      tls_sess_error(tlst_session(&c->tp)));
+            conn_close(c, CR_TLS_HANDSHAKE_ERROR, false);
+            return -1;
+        }
+        conn_mark_flush(c);
+    }
+    return 0;
 }
 
 static void unregister(struct conn *c)
@@ -2065,7 +2145,12 @@ void route_varz(struct server *s, struct jw *w)
                 jw_str(w, NULL, cl->cfg_urls[i]);
             jw_arr_end(w);
         }
-        jw_double(w, "tls_timeout", 2);
+        jw_double(w, "tls_timeout", (double)(o->cluster.tls.ctx ? o->cluster.tls.timeout_ms : TLS_DEFAULT_TIMEOUT_MS) /
+                                        1000.0);
+        if (o->cluster.tls.ctx) {
+            jw_bool(w, "tls_required", true);
+            jw_bool(w, "tls_verify", true);
+        }
         jw_int(w, "pool_size", cl->pool);
     }
     jw_obj_end(w);

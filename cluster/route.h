@@ -49,6 +49,7 @@ int route_listen_fd(const struct server *s); /* -1: none */
 
 /* Connection hooks (conn.c), on shard 0 */
 void route_start(struct conn *c);         /* accepted or dialled: INFO (and CONNECT when we dialled) */
+int route_tls_ready(struct conn *c);      /* its TLS handshake is done: what route_start would have sent */
 int route_dispatch(struct conn *c, const struct proto_msg *m); /* a route's op; as conn.c's dispatch */
 void route_closed(struct conn *c);        /* at conn_close: deregister, redial */
 void route_release(struct conn *c);       /* at the final release */

@@ -428,7 +428,7 @@ void conn_start(struct conn *c)
         return;
     }
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
-    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, o->tls.timeout_ms, o->allow_non_tls) < 0)
+    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, NULL, o->tls.timeout_ms, o->allow_non_tls) < 0)
         return;
     if (o->max_connections >= 0 && nc > o->max_connections) {
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
@@ -455,20 +455,22 @@ static int tls_handshake_done(void *arg)
     log_debug("%s:%u - cid:%" PRIu64 " - TLS version %s, cipher suite %s", c->ip, c->port, c->cid,
               tls_sess_version(s), tls_sess_cipher(s));
     if (t->npinned && !tls_sess_pinned_ok(s, t->pinned, t->npinned)) {
-        log_error("%s:%u - cid:%" PRIu64 " - TLS handshake error: certificate not pinned", c->ip, c->port, c->cid);
+        log_error("%s:%u - cid:%" PRIu64 " - TLS %shandshake error: certificate not pinned", c->ip, c->port, c->cid,
+                  c->kind == CK_ROUTE ? "route " : "");
         conn_close(c, CR_TLS_HANDSHAKE_ERROR, false);
         return -1;
     }
-    return 0;
+    return c->kind == CK_ROUTE ? route_tls_ready(c) : 0;
 }
 
-int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms, bool sniff)
+int conn_tls_start(struct conn *c, void *ctx, const char *server_name, int64_t timeout_ms, bool sniff)
 {
-    if (tlst_install(&c->tp, ctx, true, NULL, c->pending, sniff, tls_handshake_done) < 0) {
+    if (tlst_install(&c->tp, ctx, !server_name, server_name, c->pending, sniff, tls_handshake_done) < 0) {
         conn_close(c, CR_RESOURCES, false);
         return -1;
     }
-    log_debug("%s:%u - cid:%" PRIu64 " - Starting TLS client connection handshake", c->ip, c->port, c->cid);
+    if (c->kind == CK_CLIENT)
+        log_debug("%s:%u - cid:%" PRIu64 " - Starting TLS client connection handshake", c->ip, c->port, c->cid);
     c->tls_deadline_ms = c->sh->now + (timeout_ms > 0 ? timeout_ms : TLS_DEFAULT_TIMEOUT_MS);
     return 0;
 }

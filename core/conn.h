@@ -164,10 +164,12 @@ void conn_start(struct conn *c);                              /* send INFO, set 
 int conn_input(struct conn *c, const char *buf, size_t len);  /* parse & process; <0 closed */
 int conn_input_cb(void *conn, const char *buf, size_t len);   /* conn_input for a transport's deliver() */
 void conn_transport_switched(struct conn *c); /* during an op: c->tp was just replaced (bytes after the op are its) */
-/* The connection turns TLS (server side) after what is queued now (the
- * INFO), with a handshake deadline; sniff: or plain TCP if the client's
- * first byte is not TLS's (allow_non_tls). 0, or -1 (closed). */
-int conn_tls_start(struct conn *c, void *ctx, int64_t timeout_ms, bool sniff);
+/* The connection turns TLS after what is queued now (a client's INFO),
+ * with a handshake deadline: the server side, or (server_name given) the
+ * client side, checking that name in the peer's certificate; sniff: or
+ * plain TCP if the peer's first byte is not TLS's (allow_non_tls). 0, or
+ * -1 (closed). */
+int conn_tls_start(struct conn *c, void *ctx, const char *server_name, int64_t timeout_ms, bool sniff);
 void conn_resume(struct conn *c);                             /* unparked: parse what arrived meanwhile */
 void conn_timer(struct conn *c, int64_t now);                 /* its timer fired */
 void conn_schedule(struct conn *c);                           /* a deadline changed: re-arm the timer */

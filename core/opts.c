@@ -1626,6 +1626,9 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
             rc = tls_bool(L, n, &t->verify);
         else if (!strcasecmp(k, "verify_and_map")) {
             rc = tls_bool(L, n, &t->verify_and_map);
+            if (rc == 0 && t->verify_and_map && dial)
+                rc = node_err(L, n, true, "tls \"verify_and_map\" inside cluster {} is not supported yet by gannet "
+                              "(route certificate authentication; %s)", readme_ref);
             if (rc == 0 && t->verify_and_map)
                 t->verify = true;
         } else if (!strcasecmp(k, "verify_cert_and_check_known_urls")) {
@@ -1633,7 +1636,8 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
             if (rc == 0 && t->verify_known_urls && !dial)
                 rc = node_err(L, n, true, "verify_cert_and_check_known_urls not supported in this context");
             else if (rc == 0 && t->verify_known_urls)
-                t->verify = true;
+                rc = node_err(L, n, true, "tls \"verify_cert_and_check_known_urls\" inside cluster {} is not "
+                              "supported yet by gannet (route certificate authentication; %s)", readme_ref);
         } else if (!strcasecmp(k, "cipher_suites"))
             rc = tls_list(L, n, &t->ciphers, &t->nciphers, "cipher", tls_cipher_index);
         else if (!strcasecmp(k, "curve_preferences"))
@@ -1669,6 +1673,8 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
         if (rc < 0)
             return -1;
     }
+    if (dial) /* nats-server's getTLSConfig: routes always verify each other (mutual TLS) */
+        t->verify = true;
     /* GenTLSConfig */
     char why[EBUF];
     if (t->cert_file && !t->key_file)
@@ -1734,7 +1740,7 @@ static int key_cluster(struct loader *L, const struct conf_node *m)
             rc = cluster_accounts(L, n);
         else if (!strcasecmp(k, "compression")) {
             rc = cluster_compression(L, n);        } else if (!strcasecmp(k, "tls"))
-            rc = node_err(L, n, true, "cluster \"tls\" is not supported yet by gannet (route TLS; %s)", readme_ref);
+            rc = parse_tls(L, n, &c->tls, true);
         else if (!strcasecmp(k, "permissions"))
             rc = node_err(L, n, true, "cluster \"permissions\" is not supported yet by gannet (route permissions; %s)",
                           readme_ref);
@@ -2541,6 +2547,8 @@ static int load(struct loader *L, int argc, char **argv, bool *test_only, bool *
         tls_from_flags(L);
     if (!o->auth_timeout_set && o->tls.ctx) /* nats-server's getDefaultAuthTimeout */
         o->auth_timeout_ms = o->tls.timeout_ms + 1000;
+    if (o->cluster.auth_timeout_ms <= 0 && o->cluster.tls.ctx)
+        o->cluster.auth_timeout_ms = o->cluster.tls.timeout_ms + 1000;
     if (L->nerr == 0)
         validate(L, *test_only);
     if (*test_only)

@@ -410,7 +410,8 @@ static void transport_failed(struct conn *c, int rc)
     if (s && rc == -2) {
         conn_close(c, CR_CLIENT_CLOSED, false);
     } else if (s && !tls_sess_done(s)) {
-        log_error("%s:%u - cid:%" PRIu64 " - TLS handshake error: %s", c->ip, c->port, c->cid, tls_sess_error(s));
+        log_error("%s:%u - %s:%" PRIu64 " - TLS %shandshake error: %s", c->ip, c->port,
+                  c->kind == CK_ROUTE ? "rid" : "cid", c->cid, c->kind == CK_ROUTE ? "route " : "", tls_sess_error(s));
         conn_close(c, CR_TLS_HANDSHAKE_ERROR, true);
     } else {
         if (s)
