@@ -2675,9 +2675,18 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
     STR("HTTPBasePath", http_base_path)
     STR("PidFile", pid_file)
     STR("PortsFileDir", ports_file_dir)
+#define BOOL(name, f)                                                                                                 \
+    if (old->f != new->f) {                                                                                           \
+        snprintf(err, errlen, "config reload not supported for %s: old=%s, new=%s", name, old->f ? "true" : "false",  \
+                 new->f ? "true" : "false");                                                                          \
+        return -1;                                                                                                    \
+    }
+    BOOL("TLSMap", tls.verify_and_map) /* the certificate, verify, ciphers, timeout and pins do reload */
+    BOOL("AllowNonTLS", allow_non_tls)
     INT("Shards", shards)
 #undef STR
 #undef INT
+#undef BOOL
     if (!accounts_equal(old, new)) { /* the accounts are built once, at start */
         snprintf(err, errlen, "config reload not supported for Accounts: gannet builds accounts, their exports and "
                               "imports and the system account at start");
