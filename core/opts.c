@@ -1234,7 +1234,6 @@ static const struct unsupported {
                               "root_operator", "resolver", "account_resolver", "accounts_resolver", "resolver_tls",
                               "resolver_preload", "resolver_pinned_accounts", "trusted", "trusted_keys"}},
     {"OCSP stapling", {"ocsp"}},
-    {"monitoring HTTPS", {"https", "https_port"}},
     {"profiling", {"prof_port"}},
     {"JetStream", {"jetstream", "store_dir", "storedir", "default_js_domain"}},
     {"WebSocket", {"websocket", "ws"}},
@@ -1687,7 +1686,8 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
         return node_err(L, m, true, "error parsing X509 certificate/key pair: %s", why);
     if (t->ca_file && !readable(t->ca_file, why, sizeof why))
         return node_err(L, m, true, "%s", why);
-    if (tls_opt_build(t, true, why, sizeof why) < 0 || (dial && tls_opt_build(t, false, why, sizeof why) < 0))
+    if (tls_opt_build(t, TLS_SERVER, why, sizeof why) < 0 || (dial && tls_opt_build(t, TLS_CLIENT, why, sizeof why) < 0) ||
+        (!dial && t->verify && tls_opt_build(t, TLS_MONITOR, why, sizeof why) < 0))
         return node_err(L, m, true, "%s", why);
     return 0;
 }
@@ -1867,6 +1867,11 @@ static int key_http(struct loader *L, const struct conf_node *n)
     return parse_listen(L, n, &L->o->http_host, &L->o->http_port);
 }
 
+static int key_https(struct loader *L, const struct conf_node *n)
+{
+    return parse_listen(L, n, &L->o->http_host, &L->o->https_port);
+}
+
 static int key_server_name(struct loader *L, const struct conf_node *n)
 {
     if (rd_str(L, n, &L->o->server_name) < 0)
@@ -1989,6 +1994,8 @@ static const struct keydef {
     FN("lame_duck_grace_period", key_lame_duck_grace),
     FN("http", key_http),
     FN("tls", key_tls),
+    FN("https", key_https),
+    F("https_port", T_INT, https_port),
     F("allow_non_tls", T_BOOL, allow_non_tls),
     F("http_port", T_INT, http_port),
     F("monitor_port", T_INT, http_port),
@@ -2200,7 +2207,7 @@ static const struct flagdef {
     FL("T", FK_BOOL, logtime), FL("logtime", FK_BOOL, logtime), FL("logtime_utc", FK_BOOL, logtime_utc),
     FL("user", FK_STR, user), FL("pass", FK_STR, pass), FL("auth", FK_STR, token),
     FL("m", FK_INT, http_port), FL("http_port", FK_INT, http_port),
-    FU("ms", FK_INT, "monitoring HTTPS"), FU("https_port", FK_INT, "monitoring HTTPS"),
+    FL("ms", FK_INT, https_port), FL("https_port", FK_INT, https_port),
     FA("c", FK_STR, A_CONFIG), FA("config", FK_STR, A_CONFIG),
     FA("t", FK_BOOL, A_TEST),
     FA("sl", FK_STR, A_SIGNAL), FA("signal", FK_STR, A_SIGNAL),
@@ -2422,7 +2429,7 @@ static void tls_from_flags(struct loader *L)
         errf(L, "%s", why);
         return;
     }
-    if (tls_opt_build(t, true, why, sizeof why) < 0)
+    if (tls_opt_build(t, TLS_SERVER, why, sizeof why) < 0 || (t->verify && tls_opt_build(t, TLS_MONITOR, why, sizeof why) < 0))
         errf(L, "%s", why);
 }
 
@@ -2673,6 +2680,7 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
     STR("HTTPHost", http_host)
     INT("HTTPPort", http_port)
     STR("HTTPBasePath", http_base_path)
+    INT("HTTPSPort", https_port)
     STR("PidFile", pid_file)
     STR("PortsFileDir", ports_file_dir)
 #define BOOL(name, f)                                                                                                 \
@@ -2781,7 +2789,7 @@ static void write_ports(const struct opts *o, int client_port, const char *http_
     n = append_urls(json, sizeof json, n, "nats", "nats", o->host, client_port);
     if (http_port > 0 && n < sizeof json) {
         n += (size_t)snprintf(json + n, sizeof json - n, ",");
-        n = append_urls(json, sizeof json, n, "monitoring", "http", http_addr, http_port);
+        n = append_urls(json, sizeof json, n, "monitoring", o->https_port ? "https" : "http", http_addr, http_port);
     }
     if (n < sizeof json)
         n += (size_t)snprintf(json + n, sizeof json - n, "}");
@@ -2800,7 +2808,7 @@ static void write_ports(const struct opts *o, int client_port, const char *http_
 
 void ports_file_write(const struct opts *o, int client_port)
 {
-    if (o->http_port != 0)
+    if (o->http_port != 0 || o->https_port != 0)
         return; /* the monitor writes it once its port is bound (opts.h) */
     write_ports(o, client_port, NULL, 0);
 }
@@ -2817,6 +2825,6 @@ void ports_file_remove(const struct opts *o)
         return;
     /* with monitoring, the file is written once the monitor listens: a
      * server that failed before that has none to remove */
-    if (unlink(path) < 0 && !(errno == ENOENT && o->http_port != 0))
+    if (unlink(path) < 0 && !(errno == ENOENT && (o->http_port != 0 || o->https_port != 0)))
         log_error("Error cleaning up ports file %s: remove %s: %s", path, path, go_errno(errno, eb, sizeof eb));
 }

@@ -473,7 +473,7 @@ void ep_varz(struct monitor *m, const struct mreq *q, struct reply *r)
     jw_str(&w, "http_host", o->http_host);
     jw_int(&w, "http_port", o->http_port);
     jw_str(&w, "http_base_path", o->http_base_path);
-    jw_int(&w, "https_port", 0);
+    jw_int(&w, "https_port", o->https_port);
     jw_double(&w, "auth_timeout", (double)o->auth_timeout_ms / 1000.0);
     jw_int(&w, "max_control_line", o->max_control_line);
     jw_int(&w, "max_payload", o->max_payload);

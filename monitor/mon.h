@@ -43,6 +43,7 @@ struct monitor {
     struct io_uring ring;      /* a plain ring: created here, submitted to by the thread */
     bool ring_ready;
     int listen_fd;
+    bool https;                /* TLS with the client tls {} block (https, https_port, -ms) */
     int wake_fd;               /* eventfd: monitor_stop() writes, the thread wakes */
     uint64_t wake_buf;
     struct __kernel_timespec tick; /* the periodic timeout (cpu, config, drains) */

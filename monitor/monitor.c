@@ -43,6 +43,7 @@
 #include "log.h"
 #include "mon.h"
 #include "opts.h"
+#include "tls.h"
 
 #define MON_RING_ENTRIES 256
 #define MON_MAX_CONNS 256          /* open at once; beyond, the longest-idle one is dropped */
@@ -75,7 +76,11 @@ struct mconn {
     bool closing;              /* shut down: freed when no op is in flight */
     bool oom;
     int64_t last_ms, drain_deadline;
+    struct tls_sess *tls;      /* HTTPS: the session between the socket and in/out */
+    char *win;                 /* HTTPS: wire bytes received */
 };
+
+#define TLS_WIN 16384
 
 /* ------------------------------------------------------------ ring helpers */
 
@@ -120,6 +125,8 @@ static void conn_free(struct monitor *m, struct mconn *c)
     m->conns[c->slot] = NULL;
     free(c->in);
     free(c->out);
+    tls_sess_free(c->tls);
+    free(c->win);
     free(c);
 }
 
@@ -155,17 +162,39 @@ static void arm_recv(struct monitor *m, struct mconn *c)
         c->in_cap = cap;
     }
     struct io_uring_sqe *sqe = get_sqe(m);
-    io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (c->tls) {
+        if (!c->win && !(c->win = malloc(TLS_WIN))) {
+            conn_close(m, c);
+            return;
+        }
+        io_uring_prep_recv(sqe, c->fd, c->win, TLS_WIN, 0);
+    } else {
+        io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    }
     io_uring_sqe_set_data64(sqe, UD(OP_RECV, c->slot, c->gen));
     c->recv_armed = true;
 }
 
 static void arm_send(struct monitor *m, struct mconn *c)
 {
-    if (c->send_armed || c->closing || c->out_off == c->out_len)
+    if (c->send_armed || c->closing)
+        return;
+    const char *p = c->out + c->out_off;
+    size_t n = c->out_len - c->out_off;
+    if (c->tls) { /* the queued answers become records once the last ones are out */
+        if (!tls_sess_pending(c->tls) && n && tls_sess_done(c->tls)) {
+            if (tls_sess_write(c->tls, p, n) < 0) {
+                conn_close(m, c);
+                return;
+            }
+            c->out_off = c->out_len;
+        }
+        n = tls_sess_output(c->tls, &p);
+    }
+    if (!n)
         return;
     struct io_uring_sqe *sqe = get_sqe(m);
-    io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, UD(OP_SEND, c->slot, c->gen));
     c->send_armed = true;
 }
@@ -604,10 +633,67 @@ static void on_accept(struct monitor *m, int res)
     c->fd = fd;
     c->slot = slot;
     c->gen = ++m->next_gen; /* only its distinctness per slot matters */
+    if (m->https) { /* the client tls {} of the configuration in force (reloaded certificates apply) */
+        const struct opts *o = atomic_load(&m->srv->conf)->o;
+        void *ctx = o->tls.mon_ctx ? o->tls.mon_ctx : o->tls.ctx;
+        if (!ctx || !(c->tls = tls_sess_new(ctx, true, NULL))) {
+            close(fd);
+            free(c);
+            arm_accept(m);
+            return;
+        }
+    }
     c->last_ms = now_ms();
     m->conns[slot] = c;
     arm_recv(m, c);
     arm_accept(m);
+}
+
+/* HTTPS: decrypted request bytes join the plaintext input. */
+static int into_in(void *arg, const char *p, size_t n)
+{
+    struct mconn *c = arg;
+    if (!p)
+        return 0; /* the handshake is done */
+    if (c->in_len + n > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : IN_INIT;
+        while (cap < c->in_len + n)
+            cap *= 2;
+        if (cap > IN_MAX + TLS_WIN)
+            return -1; /* beyond what one request head may take */
+        char *b = realloc(c->in, cap);
+        if (!b)
+            return -1;
+        c->in = b;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, p, n);
+    c->in_len += n;
+    return 0;
+}
+
+/* Go's http.Server answers a plain HTTP request on its TLS port so, in
+ * clear, and closes (net/http's "Client sent an HTTP request to an HTTPS
+ * server"), when the first record header reads as an HTTP method. */
+static bool looks_like_http(const char *p, size_t n)
+{
+    static const char *const m[] = {"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (n >= 5 && memcmp(p, m[i], 5) == 0)
+            return true;
+    return false;
+}
+
+static int tls_input(struct monitor *m, struct mconn *c, size_t n)
+{
+    if (!tls_sess_done(c->tls) && !c->in_len && looks_like_http(c->win, n)) {
+        tls_sess_free(c->tls);
+        c->tls = NULL;
+        out_str(c, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n");
+        c->close_after = true;
+        return 1; /* what it sent is not parsed */
+    }
+    return tls_sess_input(c->tls, c->win, n, into_in, c) < 0 ? -1 : 0;
 }
 
 static void on_recv(struct monitor *m, struct mconn *c, int res)
@@ -630,8 +716,14 @@ static void on_recv(struct monitor *m, struct mconn *c, int res)
         return;
     }
     c->last_ms = now_ms();
-    if (!c->draining) {
-        c->in_len += (size_t)res;
+    int tr = c->tls && !c->draining ? tls_input(m, c, (size_t)res) : 0;
+    if (tr < 0) {
+        conn_close(m, c);
+        return;
+    }
+    if (!c->draining && tr == 0) {
+        if (!c->tls)
+            c->in_len += (size_t)res;
         conn_input(m, c);
         if (c->closing)
             return;
@@ -651,8 +743,11 @@ static void on_send(struct monitor *m, struct mconn *c, int res)
         return;
     }
     c->last_ms = now_ms();
-    c->out_off += (size_t)res;
-    if (c->out_off == c->out_len) {
+    if (c->tls)
+        tls_sess_took(c->tls, (size_t)res);
+    else
+        c->out_off += (size_t)res;
+    if (c->out_off == c->out_len && (!c->tls || !tls_sess_pending(c->tls))) {
         conn_sent_all(m, c);
         if (c->closing)
             return;
@@ -825,8 +920,17 @@ static void mon_free(struct monitor *m)
 int monitor_start(struct server *s)
 {
     const struct opts *o = atomic_load(&s->conf)->o;
-    if (o->http_port == 0)
+    if (o->http_port == 0 && o->https_port == 0)
         return 0;
+    if (o->http_port != 0 && o->https_port != 0) {
+        log_fatal("Can't start monitoring: can't specify both HTTP (%d) and HTTPs (%d) ports", o->http_port,
+                  o->https_port);
+        return -EINVAL;
+    }
+    if (o->https_port != 0 && !o->tls.ctx) {
+        log_fatal("Can't start monitoring: TLS cert and key required for HTTPS");
+        return -EINVAL;
+    }
     struct monitor *m = calloc(1, sizeof *m);
     if (!m)
         return -ENOMEM;
@@ -844,13 +948,14 @@ int monitor_start(struct server *s)
             goto fail;
     const char *host = o->http_host ? o->http_host : o->host;
     char err[512];
-    m->listen_fd = mon_listen(m, host, o->http_port, err, sizeof err);
+    m->https = o->https_port != 0;
+    m->listen_fd = mon_listen(m, host, m->https ? o->https_port : o->http_port, err, sizeof err);
     if (m->listen_fd < 0) {
         rc = m->listen_fd;
         log_fatal("Can't start monitoring: can't listen to the monitor port: %s", err);
         goto fail;
     }
-    log_info("Starting http monitor on %s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+    log_info("Starting %s monitor on %s%s%s:%d", m->https ? "https" : "http", strchr(host, ':') ? "[" : "", host,
              strchr(host, ':') ? "]" : "", m->bound_port);
     m->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (m->wake_fd < 0) {

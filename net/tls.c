@@ -103,8 +103,9 @@ static int fail(char *err, size_t cap, const char *fmt, const char *arg)
     return -1;
 }
 
-int tls_opt_build(struct tls_opt *o, bool server, char *err, size_t cap)
+int tls_opt_build(struct tls_opt *o, enum tls_side side, char *err, size_t cap)
 {
+    bool server = side != TLS_CLIENT;
     pthread_once(&init_once, lib_init);
     WOLFSSL_CTX *ctx = wolfSSL_CTX_new(server ? wolfSSLv23_server_method() : wolfSSLv23_client_method());
     if (!ctx)
@@ -124,8 +125,9 @@ int tls_opt_build(struct tls_opt *o, bool server, char *err, size_t cap)
         return fail(err, cap, "failed to parse root ca certificate: %s", o->ca_file);
     }
     if (server)
-        wolfSSL_CTX_set_verify(ctx, o->verify ? WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                                              : WOLFSSL_VERIFY_NONE, NULL);
+        wolfSSL_CTX_set_verify(ctx, o->verify && side == TLS_SERVER
+                                        ? WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                        : WOLFSSL_VERIFY_NONE, NULL);
     else if (o->insecure)
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
     else {
@@ -154,7 +156,7 @@ int tls_opt_build(struct tls_opt *o, bool server, char *err, size_t cap)
         wolfSSL_CTX_free(ctx);
         return fail(err, cap, "%s", "TLS: the curve preferences were refused by wolfSSL");
     }
-    void **slot = server ? &o->ctx : &o->client_ctx;
+    void **slot = side == TLS_SERVER ? &o->ctx : side == TLS_CLIENT ? &o->client_ctx : &o->mon_ctx;
     if (*slot)
         wolfSSL_CTX_free(*slot);
     *slot = ctx;
@@ -173,6 +175,8 @@ void tls_opt_free(struct tls_opt *o)
         wolfSSL_CTX_free(o->ctx);
     if (o->client_ctx)
         wolfSSL_CTX_free(o->client_ctx);
+    if (o->mon_ctx)
+        wolfSSL_CTX_free(o->mon_ctx);
     free(o->cert_file);
     free(o->key_file);
     free(o->ca_file);

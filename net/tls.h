@@ -40,7 +40,8 @@ struct tls_opt {
     char **pinned;          /* lower-case hex SHA-256 of a certificate's SubjectPublicKeyInfo */
     int npinned;
     void *ctx;              /* WOLFSSL_CTX for the accepting side, built by tls_opt_build */
-    void *client_ctx;       /* ... and for the dialling side (routes), when built */
+    void *client_ctx;       /* ... for the dialling side (routes), when built */
+    void *mon_ctx;          /* ... for HTTPS monitoring when ctx asks for client certificates (NULL: ctx) */
 };
 
 /* The Go name nats-server takes in cipher_suites / curve_preferences: its
@@ -52,10 +53,12 @@ int tls_curve_index(const char *go_name);
 const char *tls_cipher_name(int i);
 const char *tls_curve_name(int i);
 
-/* Builds o->ctx: server side (client and route listeners, HTTPS), or
- * o->client_ctx: client side (dialled routes). 0, or -1 with a message in
- * err. */
-int tls_opt_build(struct tls_opt *o, bool server, char *err, size_t cap);
+/* Builds o->ctx (TLS_SERVER: client and route listeners), o->client_ctx
+ * (TLS_CLIENT: dialled routes) or o->mon_ctx (TLS_MONITOR: HTTPS, which
+ * nats-server serves with the client block but no client certificates).
+ * 0, or -1 with a message in err. */
+enum tls_side { TLS_SERVER, TLS_CLIENT, TLS_MONITOR };
+int tls_opt_build(struct tls_opt *o, enum tls_side side, char *err, size_t cap);
 void tls_opt_free(struct tls_opt *o);
 
 struct tls_sess;

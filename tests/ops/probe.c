@@ -31,7 +31,7 @@ static void dump(const struct opts *o)
     I(log_size_limit); I(syslog); S(remote_syslog); S(ports_file_dir);
     I(lame_duck_duration_ms); I(lame_duck_grace_ms); I(argc);
     S(http_host); I(http_port); S(http_base_path);
-    I(tls.configured); I(tls.verify); I(tls.timeout_ms); I(allow_non_tls);
+    I(tls.configured); I(tls.verify); I(tls.timeout_ms); I(allow_non_tls); I(https_port);
     I(naccounts); S(system_account); I(no_system_account); I(nmaps);
     I(cluster.configured); S(cluster.name); S(cluster.host); I(cluster.port); I(cluster.nroutes);
     S(cluster.advertise); I(cluster.no_advertise); I(cluster.connect_retries); S(client_advertise);

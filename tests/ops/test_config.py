@@ -43,6 +43,8 @@ IMPLEMENTED = {
     "cluster": [("cluster.configured", "1"), ("cluster.port", "6222")],
     "tls": [("tls.configured", "1"), ("tls.timeout_ms", "2000")],
     "allow_non_tls": [("allow_non_tls", "1")],
+    "https": [("https_port", "8222")],
+    "https_port": [("https_port", "8222")],
     "client_advertise": [("client_advertise", "h:1")],
     "connect_error_reports": [("connect_error_reports", "5")],
     "reconnect_error_reports": [("reconnect_error_reports", "5")],

@@ -20,7 +20,6 @@ NATS_FLAGS = ["a", "addr", "net", "p", "port", "n", "name", "server_name", "P", 
               "version", "help_tls"]
 
 UNSUPPORTED = {  # flag: an argument (None: boolean)
-    "ms": "8222", "https_port": "8222",
     "max_traced_msg_len": "10", "js": None, "jetstream": None, "sd": "/tmp/js", "store_dir": "/tmp/js",
     "profile": "6060",
 }

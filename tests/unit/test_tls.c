@@ -117,7 +117,7 @@ static struct tls_opt server_opt(bool verify)
     o.key_file = strdup(path("srv-key.pem"));
     o.ca_file = strdup(path("ca.pem"));
     char err[256];
-    CHECK_EQ_INT(tls_opt_build(&o, true, err, sizeof err), 0);
+    CHECK_EQ_INT(tls_opt_build(&o, TLS_SERVER, err, sizeof err), 0);
     return o;
 }
 
@@ -130,7 +130,7 @@ static struct tls_opt client_opt(bool with_cert)
     }
     o.ca_file = strdup(path("ca.pem"));
     char err[256];
-    CHECK_EQ_INT(tls_opt_build(&o, false, err, sizeof err), 0);
+    CHECK_EQ_INT(tls_opt_build(&o, TLS_CLIENT, err, sizeof err), 0);
     return o;
 }
 
@@ -270,7 +270,7 @@ TEST(cipher_list_is_applied)
     so.ciphers[0] = only;
     so.nciphers = 1;
     char err[256];
-    CHECK_EQ_INT(tls_opt_build(&so, true, err, sizeof err), 0);
+    CHECK_EQ_INT(tls_opt_build(&so, TLS_SERVER, err, sizeof err), 0);
     /* a TLS 1.2 client (where cipher_suites counts) */
     WOLFSSL_CTX *c12 = wolfSSL_CTX_new(wolfTLSv1_2_client_method());
     wolfSSL_CTX_SetIORecv(c12, io_recv);
@@ -386,12 +386,12 @@ TEST(bad_files)
     o.cert_file = strdup(path("srv.pem"));
     o.key_file = strdup(path("cli-key.pem")); /* not its key */
     char err[256] = "";
-    CHECK_EQ_INT(tls_opt_build(&o, true, err, sizeof err), -1);
+    CHECK_EQ_INT(tls_opt_build(&o, TLS_SERVER, err, sizeof err), -1);
     CHECK(strstr(err, "error parsing X509 certificate/key pair") != NULL);
     tls_opt_free(&o);
     o = (struct tls_opt){.configured = true};
     o.ca_file = strdup(path("srv.csr")); /* no certificate in it */
-    CHECK_EQ_INT(tls_opt_build(&o, true, err, sizeof err), -1);
+    CHECK_EQ_INT(tls_opt_build(&o, TLS_SERVER, err, sizeof err), -1);
     CHECK(strstr(err, "failed to parse root ca certificate") != NULL);
     tls_opt_free(&o);
 }
