@@ -405,9 +405,10 @@ def test_tls11_refused(make_server, certs):
     s, _ = tls_server(make_server, certs, monitor=False)
     import warnings
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1_1 is deprecated, but that is the point
         v11 = ssl.TLSVersion.TLSv1_1
-    a = attempt(s.port, client_ctx(certs, min_version=v11, max_version=v11, ciphers="ALL:@SECLEVEL=0"))
+        ctx = client_ctx(certs, min_version=v11, max_version=v11, ciphers="ALL:@SECLEVEL=0")
+    a = attempt(s.port, ctx)
     assert not a.handshake and a.alert == "TLSV1_ALERT_PROTOCOL_VERSION", a
 
 
