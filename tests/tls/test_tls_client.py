@@ -49,6 +49,14 @@ Failures (all end with /connz?state=closed reason "TLS Handshake Failure")
 - An expired server certificate is loaded and served (the server starts); a
   verifying client fails with "certificate has expired".
 
+Closing after the handshake
+- Every close by the server of an established TLS connection sends a TLS
+  close_notify alert before the TCP FIN: after `-ERR 'Authorization
+  Violation'`, `-ERR 'Maximum Payload Violation'`, `-ERR 'Unknown Protocol
+  Operation'`, `PING\r\n-ERR 'Stale Connection'\r\n` (ping_interval 200ms,
+  ping_max 1), a pinned_certs refusal (no -ERR), and at server shutdown
+  (SIGTERM, no -ERR).
+
 Non-TLS server
 - CONNECT with "tls_required":true to a server without TLS: ignored, PONG
   (and +OK when verbose).
@@ -73,7 +81,6 @@ tls_verify: true (absent when false), tls_timeout (seconds as a number: 2 by
 default, 0.5, `"1s"` gives 1, `"500ms"` 0.5, 0 gives the default 2).
 """
 import re
-import socket
 import ssl
 import time
 
@@ -81,8 +88,8 @@ import pytest
 
 from proto import C0, Conn, client, msg
 from servers import poll
-from tlshelp import (TLSConn, attempt, client_ctx, closed_conn, get_json, mon_conf, open_conn, read_info_then_eof,
-                     tls_block, wait_log)
+from tlshelp import (TLSConn, attempt, client_ctx, closed_conn, get_json, mon_conf, open_conn, read_to_close, tls_block,
+                     wait_log)
 
 INFO_KEYS_TLS = ["server_id", "server_name", "version", "proto", "go", "host", "port", "headers", "tls_required",
                  "max_payload", "client_id", "client_ip"]
@@ -425,6 +432,60 @@ def test_curve_preferences(make_server, certs, tls12):
         pubsub_roundtrip(TLSConn(s.port, client_ctx(certs)), "tls.curve2")
 
 
+# ---- closing a TLS connection -----------------------------------------------------------------
+
+@pytest.mark.parametrize("send,err", [
+    (b'CONNECT {"verbose":false,"user":"a","pass":"x"}\r\nPING\r\n', "Authorization Violation"),
+    (b'CONNECT {"verbose":false,"user":"a","pass":"b"}\r\nPUB x 200\r\n', "Maximum Payload Violation"),
+    (b'CONNECT {"verbose":false,"user":"a","pass":"b"}\r\nFOO\r\n', "Unknown Protocol Operation"),
+], ids=["auth", "max-payload", "unknown-op"])
+def test_server_close_sends_close_notify(make_server, certs, send, err):
+    """A close by the server after the handshake: -ERR, then a TLS
+    close_notify alert, then EOF."""
+    s, _ = tls_server(make_server, certs, monitor=False,
+                      extra="max_payload: 100\nauthorization { user: a, password: b }\n")
+    t = TLSConn(s.port, client_ctx(certs), connect=None, suppress_ragged_eofs=False)
+    t.send(send)
+    assert read_to_close(t.sock) == (b"-ERR '%s'\r\n" % err.encode(), "close_notify")
+
+
+def test_stale_connection_over_tls(make_server, certs):
+    s, _ = tls_server(make_server, certs, monitor=False, extra='ping_interval: "200ms"\nping_max: 1\n')
+    t = TLSConn(s.port, client_ctx(certs), suppress_ragged_eofs=False)
+    assert read_to_close(t.sock, timeout=10) == (b"PING\r\n-ERR 'Stale Connection'\r\n", "close_notify")
+
+
+def test_shutdown_sends_close_notify(make_server, certs):
+    s, _ = tls_server(make_server, certs, monitor=False)
+    t = TLSConn(s.port, client_ctx(certs), suppress_ragged_eofs=False)
+    s.proc.terminate()
+    assert read_to_close(t.sock, timeout=10) == (b"", "close_notify")
+
+
+def test_bulk_both_ways(make_server, certs):
+    """8 MB each way through TLS: every message arrives, in order."""
+    s, _ = tls_server(make_server, certs, monitor=False)
+    a = TLSConn(s.port, client_ctx(certs))
+    b = TLSConn(s.port, client_ctx(certs))
+    a.send(b"SUB to.a 1\r\n")
+    b.send(b"SUB to.b 1\r\n")
+    a.flush()
+    b.flush()
+    n, size = 2000, 4096
+    body = bytes(range(256)) * (size // 256)
+    for i in range(n):
+        p = b"%06d" % i + body[6:]
+        a.send(b"PUB to.b %d\r\n%s\r\n" % (size, p))
+        b.send(b"PUB to.a %d\r\n%s\r\n" % (size, p))
+        if i % 200 == 199:  # read some as we go, so no one's buffers fill up
+            for c in (a, b):
+                for j in range(i - 199, i + 1):
+                    f = c.frame()
+                    assert f.op == "MSG" and f.payload[:6] == b"%06d" % j and len(f.payload) == size
+    a.expect_nothing()
+    b.expect_nothing()
+
+
 # ---- 10. verify_and_map ------------------------------------------------------------------------
 
 def vam_server(make_server, certs, users):
@@ -470,7 +531,7 @@ def test_verify_and_map_unmapped(make_server, certs, users, who):
     s, mport = vam_server(make_server, certs, users)
     a = attempt(s.port, client_ctx(certs, cert=getattr(certs, who)))
     assert a.handshake
-    assert a.data == b"-ERR 'Authorization Violation'\r\n" and a.eof, a
+    assert a.data == b"-ERR 'Authorization Violation'\r\n" and a.close == "close_notify", a
     assert closed_conn(mport, a.local_port)["reason"] == "Authentication Failure"
 
 
@@ -478,7 +539,7 @@ def test_verify_and_map_rejects_user_in_connect(make_server, certs):
     s, mport = vam_server(make_server, certs, ["alice@example.com"])
     a = attempt(s.port, client_ctx(certs, cert=certs.alice),
                 send=b'CONNECT {"verbose":false,"user":"x","pass":"y"}\r\nPING\r\n')
-    assert a.data == b"-ERR 'Authorization Violation'\r\n" and a.eof, a
+    assert a.data == b"-ERR 'Authorization Violation'\r\n" and a.close == "close_notify", a
     assert wait_log(s, r'User "x" found in connect proto, but user required from cert')
 
 
@@ -498,7 +559,7 @@ def test_pinned_certs(make_server, certs, upper):
     s, mport = tls_server(make_server, certs, ca=True, verify=True, pinned_certs=[pin.upper() if upper else pin])
     pubsub_roundtrip(TLSConn(s.port, client_ctx(certs, cert=certs.alice)), "tls.pinned")
     a = attempt(s.port, client_ctx(certs, cert=certs.bob))
-    assert a.handshake and a.alert is None and a.eof and a.data == b"", a
+    assert a.handshake and a.alert is None and a.close == "close_notify" and a.data == b"", a
     assert closed_conn(mport, a.local_port)["reason"] == HANDSHAKE_FAILURE
     assert wait_log(s, r"TLS handshake error: certificate not pinned")
     a = attempt(s.port, client_ctx(certs))
@@ -509,7 +570,7 @@ def test_pinned_certs_without_verify(make_server, certs):
     """No client certificate is asked for, so nobody is pinned."""
     s, mport = tls_server(make_server, certs, ca=True, pinned_certs=[certs.pin(certs.alice)])
     a = attempt(s.port, client_ctx(certs, cert=certs.alice))
-    assert a.handshake and a.alert is None and a.eof and a.data == b"", a
+    assert a.handshake and a.alert is None and a.close == "close_notify" and a.data == b"", a
     assert closed_conn(mport, a.local_port)["reason"] == HANDSHAKE_FAILURE
 
 

@@ -74,7 +74,7 @@ def test_https_content_type(make_server, certs):
 
 def test_plain_http_to_https_port(make_server, certs):
     mline, mport = mon_conf(https=True)
-    s = make_server(conf=mline + tls_block(certs))
+    make_server(conf=mline + tls_block(certs))
     sock = socket.create_connection(("127.0.0.1", mport), timeout=5)
     sock.sendall(b"GET /varz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert read_all(sock) == PLAIN_HTTP_ANSWER

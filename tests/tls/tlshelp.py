@@ -68,11 +68,13 @@ class TLSConn(Conn):
 
     .info_line/.info are the plaintext INFO."""
 
-    def __init__(self, port, ctx, server_hostname="localhost", connect=C0, timeout=TIMEOUT, **kw):
+    def __init__(self, port, ctx, server_hostname="localhost", connect=C0, timeout=TIMEOUT,
+                 suppress_ragged_eofs=True, **kw):
         super().__init__(port, timeout=timeout, **kw)
         if self.buf:
             raise ProtoError("bytes after INFO before the handshake: %r" % bytes(self.buf))
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname,
+                                    suppress_ragged_eofs=suppress_ragged_eofs)
         if connect is not None:
             self.send(connect)
             got = self.flush()
@@ -103,13 +105,15 @@ class Attempt:
     "CERTIFICATE_VERIFY_FAILED", ...) if one was raised, during the
     handshake or when reading after it; verify_message: the certificate
     verification message when the client refused the server; data: bytes
-    read over TLS after sending `send`; eof: the server closed."""
+    read over TLS after sending `send`; eof: the server closed; close: how
+    (see read_to_close: "close_notify", "ragged" or "reset")."""
     info: dict = None
     handshake: bool = False
     alert: str = None
     verify_message: str = None
     data: bytes = b""
     eof: bool = False
+    close: str = None
     local_port: int = None
 
 
@@ -128,7 +132,7 @@ def attempt(port, ctx, server_hostname="localhost", send=C0 + PING_LINE, until=b
             buf += chunk
         a.info = parse_info(buf)
         try:
-            t = ctx.wrap_socket(s, server_hostname=server_hostname)
+            t = ctx.wrap_socket(s, server_hostname=server_hostname, suppress_ragged_eofs=False)
         except ssl.SSLCertVerificationError as e:
             a.alert, a.verify_message = e.reason, e.verify_message
             return a
@@ -151,16 +155,43 @@ def attempt(port, ctx, server_hostname="localhost", send=C0 + PING_LINE, until=b
                 t.settimeout(left)
                 chunk = t.recv(65536)
                 if not chunk:
-                    a.eof = True
+                    a.eof, a.close = True, "close_notify"
                     break
                 a.data += chunk
+        except ssl.SSLEOFError:
+            a.eof, a.close = True, "ragged"
         except ssl.SSLError as e:
             a.alert = e.reason
         except (ConnectionResetError, BrokenPipeError):
-            a.eof = True
+            a.eof, a.close = True, "reset"
         return a
     finally:
         s.close()
+
+
+def read_to_close(tsock, timeout=TIMEOUT):
+    """Read a TLS socket (wrapped with suppress_ragged_eofs=False) until the
+    server closes: (bytes, how), how = "close_notify" (the server sent its
+    close_notify alert, then EOF), "ragged" (TCP EOF without close_notify)
+    or "reset"."""
+    deadline = time.monotonic() + timeout
+    out = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ProtoError("server did not close; got %r" % out)
+        tsock.settimeout(left)
+        try:
+            chunk = tsock.recv(65536)
+        except ssl.SSLEOFError:
+            return out, "ragged"
+        except (ConnectionResetError, BrokenPipeError):
+            return out, "reset"
+        except socket.timeout:
+            raise ProtoError("server did not close; got %r" % out)
+        if not chunk:
+            return out, "close_notify"
+        out += chunk
 
 
 def read_info_then_eof(port, after_info=b"", timeout=TIMEOUT):
