@@ -49,6 +49,13 @@ Failures (all end with /connz?state=closed reason "TLS Handshake Failure")
 - An expired server certificate is loaded and served (the server starts); a
   verifying client fails with "certificate has expired".
 
+Auth timeout
+- With tls, the default auth_timeout (/varz) is tls timeout + 1 s: 3 by
+  default, 1.5 with timeout 0.5; `authorization { timeout: 5 }` overrides.
+  A TLS client that completes the handshake and sends no CONNECT gets
+  `-ERR 'Authentication Timeout'` (then close_notify) about 1.5 s after
+  connecting (users configured, tls timeout 0.5).
+
 Closing after the handshake
 - Every close by the server of an established TLS connection sends a TLS
   close_notify alert before the TCP FIN: after `-ERR 'Authorization
@@ -269,6 +276,28 @@ def test_partial_client_hello_times_out(make_server, certs):
     t0 = time.monotonic()
     assert c.read_to_eof(timeout=5) == b""
     assert time.monotonic() - t0 >= 0.3
+
+
+@pytest.mark.parametrize("tls_timeout,auth,want", [
+    (None, "", 3), (0.5, "", 1.5), (None, "authorization { user: a, password: b }\n", 3),
+    (0.5, "authorization { user: a, password: b, timeout: 5 }\n", 5),
+], ids=["default", "tls-0.5", "auth-default", "auth-explicit"])
+def test_auth_timeout_follows_tls_timeout(make_server, certs, tls_timeout, auth, want):
+    opts = {} if tls_timeout is None else {"timeout": tls_timeout}
+    s, mport = tls_server(make_server, certs, extra=auth, **opts)
+    assert get_json(mport, "/varz")["auth_timeout"] == want
+
+
+def test_auth_timeout_over_tls(make_server, certs):
+    """Handshake done, no CONNECT: the auth timer (tls timeout + 1 s) fires,
+    not the handshake timer."""
+    s, _ = tls_server(make_server, certs, monitor=False, timeout=0.5,
+                      extra="authorization { user: a, password: b }\n")
+    t0 = time.monotonic()
+    t = TLSConn(s.port, client_ctx(certs), connect=None, suppress_ragged_eofs=False)
+    assert read_to_close(t.sock, timeout=6) == (b"-ERR 'Authentication Timeout'\r\n", "close_notify")
+    waited = time.monotonic() - t0
+    assert waited >= 1.0, "closed after %.2fs, before the 1.5s auth timeout" % waited
 
 
 # ---- 5. garbage instead of a handshake ---------------------------------------------------------

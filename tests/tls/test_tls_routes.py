@@ -11,6 +11,9 @@ Observed with nats-server 2.9.10:
   error, `Router connection closed: TLS Handshake Failure`). After the
   handshake, the route INFO comes over TLS, with `"proto":2` and
   `"headers":true,"tls_required":true,"tls_verify":true,"max_payload":1048576`.
+- /varz "cluster": "tls_required": true, "tls_verify": true, "tls_timeout"
+  (0.5 here) and "auth_timeout" = tls timeout + 1 (1.5); the top level has
+  no tls_required then.
 - verify: true: a peer without a client certificate gets a fatal
   bad_certificate alert (log `TLS route handshake error: tls: client didn't
   provide a certificate`).
@@ -137,6 +140,14 @@ def test_route_port_is_tls_first(make_cluster, certs, topology):
     assert info["proto"] == 2 and info["tls_required"] is True and info["tls_verify"] is True
     assert b'"headers":true,"tls_required":true,"tls_verify":true,"max_payload":1048576' in buf
     assert poll(lambda: re.search(r"rid:\d+ - Router connection closed: TLS Handshake Failure", node.log()), 5)
+
+
+@pytest.mark.parametrize("topology", cl.topologies(1))
+def test_route_tls_varz(make_cluster, certs, topology):
+    c = make_cluster(topology, cluster_conf=route_tls(certs, timeout=0.5))
+    v = c[0].varz()["cluster"]
+    assert (v["tls_required"], v["tls_verify"], v["tls_timeout"], v["auth_timeout"]) == (True, True, 0.5, 1.5), v
+    assert "tls_required" not in c[0].varz()  # the client port has no TLS
 
 
 @pytest.mark.parametrize("topology", cl.topologies(1))
