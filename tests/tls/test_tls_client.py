@@ -32,7 +32,10 @@ Failures (all end with /connz?state=closed reason "TLS Handshake Failure")
   like a TLS handshake`); the same for any first bytes that are not a TLS
   handshake/alert record (no alert is sent).
 - A client that reads INFO and then stays silent: closed after tls.timeout
-  (0.5 s here), nothing sent; log `cid:N - TLS handshake timeout`.
+  (0.5 s here), nothing sent; log `cid:N - TLS handshake timeout` (Go logs
+  that from its timer; when the handshake's read deadline fires first, only
+  `TLS handshake error: read tcp ...: i/o timeout` -- either is accepted).
+  The same for a partial ClientHello.
 - TLS-looking garbage: an SSLv2-style hello (first byte 0x80) gets a fatal
   protocol_version alert (description 70), a handshake record longer than
   2^14+256 a fatal record_overflow alert (22), then EOF. (The alert record's
@@ -40,9 +43,14 @@ Failures (all end with /connz?state=closed reason "TLS Handshake Failure")
 - TLS 1.1 client: fatal protocol_version alert (TLSV1_ALERT_PROTOCOL_VERSION);
   TLS 1.2 minimum.
 - Cipher suite / curve mismatch: fatal handshake_failure alert
-  (SSLV3_ALERT_HANDSHAKE_FAILURE).
+  (SSLV3_ALERT_HANDSHAKE_FAILURE). Without cipher_suites, TLS 1.2 offers
+  only ECDHE AEAD suites (ECDHE-RSA-AES128/256-GCM, ECDHE-RSA-CHACHA20 work;
+  AES128-GCM-SHA256, ECDHE-RSA-AES128-SHA, AES256-SHA are refused);
+  cipher_suites restricts TLS 1.2 only (TLS 1.3 keeps its suites);
+  curve_preferences [CurveP384]: a client offering only P-256 is refused,
+  one with P-384 (or the default list, via HelloRetryRequest) works.
 - pinned_certs, cert not pinned: the handshake completes on the client side,
-  then the server closes without an alert (EOF); log `TLS handshake error:
+  then the server closes with a close_notify (no error alert, no -ERR); log `TLS handshake error:
   certificate not pinned`. Pins are hex sha256 of the SPKI, case-insensitive.
   Without verify the server does not ask for a client cert, so every client
   is "not pinned".
@@ -60,7 +68,7 @@ Closing after the handshake
 - Every close by the server of an established TLS connection sends a TLS
   close_notify alert before the TCP FIN: after `-ERR 'Authorization
   Violation'`, `-ERR 'Maximum Payload Violation'`, `-ERR 'Unknown Protocol
-  Operation'`, `PING\r\n-ERR 'Stale Connection'\r\n` (ping_interval 200ms,
+  Operation'`, `PING\\r\\n-ERR 'Stale Connection'\\r\\n` (ping_interval 200ms,
   ping_max 1), a pinned_certs refusal (no -ERR), and at server shutdown
   (SIGTERM, no -ERR).
 
