@@ -94,6 +94,8 @@ monitoring: /connz of an open TLS connection has "tls_version" ("1.3",
 "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"); /varz has tls_required: true,
 tls_verify: true (absent when false), tls_timeout (seconds as a number: 2 by
 default, 0.5, `"1s"` gives 1, `"500ms"` 0.5, 0 gives the default 2).
+Connections still in the handshake count in /varz "connections" (200
+half-open ones: 200) until the handshake timeout closes them (back to 0).
 """
 import re
 import ssl
@@ -618,6 +620,8 @@ def test_many_half_open_connections(make_server, certs):
     s, mport = tls_server(make_server, certs, timeout=1)
     idle = [Conn(s.port) for _ in range(n)]  # each read its INFO and stops
     assert all(c.info["tls_required"] for c in idle)
+    # connections in the handshake are counted (and listed in /connz)
+    assert get_json(mport, "/varz")["connections"] == n
     t = TLSConn(s.port, client_ctx(certs))
     t.send(b"SUB half.open 1\r\n")
     for i in range(20):
