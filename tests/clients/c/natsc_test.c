@@ -8,6 +8,13 @@
  *                             then waits (bounded) for the server to go away
  *                             and come back on the same URL; the caller
  *                             restarts the server after reading READY.
+ *   natsc_test URL tls CA [CERT KEY]
+ *                             TLS checks (natsOptions_SetSecure, CA trusted,
+ *                             expected hostname "localhost", client cert
+ *                             chain if given): connect, pub/sub in order,
+ *                             a large message, request/reply, headers
+ *   natsc_test URL tls-reject CA [CERT KEY]
+ *                             the same TLS options; the connect must fail
  *
  * One line per check on stdout ("PASS name: ..." or "FAIL name: ...").
  * Exit status 0 when every check passed, 1 otherwise, 2 on usage errors.
@@ -829,15 +836,179 @@ static void check_reconnect(void)
     natsConnection_Destroy(b);
 }
 
+/* ------------------------------------------------------------------ */
+/* TLS: natsc_test URL tls|tls-reject CA [CERT KEY] */
+
+static const char *g_tls_ca, *g_tls_cert, *g_tls_key;
+
+static natsStatus tls_connect(natsConnection **nc, const char *name)
+{
+    natsOptions *o = NULL;
+    natsStatus s;
+    MUST("options", natsOptions_Create(&o));
+    MUST("options", natsOptions_SetURL(o, g_url));
+    MUST("options", natsOptions_SetName(o, name));
+    MUST("options", natsOptions_SetTimeout(o, WAIT_MS));
+    MUST("options", natsOptions_SetMaxPendingMsgs(o, 1000000));
+    MUST("options", natsOptions_SetAllowReconnect(o, false));
+    MUST("tls secure", natsOptions_SetSecure(o, true));
+    MUST("tls ca", natsOptions_LoadCATrustedCertificates(o, g_tls_ca));
+    MUST("tls hostname", natsOptions_SetExpectedHostname(o, "localhost"));
+    if (g_tls_cert != NULL)
+        MUST("tls cert", natsOptions_LoadCertificatesChain(o, g_tls_cert, g_tls_key));
+    s = natsConnection_Connect(nc, o);
+    natsOptions_Destroy(o);
+    return s;
+}
+
+static natsConnection *tls_conn(const char *name)
+{
+    natsConnection *nc = NULL;
+    MUST(name, tls_connect(&nc, name));
+    return nc;
+}
+
+static void check_tls(void)
+{
+    natsConnection *nc = NULL;
+    natsStatus s = tls_connect(&nc, "natsc-tls-connect");
+    char id[256] = "";
+
+    result(s == NATS_OK, "tls.connect", "natsConnection_Connect(%s) over TLS -> %s (%s)", g_url,
+           natsStatus_GetText(s), s == NATS_OK ? "" : nats_GetLastError(NULL));
+    if (s != NATS_OK)
+        return;
+    s = natsConnection_GetConnectedServerId(nc, id, sizeof(id));
+    result(s == NATS_OK && id[0] != '\0', "tls.server_id", "INFO server_id '%s'", id);
+    s = natsConnection_FlushTimeout(nc, WAIT_MS);
+    result(s == NATS_OK, "tls.ping_pong", "flush -> %s", natsStatus_GetText(s));
+    natsConnection_Destroy(nc);
+
+    /* pub/sub: N messages then a sentinel, all in order */
+    enum { N = 200 };
+    natsConnection *sc = tls_conn("natsc-tls-sub"), *pc = tls_conn("natsc-tls-pub");
+    natsSubscription *sub = sub_sync(sc, "tls.ps");
+    flush(sc);
+    for (int i = 0; i < N; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "m%d", i);
+        MUST("publish", natsConnection_PublishString(pc, "tls.ps", p));
+    }
+    MUST("publish", natsConnection_PublishString(pc, "tls.ps", "END"));
+    flush(pc);
+    int good = 0;
+    char buf[64], want[32];
+    for (int i = 0; i <= N; i++) {
+        if (!next_str(sub, WAIT_MS, buf, sizeof(buf), NULL, 0))
+            break;
+        if (i == N)
+            snprintf(want, sizeof(want), "END");
+        else
+            snprintf(want, sizeof(want), "m%d", i);
+        if (strcmp(buf, want) != 0)
+            break;
+        good++;
+    }
+    result(good == N + 1, "tls.pubsub", "%d/%d messages in order over TLS", good, N + 1);
+
+    /* one large message: many TLS records */
+    enum { BIG = 400000 };
+    char *big = malloc(BIG);
+    for (int i = 0; i < BIG; i++)
+        big[i] = (char)('a' + i % 26);
+    MUST("publish", natsConnection_Publish(pc, "tls.ps", big, BIG));
+    flush(pc);
+    natsMsg *m = NULL;
+    s = natsSubscription_NextMsg(&m, sub, WAIT_MS);
+    bool ok = s == NATS_OK && natsMsg_GetDataLength(m) == BIG && memcmp(natsMsg_GetData(m), big, BIG) == 0;
+    result(ok, "tls.large_message", "%d-byte message -> %s, %d bytes", BIG, natsStatus_GetText(s),
+           m ? natsMsg_GetDataLength(m) : -1);
+    natsMsg_Destroy(m);
+    free(big);
+
+    /* headers */
+    natsMsg *hm = NULL, *got = NULL;
+    const char *v = NULL;
+    MUST("msg", natsMsg_Create(&hm, "tls.ps", NULL, "h", 1));
+    MUST("hdr", natsMsgHeader_Set(hm, "X-Tls", "yes"));
+    MUST("publish", natsConnection_PublishMsg(pc, hm));
+    flush(pc);
+    s = natsSubscription_NextMsg(&got, sub, WAIT_MS);
+    ok = s == NATS_OK && natsMsgHeader_Get(got, "X-Tls", &v) == NATS_OK && strcmp(v, "yes") == 0;
+    result(ok, "tls.headers", "header message -> %s, X-Tls '%s'", natsStatus_GetText(s), v ? v : "(none)");
+    natsMsg_Destroy(hm);
+    natsMsg_Destroy(got);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(sc);
+    natsConnection_Destroy(pc);
+
+    /* request/reply */
+    enum { R = 20 };
+    natsConnection *r = tls_conn("natsc-tls-responder"), *c = tls_conn("natsc-tls-requester");
+    natsSubscription *svc = NULL;
+    char last[256] = "";
+    good = 0;
+    MUST("subscribe", natsConnection_Subscribe(&svc, r, "tls.echo", responder, NULL));
+    flush(r);
+    for (int i = 0; i < R; i++) {
+        natsMsg *rep = NULL;
+        char req[32], exp[48], gotr[64];
+        snprintf(req, sizeof(req), "q%d", i);
+        s = natsConnection_RequestString(&rep, c, "tls.echo", req, WAIT_MS);
+        if (s != NATS_OK) {
+            snprintf(last, sizeof(last), "request %d -> %s", i, natsStatus_GetText(s));
+            continue;
+        }
+        snprintf(exp, sizeof(exp), "echo:q%d", i);
+        snprintf(gotr, sizeof(gotr), "%.*s", natsMsg_GetDataLength(rep), natsMsg_GetData(rep));
+        if (strcmp(exp, gotr) == 0)
+            good++;
+        else
+            snprintf(last, sizeof(last), "request %d: want '%s' got '%s'", i, exp, gotr);
+        natsMsg_Destroy(rep);
+    }
+    result(good == R, "tls.request_reply", "%d/%d correct replies over TLS %s", good, R, last);
+    natsSubscription_Destroy(svc);
+    natsConnection_Destroy(r);
+    natsConnection_Destroy(c);
+}
+
+static void check_tls_reject(void)
+{
+    natsConnection *nc = NULL;
+    natsStatus s = tls_connect(&nc, "natsc-tls-reject");
+    const char *err = nats_GetLastError(NULL);
+    result(s != NATS_OK, "tls.rejected", "natsConnection_Connect -> %s (%s)", natsStatus_GetText(s),
+           err ? err : "");
+    if (nc != NULL)
+        natsConnection_Destroy(nc);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "reconnect") != 0)) {
+    bool tls = argc >= 4 && (strcmp(argv[2], "tls") == 0 || strcmp(argv[2], "tls-reject") == 0);
+    if (tls) {
+        if (argc != 4 && argc != 6) {
+            fprintf(stderr, "usage: %s URL tls|tls-reject CA [CERT KEY]\n", argv[0]);
+            return 2;
+        }
+        g_tls_ca = argv[3];
+        if (argc == 6) {
+            g_tls_cert = argv[4];
+            g_tls_key = argv[5];
+        }
+    } else if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "reconnect") != 0)) {
         fprintf(stderr, "usage: %s URL [reconnect]\n", argv[0]);
         return 2;
     }
     g_url = argv[1];
     MUST("nats_Open", nats_Open(-1));
-    if (argc == 3) {
+    if (tls) {
+        if (strcmp(argv[2], "tls") == 0)
+            check_tls();
+        else
+            check_tls_reject();
+    } else if (argc == 3) {
         check_reconnect();
     } else {
         check_connect();
