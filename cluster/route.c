@@ -1033,9 +1033,10 @@ void route_closed(struct conn *c)
     if (!r || !cl)
         return;
     bool stopping = atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed);
+    /* nats-server logs every route's end, registered or not */
+    log_info("%s:%u - rid:%" PRIu64 " - Router connection closed: %s", c->ip, c->port, c->cid,
+             close_reason_str(c->reason));
     if (r->registered) {
-        log_info("%s:%u - rid:%" PRIu64 " - Router connection closed: %s", c->ip, c->port, c->cid,
-                 close_reason_str(c->reason));
         unregister(c);
         if (!stopping)
             urls_changed(sh);

@@ -246,7 +246,11 @@ void conn_close(struct conn *c, enum close_reason r, bool flush)
         return;
     c->closing = true;
     c->reason = r;
-    c->flush_on_close = flush && c->pending > 0;
+    if (tlst_session(&c->tp) && r != CR_WRITE_ERROR && r != CR_READ_ERROR && r != CR_CLIENT_CLOSED) {
+        tlst_close(&c->tp); /* a close_notify (or the alert of a failed handshake) goes out last */
+        flush = true;
+    }
+    c->flush_on_close = flush && (c->pending > 0 || (c->tp.ops->want_write && c->tp.ops->want_write(&c->tp)));
     if (c->park.on_list)
         shard_unpark(c->sh, &c->park); /* its unread input goes with it */
     if (c->stalled) { /* producers waiting for it go on */
@@ -951,6 +955,8 @@ static int creds_check(const struct opts *o, const struct conn *c, const struct 
         struct map_arg m = {o, NULL};
         if (!ts || !tls_sess_identities(ts, map_user, &m))
             return AUTH_NO;
+        if (defer && u && *u) /* once per CONNECT, not again when a reload re-checks */
+            log_warn("User \"%s\" found in connect proto, but user required from cert", u);
         *who = m.who;
         if (!conn_type_ok(c, *who))
             return AUTH_NO;
@@ -1370,10 +1376,18 @@ static int input_loop(struct conn *c, const char **buf, size_t *len)
     struct shard *sh = c->sh;
     while (!c->closing) {
         struct proto_msg m;
+        const char *start = *buf;
+        size_t start_len = *len;
         int rc = parser_next(&c->parser, buf, len, &m);
         if (rc == PERR_NEED_MORE)
             return 0;
         if (rc < 0) {
+            if (rc == PERR_UNKNOWN_OP && c->kind == CK_ROUTE) { /* nats-server's words (client.go parse) */
+                char q[160];
+                go_quote(q, sizeof q, start, start_len < 32 ? start_len : 32);
+                log_error("%s:%u - rid:%" PRIu64 " - Router parser ERROR, state=0, i=0: proto='%s...'", c->ip,
+                          c->port, c->cid, q);
+            }
             switch (rc) {
             case PERR_UNKNOWN_OP:
                 if (!c->auth_ok && auth_required(sh->conf->o)) {

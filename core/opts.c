@@ -1500,6 +1500,16 @@ static int cluster_auth(struct loader *L, const struct conf_node *m)
  * that does not load is a configuration error naming the file and line of
  * the block, as nats-server's configErr does. server: the side that
  * accepts (clients, routes, HTTPS); routes build a dialling context too. */
+/* nats-server positions a quoted array element at its first character,
+ * inside the quote (its lexer's item position). */
+static struct conf_node entry_pos(const struct conf_node *e)
+{
+    struct conf_node c = *e;
+    if (c.kind == CONF_STRING && c.quoted)
+        c.col++;
+    return c;
+}
+
 static int tls_list(struct loader *L, const struct conf_node *n, int **out, int *nout, const char *what,
                     int (*lookup)(const char *))
 {
@@ -1520,10 +1530,11 @@ static int tls_list(struct loader *L, const struct conf_node *n, int **out, int 
         if (conf_string(e, &name, err, sizeof err) < 0)
             return add_err(L, err);
         int idx = lookup(name);
+        struct conf_node at = entry_pos(e);
         if (idx == -1)
-            return node_err(L, e, false, "unrecognized %s %s", what, name);
+            return node_err(L, &at, false, "unrecognized %s %s", what, name);
         if (idx == -2)
-            return node_err(L, e, false, "%s %s is not supported by gannet: the wolfSSL it is built with has no such "
+            return node_err(L, &at, false, "%s %s is not supported by gannet: the wolfSSL it is built with has no such "
                             "suite (%s)", what, name, readme_ref);
         v[(*nout)++] = idx;
     }
@@ -1555,7 +1566,8 @@ static int tls_pinned(struct loader *L, const struct conf_node *n, struct tls_op
         for (char *p = low; *p; p++)
             *p = (char)tolower((unsigned char)*p);
         if (!is_hex64(low)) {
-            int rc = node_err(L, n->items[i], false, "error parsing tls config, 'pinned_certs' key %s does not look "
+            struct conf_node at = entry_pos(n->items[i]);
+            int rc = node_err(L, &at, false, "error parsing tls config, 'pinned_certs' key %s does not look "
                               "like hex-encoded sha256 of DER encoded SubjectPublicKeyInfo", low);
             free(low);
             return rc;
@@ -1574,7 +1586,7 @@ static int tls_pinned(struct loader *L, const struct conf_node *n, struct tls_op
 static int tls_bool(struct loader *L, const struct conf_node *n, bool *dst)
 {
     if (n->kind != CONF_BOOL)
-        return node_err(L, n, false, "error parsing tls config, expected '%s' to be a boolean", n->key);
+        return node_err(L, n, true, "error parsing tls config, expected '%s' to be a boolean", n->key);
     *dst = n->i != 0;
     return 0;
 }
@@ -1582,7 +1594,7 @@ static int tls_bool(struct loader *L, const struct conf_node *n, bool *dst)
 static int tls_file(struct loader *L, const struct conf_node *n, char **dst)
 {
     if (n->kind != CONF_STRING)
-        return node_err(L, n, false, "error parsing tls config, expected '%s' to be filename", n->key);
+        return node_err(L, n, true, "error parsing tls config, expected '%s' to be filename", n->key);
     set_str(dst, n->str);
     return 0;
 }
@@ -1639,8 +1651,14 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
                               "supported yet by gannet (route certificate authentication; %s)", readme_ref);
         } else if (!strcasecmp(k, "cipher_suites"))
             rc = tls_list(L, n, &t->ciphers, &t->nciphers, "cipher", tls_cipher_index);
-        else if (!strcasecmp(k, "curve_preferences"))
+        else if (!strcasecmp(k, "curve_preferences")) {
+            /* checked as nats-server checks it, then refused: wolfSSL orders its curves by the list but
+             * still serves a client that offers none of them (nats-server refuses it) */
             rc = tls_list(L, n, &t->curves, &t->ncurves, "curve preference", tls_curve_index);
+            if (rc == 0)
+                rc = node_err(L, n, true, "tls \"curve_preferences\" is not supported yet by gannet (it could order "
+                              "the curves but not refuse a client that offers none of them; %s)", readme_ref);
+        }
         else if (!strcasecmp(k, "timeout")) { /* seconds (int or float) or a Go duration */
             char e[EBUF];
             long long ns;
@@ -1650,9 +1668,9 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
             else if (n->kind == CONF_FLOAT)
                 t->timeout_ms = (int64_t)(n->f * 1000.0);
             else if (n->kind != CONF_STRING)
-                rc = node_err(L, n, false, "error parsing tls config, 'timeout' wrong type");
+                rc = node_err(L, n, true, "error parsing tls config, 'timeout' wrong type");
             else if (conf_duration_ns(n, &ns, &warned, e, sizeof e) < 0)
-                rc = node_err(L, n, false, "error parsing tls config, 'timeout' time: invalid duration \"%s\"", n->str);
+                rc = node_err(L, n, true, "error parsing tls config, 'timeout' time: invalid duration \"%s\"", n->str);
             else
                 t->timeout_ms = ns / 1000000;
             if (rc == 0 && t->timeout_ms <= 0)
@@ -1662,9 +1680,6 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
                           "throttling; %s)", readme_ref);
         else if (!strcasecmp(k, "pinned_certs"))
             rc = tls_pinned(L, n, t);
-        else if (!strcasecmp(k, "cert_store") || !strcasecmp(k, "cert_match_by") || !strcasecmp(k, "cert_match"))
-            rc = node_err(L, n, true, "tls \"%s\" is not supported by gannet: it names the Windows certificate store "
-                          "(%s)", k, readme_ref);
         else if (n->used_as_var)
             rc = 0;
         else
@@ -2122,12 +2137,12 @@ static void usage(FILE *f)
           "        --server_name <server_name>  Server name (default: auto)\n"
           "    -P, --pid <file>                 File to store PID\n"
           "    -m, --http_port <port>           Use port for http monitoring\n"
-          "    -ms,--https_port <port>          Use port for https monitoring (*)\n"
+          "    -ms,--https_port <port>          Use port for https monitoring\n"
           "    -c, --config <file>              Configuration file\n"
           "    -t                               Test configuration and exit\n"
           "    -sl,--signal <signal>[=<pid>]    Send signal to gannet process (ldm, stop, quit, term, reopen, reload)\n"
           "                                     <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/gannet.pid)\n"
-          "        --client_advertise <string>  Client URL to advertise to other servers (*)\n"
+          "        --client_advertise <string>  Client URL to advertise to other servers\n"
           "        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).\n"
           "        --shards <n>                 Shard threads (default: online CPUs; gannet only)\n"
           "\n"
@@ -2154,14 +2169,14 @@ static void usage(FILE *f)
           "        --pass <password>            Password required for connections\n"
           "        --auth <token>               Authorization token required for connections\n"
           "\n"
-          "TLS Options (*):\n"
+          "TLS Options:\n"
           "        --tls                        Enable TLS, do not verify clients (default: false)\n"
           "        --tlscert <file>             Server certificate file\n"
           "        --tlskey <file>              Private key for server certificate\n"
           "        --tlsverify                  Enable TLS, verify client certificates\n"
           "        --tlscacert <file>           Client certificate CA for verification\n"
           "\n"
-          "Cluster Options (*):\n"
+          "Cluster Options:\n"
           "        --routes <rurl-1, rurl-2>    Routes to solicit and connect\n"
           "        --cluster <cluster-url>      Cluster URL for solicited routes\n"
           "        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated\n"
@@ -2176,7 +2191,7 @@ static void usage(FILE *f)
           "Common Options:\n"
           "    -h, --help                       Show this message\n"
           "    -v, --version                    Show version\n"
-          "        --help_tls                   TLS help (*)\n"
+          "        --help_tls                   TLS help\n"
           "\n"
           "(*) recognised, but not supported yet by gannet: refused with an error (see README).\n"
           "\n",

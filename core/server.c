@@ -430,6 +430,11 @@ int server_run(struct server *s)
         }
     }
     log_info("Listening for client connections on %s:%d", o->host, s->port);
+    if (o->tls.ctx && !o->allow_non_tls)
+        log_info("TLS required for client connections");
+    if (o->cluster.tls.ctx && o->cluster.tls.insecure)
+        log_warn("TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN "
+                 "PRODUCTION!");
     int mrc = monitor_start(s);
     if (mrc < 0) {
         atomic_store(&s->stopping, 1);

@@ -60,13 +60,13 @@ static const char *const default_ciphers[] = {
 
 /* nats-server's curvePreferenceMap, and its defaultCurvePreferences order. */
 static const struct curve {
-    const char *go;
-    int group;
+    const char *go, *wolf; /* wolf: its name for wolfSSL_CTX_set1_curves_list (TLS 1.2's ECDHE) */
+    int group;             /* TLS 1.3's key-share group */
 } curves[] = {
-    {"X25519", WOLFSSL_ECC_X25519},
-    {"CurveP256", WOLFSSL_ECC_SECP256R1},
-    {"CurveP384", WOLFSSL_ECC_SECP384R1},
-    {"CurveP521", WOLFSSL_ECC_SECP521R1},
+    {"X25519", "X25519", WOLFSSL_ECC_X25519},
+    {"CurveP256", "prime256v1", WOLFSSL_ECC_SECP256R1},
+    {"CurveP384", "secp384r1", WOLFSSL_ECC_SECP384R1},
+    {"CurveP521", "secp521r1", WOLFSSL_ECC_SECP521R1},
 };
 #define NCURVES (int)(sizeof curves / sizeof curves[0])
 
@@ -150,9 +150,15 @@ int tls_opt_build(struct tls_opt *o, enum tls_side side, char *err, size_t cap)
         return fail(err, cap, "TLS: the cipher suites were refused by wolfSSL (%s)", list);
     }
     int groups[NCURVES], ng = 0;
-    for (int i = 0; i < (o->ncurves ? o->ncurves : NCURVES); i++)
-        groups[ng++] = curves[o->ncurves ? o->curves[i] : i].group;
-    if (wolfSSL_CTX_set_groups(ctx, groups, ng) != WOLFSSL_SUCCESS) {
+    char names[128] = "";
+    for (int i = 0; i < (o->ncurves ? o->ncurves : NCURVES); i++) {
+        const struct curve *cv = &curves[o->ncurves ? o->curves[i] : i];
+        groups[ng++] = cv->group;
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ":" : "", cv->wolf);
+    }
+    bool curves_ok = wolfSSL_CTX_set_groups(ctx, groups, ng) == WOLFSSL_SUCCESS &&
+                     wolfSSL_CTX_set1_curves_list(ctx, names) == WOLFSSL_SUCCESS;
+    if (!curves_ok) {
         wolfSSL_CTX_free(ctx);
         return fail(err, cap, "%s", "TLS: the curve preferences were refused by wolfSSL");
     }
@@ -198,6 +204,9 @@ struct tls_sess {
     char *out;      /* records waiting to be written */
     size_t out_len, out_cap, out_off;
     bool busy;      /* out+out_off.. is being written: it must not move */
+    unsigned char hdr[5]; /* server side: the first record header, checked as Go checks it */
+    uint8_t nhdr;
+    bool hdr_ok;
     char *stale;    /* the buffer being written, when out had to grow meanwhile */
     char err[160];
 };
@@ -272,13 +281,73 @@ void tls_sess_free(struct tls_sess *s)
     free(s);
 }
 
+/* A failed handshake ends with one alert, as Go's does: whatever wolfSSL
+ * queued after its first plaintext alert record is dropped; where it queued
+ * none before TLS 1.3's encryption (a TLS 1.2 client that sent no
+ * certificate), Go's alert is added: bad_certificate for a certificate
+ * refused, handshake_failure otherwise. */
+static void one_alert(struct tls_sess *s, int e)
+{
+    if (s->out_len == s->out_off && wolfSSL_version(s->ssl) != TLS1_3_VERSION) {
+        bool cert = e == NO_PEER_CERT || e == ASN_NO_SIGNER_E || wolfSSL_get_verify_result(s->ssl) != 0;
+        io_send(s->ssl, (char *)(cert ? "\x15\x03\x03\x00\x02\x02\x2a" : "\x15\x03\x03\x00\x02\x02\x28"), 7, s);
+        return;
+    }
+    for (size_t i = s->out_off; i + 5 <= s->out_len;) {
+        size_t len = (size_t)((unsigned char)s->out[i + 3]) << 8 | (unsigned char)s->out[i + 4];
+        if (i + 5 + len > s->out_len)
+            return;
+        if (s->out[i] == 0x15) {
+            s->out_len = i + 5 + len;
+            return;
+        }
+        i += 5 + len;
+    }
+}
+
 static void set_error(struct tls_sess *s, int rc)
 {
     int e = wolfSSL_get_error(s->ssl, rc);
     char buf[WOLFSSL_MAX_ERROR_SZ];
     wolfSSL_ERR_error_string_n((unsigned long)e, buf, sizeof buf);
-    snprintf(s->err, sizeof s->err, "%s", buf);
+    /* Go's texts where the two libraries mean the same (logs are compared with nats-server's) */
+    long v = wolfSSL_get_verify_result(s->ssl);
+    if (e == NO_PEER_CERT)
+        snprintf(s->err, sizeof s->err, "tls: client didn't provide a certificate");
+    else if (v == ASN_NO_SIGNER_E || e == ASN_NO_SIGNER_E)
+        snprintf(s->err, sizeof s->err, "%sx509: certificate signed by unknown authority",
+                 s->server ? "tls: failed to verify client certificate: " : "");
+    else if (e == DOMAIN_NAME_MISMATCH || e == IPADDR_MISMATCH)
+        snprintf(s->err, sizeof s->err, "x509: certificate is not valid for the name asked for");
+    else
+        snprintf(s->err, sizeof s->err, "%s", buf);
     s->failed = true;
+}
+
+/* Go's crypto/tls reads the first record header before anything else and
+ * refuses what cannot be a TLS client (conn.go readRecordOrCCS): an SSLv2
+ * hello (alert protocol_version), a first record that is neither a
+ * handshake nor an alert, or claims a version >= 16.0 (no alert: "first
+ * record does not look like a TLS handshake"), an oversized record (alert
+ * record_overflow). wolfSSL words these otherwise; the peer sees Go's. */
+static int first_header(struct tls_sess *s)
+{
+    const unsigned char *h = s->hdr;
+    unsigned vers = (unsigned)h[1] << 8 | h[2], len = (unsigned)h[3] << 8 | h[4];
+    if (h[0] == 0x80) {
+        io_send(s->ssl, (char *)"\x15\x03\x01\x00\x02\x02\x46", 7, s);
+        snprintf(s->err, sizeof s->err, "tls: unsupported SSLv2 handshake received");
+    } else if ((h[0] != 0x15 && h[0] != 0x16) || vers >= 0x1000) {
+        snprintf(s->err, sizeof s->err, "tls: first record does not look like a TLS handshake");
+    } else if (len > 16384 + 2048) {
+        io_send(s->ssl, (char *)"\x15\x03\x01\x00\x02\x02\x16", 7, s);
+        snprintf(s->err, sizeof s->err, "tls: oversized record received with length %u", len);
+    } else {
+        s->hdr_ok = true;
+        return 0;
+    }
+    s->failed = true;
+    return -1;
 }
 
 int tls_sess_input(struct tls_sess *s, const char *in, size_t n, int (*deliver)(void *, const char *, size_t),
@@ -286,6 +355,28 @@ int tls_sess_input(struct tls_sess *s, const char *in, size_t n, int (*deliver)(
 {
     if (s->failed)
         return -1;
+    if (!s->hdr_ok && (s->server || n)) { /* hold the first bytes back until the header can be judged */
+        while (n && s->nhdr < 5) {
+            s->hdr[s->nhdr++] = (unsigned char)*in++;
+            n--;
+        }
+        if (s->nhdr < 5)
+            return 0;
+        if (first_header(s) < 0)
+            return -1;
+        s->in = (const char *)s->hdr; /* the header first, then the rest of this input */
+        s->in_len = 5;
+        int r = s->server ? wolfSSL_accept(s->ssl) : wolfSSL_connect(s->ssl);
+        if (r != WOLFSSL_SUCCESS) {
+            int e = wolfSSL_get_error(s->ssl, r);
+            if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
+                set_error(s, r);
+                s->in = NULL;
+                s->in_len = 0;
+                return -1;
+            }
+        }
+    }
     s->in = in;
     s->in_len = n;
     int rc = 0;
@@ -295,6 +386,7 @@ int tls_sess_input(struct tls_sess *s, const char *in, size_t n, int (*deliver)(
             int e = wolfSSL_get_error(s->ssl, r);
             if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
                 set_error(s, r);
+                one_alert(s, wolfSSL_get_error(s->ssl, r));
                 rc = -1;
             }
             goto out;
@@ -331,6 +423,12 @@ out:
 }
 
 bool tls_sess_done(const struct tls_sess *s) { return s->done; }
+
+void tls_sess_close_notify(struct tls_sess *s)
+{
+    if (s->done && !s->failed)
+        wolfSSL_shutdown(s->ssl); /* queues the alert; the peer's answer is not waited for */
+}
 const char *tls_sess_error(const struct tls_sess *s) { return s->err[0] ? s->err : "TLS error"; }
 
 int tls_sess_write(struct tls_sess *s, const void *p, size_t n)
@@ -594,6 +692,7 @@ struct tlst {
     size_t out_wire;     /* their wire bytes still unsent */
     int (*hs)(void *);
     bool sniff;          /* allow_non_tls: the first byte read decides */
+    bool closing, notified; /* a close_notify is due after the queued plaintext / was queued */
 };
 
 static struct tlst *Z(const struct transport *t) { return t->state; }
@@ -621,6 +720,12 @@ void tlst_to_plain(struct transport *t)
     free(Z(t));
     t->ops = &transport_plain; /* its sent() counts what is in flight as the INFO's plain bytes did */
     t->state = NULL;
+}
+
+void tlst_close(struct transport *t)
+{
+    if (t->ops == &transport_tls)
+        Z(t)->closing = true;
 }
 
 bool tlst_sniffing(const struct transport *t) { return t->ops == &transport_tls && Z(t)->sniff; }
@@ -677,6 +782,10 @@ static int tlst_prep(struct transport *t, struct oblock *head, uint32_t off, str
             if (tls_sess_write(z->s, v[i].iov_base, v[i].iov_len) < 0)
                 return 0; /* the session failed: nothing more goes out */
         z->out_plain = plain;
+        if (!plain && z->closing && !z->notified) {
+            z->notified = true;
+            tls_sess_close_notify(z->s);
+        }
     }
     out = tls_sess_output(z->s, &p);
     if (out == 0)
@@ -708,7 +817,8 @@ static uint32_t tlst_sent(struct transport *t, uint32_t n)
 static bool tlst_want_write(const struct transport *t)
 {
     const struct tlst *z = Z(t);
-    return z->plain_left == 0 && tls_sess_pending(z->s) > 0;
+    return z->plain_left == 0 &&
+           (tls_sess_pending(z->s) > 0 || (z->closing && !z->notified && tls_sess_done(z->s)));
 }
 
 static void tlst_free(struct transport *t)

@@ -71,6 +71,7 @@ void tls_sess_free(struct tls_sess *s);
 int tls_sess_input(struct tls_sess *s, const char *in, size_t n, int (*deliver)(void *, const char *, size_t),
                    void *arg);
 bool tls_sess_done(const struct tls_sess *s);     /* handshake complete */
+void tls_sess_close_notify(struct tls_sess *s);   /* queue a close_notify alert (after a complete handshake) */
 const char *tls_sess_error(const struct tls_sess *s);
 /* Encrypts n plaintext bytes into the session's output. 0 or -1. */
 int tls_sess_write(struct tls_sess *s, const void *p, size_t n);
@@ -108,6 +109,9 @@ extern const struct transport_ops transport_tls;
 int tlst_install(struct transport *t, void *ctx, bool server, const char *server_name, uint64_t plain_left,
                  bool sniff, int (*hs)(void *));
 bool tlst_sniffing(const struct transport *t); /* nothing read yet in sniff mode */
+/* The connection closes: a close_notify goes out after the plaintext still
+ * queued (Go's tls.Conn.Close sends one once the handshake is complete). */
+void tlst_close(struct transport *t);
 void tlst_to_plain(struct transport *t);        /* drop the session: plain TCP from now on */
 struct tls_sess *tlst_session(const struct transport *t); /* NULL: not TLS */
 #endif

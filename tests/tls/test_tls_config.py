@@ -74,13 +74,13 @@ import pytest
 
 from proto import Conn
 from servers import free_port
-from tlshelp import TLSConn, attempt, client_ctx
+from tlshelp import CERT_REFUSED_ALERTS, TLSConn, attempt, client_ctx
 
 HEADER = "port: 4222\n"
 
 
 def run(binary, args, cwd=None, timeout=20):
-    r = subprocess.run([binary] + list(args), cwd=cwd, capture_output=True, timeout=timeout)
+    r = subprocess.run([os.path.abspath(binary)] + list(args), cwd=cwd, capture_output=True, timeout=timeout)
     return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
 
 
@@ -219,11 +219,21 @@ def valid_cases(certs):
     }
 
 
+# valid for nats-server; gannet refuses them by name (README, "Not yet supported")
+GANNET_REFUSES = {
+    "curves": 'tls "curve_preferences" is not supported yet by gannet',
+    "cluster_known_urls": 'tls "verify_cert_and_check_known_urls" inside cluster {} is not supported yet by gannet',
+}
+
+
 @pytest.mark.parametrize("case", ["cipher_suites", "tls13_suite_name", "curves", "verify_ca", "verify_and_map",
                                   "insecure", "timeout_int", "timeout_float", "timeout_duration", "pinned",
                                   "empty_block", "allow_non_tls", "ecdsa", "expired", "cluster_known_urls"])
 def test_config_valid(server_bin, certs, case):
     rc, out, err = check_conf(server_bin, HEADER + valid_cases(certs)[case])
+    if prog(server_bin) == "gannet" and case in GANNET_REFUSES:
+        assert rc == 1 and GANNET_REFUSES[case] in err, err
+        return
     assert rc == 0, err
     assert err.strip() == prog(server_bin) + ": configuration file c.conf is valid"
 
@@ -264,7 +274,7 @@ def test_flags_tlsverify(make_server, certs):
     t.send(b"PING\r\n")
     t.expect_frame(b"PONG\r\n")
     a = attempt(s.port, client_ctx(certs))
-    assert a.alert == "SSLV3_ALERT_BAD_CERTIFICATE", a
+    assert a.alert in CERT_REFUSED_ALERTS, a
 
 
 @pytest.mark.parametrize("flags,message", [

@@ -19,12 +19,13 @@ Observed with nats-server 2.9.10:
   `[FTL] Can't start monitoring: TLS cert and key required for HTTPS`
   (though -t says the file is valid).
 """
+import os
 import socket
 import subprocess
 
 import pytest
 
-from servers import free_port
+from servers import free_port, wait_port
 from tlshelp import client_ctx, get_json, http_get, mon_conf, tls_block, wait_log
 
 PLAIN_HTTP_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
@@ -62,6 +63,7 @@ def test_https_content_type(make_server, certs):
     import http.client
     mline, mport = mon_conf(https=True)
     make_server(conf=mline + tls_block(certs))
+    wait_port(mport)  # gannet opens its monitoring port just after its client port
     c = http.client.HTTPSConnection("127.0.0.1", mport, timeout=5, context=client_ctx(certs))
     try:
         c.request("GET", "/varz")
@@ -99,7 +101,7 @@ def test_https_does_not_ask_client_certs(make_server, certs):
 def test_https_without_tls_block(server_bin, tmp_path):
     mport = free_port()
     (tmp_path / "c.conf").write_text("https: 127.0.0.1:%d\n" % mport)
-    r = subprocess.run([server_bin, "-c", "c.conf", "-a", "127.0.0.1", "-p", str(free_port())], cwd=str(tmp_path),
+    r = subprocess.run([os.path.abspath(server_bin), "-c", "c.conf", "-a", "127.0.0.1", "-p", str(free_port())], cwd=str(tmp_path),
                        capture_output=True, timeout=10)
     assert r.returncode == 1
     assert "[FTL] Can't start monitoring: TLS cert and key required for HTTPS" in r.stderr.decode(), r.stderr

@@ -44,7 +44,7 @@ import pytest
 import cluster as cl
 from proto import Conn, parse_info
 from servers import poll
-from tlshelp import client_ctx, tls_block
+from tlshelp import CERT_REFUSED_ALERTS, client_ctx, tls_block
 
 
 @pytest.fixture(autouse=True)
@@ -157,7 +157,7 @@ def test_route_port_requires_client_cert(make_cluster, certs, topology):
     with pytest.raises(ssl.SSLError) as e:
         t = client_ctx(certs).wrap_socket(s, server_hostname="127.0.0.1")
         t.recv(65536)  # TLS 1.3: the alert comes after the client's handshake
-    assert e.value.reason == "SSLV3_ALERT_BAD_CERTIFICATE"
+    assert e.value.reason in CERT_REFUSED_ALERTS
     s.close()
     assert poll(lambda: "TLS route handshake error: tls: client didn't provide a certificate" in c[0].log(), 5)
 

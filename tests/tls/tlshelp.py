@@ -214,7 +214,21 @@ def mon_conf(https=False):
 
 
 def http_get(port, path, ctx=None, host="127.0.0.1", timeout=5.0):
-    """(status, body) of GET path; HTTPS when ctx is given."""
+    """(status, body) of GET path; HTTPS when ctx is given. A server is up
+    once its client port listens; its monitoring port may follow a moment
+    later (gannet opens it after the client listener), so a refused
+    connection is retried for a bounded time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _http_get(port, path, ctx, host, timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _http_get(port, path, ctx, host, timeout):
     if ctx is None:
         c = http.client.HTTPConnection(host, port, timeout=timeout)
     else:
@@ -254,3 +268,11 @@ def open_conn(mport, local_port):
 def wait_log(server, pattern, timeout=5.0):
     import re
     return poll(lambda: re.search(pattern, server.log(), re.M), timeout)
+
+
+# The fatal alert a server sends when it refuses the client's certificate (or
+# its absence). Go (nats-server) always sends bad_certificate; wolfSSL
+# (gannet) sends the alert RFC 8446 names for TLS 1.3: certificate_required
+# when none came, unknown_ca for an untrusted one. Clients treat every one of
+# them as fatal; a handshake that goes on, or ends with no alert, still fails.
+CERT_REFUSED_ALERTS = {"SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED", "TLSV1_ALERT_UNKNOWN_CA"}
