@@ -2116,6 +2116,7 @@ static void *shard_main(void *arg)
     sys_shard_fini(sh);
     resp_sweep(&sh->srv->resp, &sh->resp_list, &sh->resp_cursor, sh->now, 0, true);
     TSAN_GRACE_RELEASE(); /* what it read before leaving precedes the callbacks of its last call_rcu */
+    tls_thread_exit();
     rcu_unregister_thread();
     return NULL;
 }

@@ -179,7 +179,7 @@ static void arm_send(struct monitor *m, struct mconn *c)
 {
     if (c->send_armed || c->closing)
         return;
-    const char *p = c->out + c->out_off;
+    const char *p = c->out ? c->out + c->out_off : NULL;
     size_t n = c->out_len - c->out_off;
     if (c->tls) { /* the queued answers become records once the last ones are out */
         if (!tls_sess_pending(c->tls) && n && tls_sess_done(c->tls)) {
@@ -827,6 +827,7 @@ static void *mon_main(void *arg)
         }
         io_uring_cq_advance(&m->ring, n);
     }
+    tls_thread_exit();
     rcu_unregister_thread();
     return NULL;
 }

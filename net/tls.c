@@ -11,6 +11,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 /* ------------------------------------------------------------ names */
@@ -84,6 +85,13 @@ int tls_curve_index(const char *go_name)
         if (strcmp(curves[i].go, go_name) == 0)
             return i;
     return -1;
+}
+
+void tls_thread_exit(void)
+{
+    /* wolfSSL's ECC fixed-point cache (FP_ECC) is per thread, filled by the
+     * handshakes this thread ran: it goes with the thread */
+    wc_ecc_fp_free();
 }
 
 const char *tls_cipher_name(int i) { return i >= 0 && i < NCIPHERS ? ciphers[i].go : NULL; }
@@ -448,7 +456,7 @@ int tls_sess_write(struct tls_sess *s, const void *p, size_t n)
 
 size_t tls_sess_output(struct tls_sess *s, const char **p)
 {
-    *p = s->out + s->out_off;
+    *p = s->out ? s->out + s->out_off : NULL;
     s->busy = s->out_len > s->out_off;
     return s->out_len - s->out_off;
 }

@@ -61,6 +61,9 @@ enum tls_side { TLS_SERVER, TLS_CLIENT, TLS_MONITOR };
 int tls_opt_build(struct tls_opt *o, enum tls_side side, char *err, size_t cap);
 void tls_opt_free(struct tls_opt *o);
 
+/* A thread that ran handshakes ends: its share of wolfSSL's caches goes. */
+void tls_thread_exit(void);
+
 struct tls_sess;
 struct tls_sess *tls_sess_new(void *ctx, bool server, const char *server_name);
 void tls_sess_free(struct tls_sess *s);

@@ -7,9 +7,9 @@
 #   handover — the message-path protocol tests once more, on gannet alone,
 #           with every client handed over to another shard after CONNECT
 #   asan  — gannet and the unit tests built with ASan+UBSan; unit, protocol,
-#           stress, real-client, monitoring and cluster tests against that build
+#           stress, real-client, monitoring, cluster and TLS tests against that build
 #   tsan  — ThreadSanitizer build; the stress, fault-injection, unit and protocol tests,
-#           the route protocol and routes-under-load tests
+#           the route protocol, routes-under-load and compression tests, TLS clients and routes
 #           (but the single-connection checks: parser, permissions, mappings, nkeys,
 #           limits, keepalive, signals, connect, which ASan covers)
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
@@ -45,7 +45,7 @@ if make -s asan >"$R/asan-build.log" 2>&1; then
     record asan-build ok
     pytest_phase asan "GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan
         GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients tests/monitor tests/cluster
+        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients tests/monitor tests/cluster tests/tls
 else
     cat "$R/asan-build.log"
     record asan-build fail
@@ -58,6 +58,7 @@ if make -s tsan >"$R/tsan-build.log" 2>&1; then
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
         STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto \
         tests/cluster/test_cluster_route_proto.py tests/cluster/test_cluster_load.py tests/cluster/test_cluster_compress.py \
+        tests/tls/test_tls_client.py tests/tls/test_tls_routes.py \
         --deselect tests/proto/test_proto_permissions.py --deselect tests/proto/test_proto_mappings.py \
         --deselect tests/proto/test_proto_nkeys.py --deselect tests/proto/test_proto_parser.py \
         --deselect tests/proto/test_proto_limits.py --deselect tests/proto/test_proto_keepalive.py \
