@@ -30,37 +30,18 @@ static int s2t_input(struct transport *t, const char *in, size_t n, int (*delive
     return rc < 0 ? rc : 0;
 }
 
-/* The queue's plaintext from head+off, at most max bytes, as iovecs. */
-static int gather(struct oblock *head, uint32_t off, struct iovec *iov, int maxv, uint64_t max, uint32_t *bytes)
-{
-    int n = 0;
-    uint64_t got = 0;
-    for (struct oblock *b = head; b && n < maxv && got < max; b = b->next, off = 0) {
-        if (b->len == off)
-            continue;
-        uint64_t len = b->len - off;
-        if (len > max - got)
-            len = max - got;
-        iov[n].iov_base = b->data + off;
-        iov[n].iov_len = (size_t)len;
-        got += len;
-        n++;
-    }
-    *bytes = (uint32_t)got;
-    return n;
-}
 
 static int s2t_prep(struct transport *t, struct oblock *head, uint32_t off, struct iovec *iov, int max, uint32_t *wire)
 {
     struct s2t *z = t->state;
     *wire = 0;
     if (z->plain_left) { /* never in the same write as compressed bytes (nats-server's issue #7964) */
-        return gather(head, off, iov, max, z->plain_left, wire);
+        return oblock_gather(head, off, iov, max, z->plain_left, wire);
     }
     if (z->wire_off == z->wire_len) { /* a new stream from what is queued */
         struct iovec v[SEND_IOV_MAX];
         uint32_t plain = 0;
-        int nv = gather(head, off, v, SEND_IOV_MAX, S2T_BATCH, &plain);
+        int nv = oblock_gather(head, off, v, SEND_IOV_MAX, S2T_BATCH, &plain);
         if (!plain)
             return 0;
         if (z->want != z->level) {

@@ -754,24 +754,6 @@ static int tlst_input(struct transport *t, const char *in, size_t n, int (*deliv
     return tls_sess_input(Z(t)->s, in, n, tlst_deliver, &h);
 }
 
-static int gather(struct oblock *head, uint32_t off, struct iovec *iov, int maxv, uint64_t max, uint32_t *bytes)
-{
-    int n = 0;
-    uint64_t got = 0;
-    for (struct oblock *b = head; b && n < maxv && got < max; b = b->next, off = 0) {
-        if (b->len == off)
-            continue;
-        uint64_t len = b->len - off;
-        if (len > max - got)
-            len = max - got;
-        iov[n].iov_base = b->data + off;
-        iov[n].iov_len = (size_t)len;
-        got += len;
-        n++;
-    }
-    *bytes = (uint32_t)got;
-    return n;
-}
 
 static int tlst_prep(struct transport *t, struct oblock *head, uint32_t off, struct iovec *iov, int max,
                      uint32_t *wire)
@@ -779,13 +761,13 @@ static int tlst_prep(struct transport *t, struct oblock *head, uint32_t off, str
     struct tlst *z = Z(t);
     *wire = 0;
     if (z->plain_left) /* the INFO, in clear, before any record */
-        return gather(head, off, iov, max, z->plain_left, wire);
+        return oblock_gather(head, off, iov, max, z->plain_left, wire);
     const char *p;
     size_t out = tls_sess_pending(z->s);
     if (out == 0 && tls_sess_done(z->s)) { /* new records from what is queued */
         struct iovec v[SEND_IOV_MAX];
         uint32_t plain = 0;
-        int nv = gather(head, off, v, SEND_IOV_MAX, TLST_BATCH, &plain);
+        int nv = oblock_gather(head, off, v, SEND_IOV_MAX, TLST_BATCH, &plain);
         for (int i = 0; i < nv; i++)
             if (tls_sess_write(z->s, v[i].iov_base, v[i].iov_len) < 0)
                 return 0; /* the session failed: nothing more goes out */

@@ -32,3 +32,22 @@ const struct transport_ops transport_plain = {
     .prep = plain_prep,
     .sent = plain_sent,
 };
+
+int oblock_gather(struct oblock *head, uint32_t off, struct iovec *iov, int maxv, uint64_t max, uint32_t *bytes)
+{
+    int n = 0;
+    uint64_t got = 0;
+    for (struct oblock *b = head; b && n < maxv && got < max; b = b->next, off = 0) {
+        if (b->len == off)
+            continue;
+        uint64_t len = b->len - off;
+        if (len > max - got)
+            len = max - got;
+        iov[n].iov_base = b->data + off;
+        iov[n].iov_len = (size_t)len;
+        got += len;
+        n++;
+    }
+    *bytes = (uint32_t)got;
+    return n;
+}

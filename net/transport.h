@@ -55,4 +55,7 @@ struct transport {
 };
 
 extern const struct transport_ops transport_plain;
+/* The queue's plaintext from head+off, at most max bytes, as at most maxv
+ * iovecs; *bytes their length. Returns the iovec count. */
+int oblock_gather(struct oblock *head, uint32_t off, struct iovec *iov, int maxv, uint64_t max, uint32_t *bytes);
 #endif
