@@ -75,6 +75,44 @@ COMP_LEVELS = ("off", "s2_uncompressed", "s2_fast", "s2_better", "s2_best")
 # The CONNECT-storm scenario: requests run as the no_auth_user while user
 # "storm" (password "bench", bcrypt cost 10, made with Python's crypt)
 # logs in and out 50 times a second.
+# The TLS scenarios: one CA and one server certificate per run, made with the
+# openssl CLI in the run's temporary folder (tls_certs()). ECDSA P-256 keys
+# (cheaper handshakes than RSA 2048; the bulk cipher, AES-GCM, is the same
+# either way); the server certificate has SAN DNS:localhost, IP:127.0.0.1 and
+# libnats checks it against the CA for the name localhost. Both servers get
+# the same tls {} block.
+TLS_CERTS = {}
+
+
+def tls_certs(tmp):
+    """{"ca", "cert", "key"}: paths of the run's certificates, made once."""
+    if TLS_CERTS.get("dir") == tmp:
+        return TLS_CERTS
+    d = os.path.join(tmp, "tls")
+    os.makedirs(d, exist_ok=True)
+    f = lambda n: os.path.join(d, n)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    with open(f("server.ext"), "w") as x:
+        x.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    for argv in (["openssl", "req", "-x509"] + ec + ["-keyout", f("ca-key.pem"), "-out", f("ca.pem"),
+                  "-days", "2", "-subj", "/CN=gannet bench CA"],
+                 ["openssl", "req"] + ec + ["-keyout", f("server-key.pem"), "-out", f("server.csr"),
+                  "-subj", "/CN=localhost"],
+                 ["openssl", "x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey",
+                  f("ca-key.pem"), "-CAcreateserial", "-out", f("server.pem"), "-days", "2",
+                  "-extfile", f("server.ext")]):
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f"{' '.join(argv[:2])}: {r.stderr.strip()[-300:]}")
+    TLS_CERTS.clear()
+    TLS_CERTS.update({"dir": tmp, "ca": f("ca.pem"), "cert": f("server.pem"), "key": f("server-key.pem")})
+    return TLS_CERTS
+
+
+def tls_conf(certs):
+    return f'tls {{\n  cert_file: "{certs["cert"]}"\n  key_file: "{certs["key"]}"\n}}\n'
+
+
 AUTH_CONF = """authorization { users: [ {user: plain, password: plain},
   {user: storm, password: "$2b$10$uHpvCPXMEzru/Z11N/phtu5Rpc0Qr4EE1/UtqrjVBkD4dqdlM8aRa"} ] }
 no_auth_user: plain
@@ -578,11 +616,19 @@ def specs(layout, quick):
             ("nats-oneway", "lat", f"libnats one-way at {rate} msgs/s",
              ["--mode", "nats", "--scenario", "oneway", "--count", str(n_ow), "--rate", str(rate)],
              [128]),
+            # TLS (client connections; both servers get the same tls {} block,
+            # natsbench --tls-ca: run_case adds both); only when asked for by
+            # name (--scenario 'tls-*'), not in the default runs
+            ("tls-pubsub", "tput", "libnats 1:1 over TLS (goal ≥ 1.5× msgs/s, ≤ 0.67× CPU/msg)",
+             ["--mode", "nats", "--scenario", "pubsub"], [1024, 16384], {"tls": True, "by_name": True}),
+            ("tls-reqrep", "lat", "libnats request/reply over TLS (goal p50 ≤ 0.8×)",
+             ["--mode", "nats", "--scenario", "reqrep", "--count", str(n_rr)], [128],
+             {"tls": True, "by_name": True}),
         ]
         if q:
             pick = {"pub": [128], "pubsub": [128, 16384], "fanout": [128], "queue": [128],
                     "reqrep": [128], "oneway": [128], "conns": [128], "nats-pubsub": [128],
-                    "churn": [128]}
+                    "churn": [128], "tls-pubsub": [1024, 16384], "tls-reqrep": [128]}
             s = [(x[0], x[1], x[2], x[3], pick[x[0]]) + x[5:] for x in s if x[0] in pick]
         return [x if len(x) == 6 else x + ({},) for x in s]
     two = ["--pubs", "2"]
@@ -694,11 +740,16 @@ def noise_limit(d, opts):
 
 def run_case(layout_name, layout, spec, size, opts, logdir, log):
     name, kind, title, args, _, extra = spec
+    conf = extra.get("conf")
+    if extra.get("tls"):
+        certs = tls_certs(logdir)
+        conf = tls_conf(certs) + (conf or "")
+        args = args + ["--tls-ca", certs["ca"]]
     case = {"layout": layout_name, "name": name, "kind": kind, "title": title, "size": size,
             "runs": {s: [] for s in SERVERS}, "discarded": {s: [] for s in SERVERS},
             "failed": {s: None for s in SERVERS}, "placement": {}, "argv": None,
-            "repro": {s: None for s in SERVERS}, "conf": extra.get("conf"), "why": extra.get("why"),
-            "comp": extra.get("comp")}
+            "repro": {s: None for s in SERVERS}, "conf": conf, "why": extra.get("why"),
+            "comp": extra.get("comp"), "tls": bool(extra.get("tls"))}
     if layout.get("nodes"):
         servers = {s: Cluster(s, layout, logdir, extra.get("conf"), extra.get("subs_on", "B"),
                               extra.get("gannet_cluster"), extra.get("wire", False))
@@ -707,9 +758,11 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
         case["routez"] = {s: None for s in SERVERS}
         case["gannet_cluster"] = extra.get("gannet_cluster")
     else:
-        servers = {s: Server(s, layout, logdir, extra.get("conf")) for s in SERVERS}
+        servers = {s: Server(s, layout, logdir, conf) for s in SERVERS}
     t0 = time.time()
     try:
+        if extra.get("tls"):
+            case["tls_certs"] = "ECDSA P-256 CA and server certificate (SAN DNS:localhost, IP:127.0.0.1), openssl CLI"
         for s in SERVERS:
             servers[s].start()
         for s in SERVERS:
@@ -1195,17 +1248,28 @@ CLUSTER_GOALS = [
     ("acc3-nopool", 128, "msgs/s ratio", "msgs_s", "ratio", None, "(no goal)"),
     ("acc3-nopool", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
 ]
+# TLS goals (pinned layout, libnats over TLS to both servers)
+TLS_GOALS = [
+    ("tls-pubsub", 1024, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 1.5, "≥ 1.5×"),
+    ("tls-pubsub", 1024, "CPU/msg ratio", "cpu_per_m", "ratio", lambda r: r <= 0.67, "≤ 0.67×"),
+    ("tls-pubsub", 16384, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 1.5, "≥ 1.5×"),
+    ("tls-pubsub", 16384, "CPU/msg ratio", "cpu_per_m", "ratio", lambda r: r <= 0.67, "≤ 0.67×"),
+    ("tls-reqrep", 128, "p50 ratio", "p50", "ratio", lambda r: r <= 0.8, "≤ 0.8×"),
+    ("tls-reqrep", 128, "p99 ratio", "p99", "ratio", None, "(no goal)"),
+]
 # Compression goal: route bytes at a level ≤ 0.35× those of compression: off
 COMP_GOAL = 0.35
 
 
-def goals_table(groups):
-    """The cluster goals, each cell met or not (empty if no cluster case ran)."""
-    by = {(c["name"], c["size"]): c for (lay, _), cs in groups if lay == "cluster" for c in cs}
-    if not by:
+def goals_table(groups, layout="cluster", goals=None):
+    """The cluster goals (or the TLS goals: layout pinned, TLS_GOALS), each
+    cell met or not (empty if no case of theirs ran)."""
+    goals = goals or CLUSTER_GOALS
+    by = {(c["name"], c["size"]): c for (lay, _), cs in groups if lay == layout for c in cs}
+    if not any(k in by for k in {(g[0], g[1]) for g in goals}):
         return []
     rows = ["| scenario | size | figure | gannet | nats-server | ratio | goal | met |", "|" + "---|" * 8]
-    for name, size, what, key, how, test, text in CLUSTER_GOALS:
+    for name, size, what, key, how, test, text in goals:
         c = by.get((name, size))
         if not c:
             continue
@@ -1224,7 +1288,8 @@ def goals_table(groups):
             met += " (noisy†)"
         rows.append(f"| {name} | {size_label(size)} | {what} | {fmt(g)} | {fmt(n)} "
                     f"| {f'{r:.2f}×' if r is not None else '–'} | {text} | {met} |")
-    rows += pool_goal_rows(by) + comp_goal_rows(by)
+    if goals is CLUSTER_GOALS:
+        rows += pool_goal_rows(by) + comp_goal_rows(by)
     return rows
 
 
@@ -1603,6 +1668,10 @@ def selected(o):
             name = sp[0]
             if pats and not any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(f"{lay}/{name}", p) for p in pats):
                 continue
+            if sp[5].get("by_name") and not any(p not in ("*", f"{lay}/*") and
+                                                (fnmatch.fnmatch(name, p) or fnmatch.fnmatch(f"{lay}/{name}", p))
+                                                for p in pats):
+                continue  # run only when a pattern names it
             sz = [s for s in sp[4] if not sizes or s in sizes]
             if sz:
                 out.append((lay, L, sp, sz))
@@ -1748,6 +1817,13 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
         out += ["## Cluster goals", "",
                 "3-node clusters (layout `cluster` below): ratios gannet / nats-server of the medians; "
                 "CPU/msg is the server CPU summed over the 3 nodes per delivered message.", ""] + goals + [""]
+    tls_goals = goals_table(groups, "pinned", TLS_GOALS)
+    if tls_goals:
+        out += ["## TLS goals", "",
+                "Pinned layout, libnats (`natsbench --mode nats --tls-ca`) to both servers with the same "
+                "`tls { cert_file, key_file }` block: an ECDSA P-256 CA and server certificate (SAN "
+                "DNS:localhost, IP:127.0.0.1) made with the openssl CLI for the run; the client verifies "
+                "the server as localhost. Ratios gannet / nats-server of the medians.", ""] + tls_goals + [""]
     comp = compression_table(groups)
     if comp:
         out += ["## Compression", "",
@@ -1787,6 +1863,8 @@ def report(o, groups, stamp, tmp, seconds, status, meta=None):
     print("\n" + "\n".join(summary_table(groups)))
     if goals:
         print("\nCluster goals:\n" + "\n".join(goals))
+    if tls_goals:
+        print("\nTLS goals:\n" + "\n".join(tls_goals))
     if comp:
         print("\nCompression:\n" + "\n".join(comp))
     print("\n" + "\n".join(["Client headroom (pinned):"] + client_headroom(groups)))

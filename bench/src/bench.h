@@ -68,6 +68,9 @@ struct params {
     int acct_users;
     int payload_json;   /* payload bodies after the prefix: JSON-like text (json_fill), not filler */
     int wire_port;      /* count TCP bytes of the sockets with this local port over the window (0: no) */
+    /* libnats mode: TLS on every connection, the server verified against
+     * this CA as "localhost" (NULL: plain TCP); optional client cert/key */
+    const char *tls_ca, *tls_cert, *tls_key;
 };
 
 /* The port subscriber (or responder) i dials. */

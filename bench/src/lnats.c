@@ -79,11 +79,24 @@ static natsConnection *nconnect(const struct params *p, struct result *r, bool a
         s = natsOptions_SetErrorHandler(o, on_error, r);
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(o, asap);
+    /* TLS: the URL stays nats://; libnats upgrades after an INFO with
+     * tls_required. The certificate is checked against the CA and the name
+     * localhost (the harness's certificate has DNS:localhost, IP:127.0.0.1). */
+    if (s == NATS_OK && p->tls_ca) {
+        s = natsOptions_SetSecure(o, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(o, p->tls_ca);
+        if (s == NATS_OK)
+            s = natsOptions_SetExpectedHostname(o, "localhost");
+        if (s == NATS_OK && p->tls_cert)
+            s = natsOptions_LoadCertificatesChain(o, p->tls_cert, p->tls_key);
+    }
     if (s == NATS_OK)
         s = natsConnection_Connect(&nc, o);
     natsOptions_Destroy(o);
     if (s != NATS_OK) {
-        fail(r, "libnats connect %s: %s", url, natsStatus_GetText(s));
+        fail(r, "libnats connect %s%s: %s (%s)", url, p->tls_ca ? " (TLS)" : "", natsStatus_GetText(s),
+             nats_GetLastError(NULL));
         return NULL;
     }
     return nc;

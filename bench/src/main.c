@@ -50,7 +50,10 @@ static void usage(void)
             "                     u<i %% N>, password bench (one account per user in the config)\n"
             "  --payload json     raw throughput: JSON-like text after the 16-byte prefix (filler)\n"
             "  --wire-port P      TCP bytes of the sockets with local port P over the window\n"
-            "                     (a seed node's cluster port: its routes), from sock_diag\n");
+            "                     (a seed node's cluster port: its routes), from sock_diag\n"
+            "  --tls-ca FILE      libnats: TLS on every connection, the server's certificate\n"
+            "                     verified against FILE for the name localhost\n"
+            "  --tls-cert FILE --tls-key FILE  libnats: a client certificate as well\n");
     exit(2);
 }
 
@@ -92,6 +95,7 @@ static void parse_args(int argc, char **argv, struct params *p)
         {"sub-port", 1, 0, 'B'},
         {"stalled", 1, 0, 'S'},  {"churn", 1, 0, 'C'}, {"svc-import", 0, 0, 'I'}, {"storm", 1, 0, 'X'},   {"per-src", 1, 0, 'A'},
         {"acct-users", 1, 0, 'U'}, {"payload", 1, 0, 'L'}, {"wire-port", 1, 0, 'N'},
+        {"tls-ca", 1, 0, 'K'},   {"tls-cert", 1, 0, 'E'}, {"tls-key", 1, 0, 'Y'},
         {0, 0, 0, 0},
     };
     int o;
@@ -136,13 +140,17 @@ static void parse_args(int argc, char **argv, struct params *p)
                 usage();
             break;
         case 'N': p->wire_port = atoi(optarg); break;
+        case 'K': p->tls_ca = optarg; break;
+        case 'E': p->tls_cert = optarg; break;
+        case 'Y': p->tls_key = optarg; break;
         default: usage();
         }
     }
     if (!p->port || p->size < PFX_LEN || p->pubs < 1 || p->pubs > MAX_CONNS_PER_SIDE ||
         p->subs < 1 || p->subs > MAX_CONNS_PER_SIDE || p->rate <= 0 || p->count < 1 ||
         p->stalled < 0 || p->stalled > MAX_CONNS_PER_SIDE || p->churn < 0 || p->idle < 0 || p->per_src < 0 ||
-        p->acct_users < 0 || p->acct_users > MAX_CONNS_PER_SIDE || p->wire_port < 0)
+        p->acct_users < 0 || p->acct_users > MAX_CONNS_PER_SIDE || p->wire_port < 0 ||
+        !p->tls_cert != !p->tls_key || (p->tls_cert && !p->tls_ca))
         usage();
 }
 
@@ -202,6 +210,7 @@ static void print_result(const struct params *p, const struct result *r)
     for (int i = 0; i < p->nsub_ports; i++)
         printf("%s%d", i ? "," : "", p->sub_ports[i]);
     printf("],\"probes\":%llu,\"barrier_s\":%.4f,", (unsigned long long)r->probes, r->barrier_s);
+    printf("\"tls\":%s,", p->tls_ca ? "true" : "false");
     printf("\"acct_users\":%d,\"payload\":\"%s\",", p->acct_users, p->payload_json ? "json" : "filler");
     if (p->wire_port)
         printf("\"wire_port\":%d,\"wire_socks\":[%d,%d],\"wire_tx_bytes\":%llu,\"wire_rx_bytes\":%llu,",
@@ -271,6 +280,10 @@ int main(int argc, char **argv)
     }
     if (p.payload_json && (p.mode != MODE_RAW || p.scen > SC_QUEUE)) {
         fprintf(stderr, "natsbench: --payload json needs raw mode and pub, pubsub, fanout or queue\n");
+        return 2;
+    }
+    if (p.tls_ca && p.mode != MODE_NATS) {
+        fprintf(stderr, "natsbench: --tls-ca needs --mode nats\n");
         return 2;
     }
     if (p.churn > 0 && p.mode != MODE_RAW) {
