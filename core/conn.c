@@ -432,12 +432,18 @@ void conn_start(struct conn *c)
         return;
     }
     log_debug("%s:%u - cid:%" PRIu64 " - Client connection created", c->ip, c->port, c->cid);
-    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, NULL, o->tls.timeout_ms, o->allow_non_tls) < 0)
-        return;
+    /* nats-server's createClient: the refusals go out in clear, before any handshake */
     if (o->max_connections >= 0 && nc > o->max_connections) {
         log_error("%s:%u - cid:%" PRIu64 " - maximum connections exceeded", c->ip, c->port, c->cid);
         conn_send_err_close(c, "maximum connections exceeded", CR_MAX_CONNECTIONS);
+        return;
     }
+    if (o->tls.ctx && !o->allow_non_tls && o->tls.rate_limit > 0 && !server_tls_rate_allow(srv, o->tls.rate_limit)) {
+        conn_send_err_close(c, "Connection throttling is active. Please try again later.", CR_MAX_CONNECTIONS);
+        return;
+    }
+    if (o->tls.ctx && conn_tls_start(c, o->tls.ctx, NULL, o->tls.timeout_ms, o->allow_non_tls) < 0)
+        return;
     conn_schedule(c);
 }
 

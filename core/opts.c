@@ -1675,9 +1675,12 @@ static int parse_tls(struct loader *L, const struct conf_node *m, struct tls_opt
                 t->timeout_ms = ns / 1000000;
             if (rc == 0 && t->timeout_ms <= 0)
                 t->timeout_ms = TLS_DEFAULT_TIMEOUT_MS; /* 0: nats-server's default */
-        } else if (!strcasecmp(k, "connection_rate_limit"))
-            rc = node_err(L, n, true, "tls \"connection_rate_limit\" is not supported yet by gannet (TLS connection "
-                          "throttling; %s)", readme_ref);
+        } else if (!strcasecmp(k, "connection_rate_limit")) { /* TLS connections accepted per second */
+            if (n->kind != CONF_INT)
+                rc = node_err(L, n, true, "error parsing tls config, 'connection_rate_limit' wrong type");
+            else
+                t->rate_limit = n->i;
+        }
         else if (!strcasecmp(k, "pinned_certs"))
             rc = tls_pinned(L, n, t);
         else if (n->used_as_var)
@@ -2705,6 +2708,7 @@ int opts_reload_check(const struct opts *old, const struct opts *new, char *err,
         return -1;                                                                                                    \
     }
     BOOL("TLSMap", tls.verify_and_map) /* the certificate, verify, ciphers, timeout and pins do reload */
+    INT("TLSRateLimit", tls.rate_limit)
     BOOL("AllowNonTLS", allow_non_tls)
     INT("Shards", shards)
 #undef STR

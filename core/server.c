@@ -139,10 +139,26 @@ static long env_knob(const char *name, long def, long max)
     return (long)n;
 }
 
+bool server_tls_rate_allow(struct server *s, int64_t limit)
+{
+    int64_t now = now_ns();
+    pthread_mutex_lock(&s->tls_rate_mu);
+    if (now > s->tls_rate_end_ns) { /* a new one-second window: this connection is its first */
+        s->tls_rate_count = 0;
+        s->tls_rate_end_ns = now + 1000000000;
+    } else {
+        s->tls_rate_count++;
+    }
+    bool allow = s->tls_rate_count < limit;
+    pthread_mutex_unlock(&s->tls_rate_mu);
+    return allow;
+}
+
 int server_init(struct server *s, const struct opts *o)
 {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->query_mu, NULL);
+    pthread_mutex_init(&s->tls_rate_mu, NULL);
     for (int i = 0; i < MAX_SHARDS; i++)
         s->listen_ctl[i] = -1;
     s->opts = o;

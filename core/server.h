@@ -34,6 +34,8 @@ struct srvconf {
 
 struct server {
     const struct opts *opts;   /* the options at start (the first srvconf's) */
+    pthread_mutex_t tls_rate_mu; /* tls connection_rate_limit: the window and its count (any shard) */
+    int64_t tls_rate_end_ns, tls_rate_count;
     _Atomic(struct srvconf *) conf;
     int nshards;
     struct shard **shards;
@@ -71,4 +73,7 @@ int server_run(struct server *s);   /* start shards, wait for a stop signal, shu
 void server_free(struct server *s);
 int64_t now_ms(void);               /* CLOCK_MONOTONIC milliseconds */
 int64_t now_ns(void);               /* CLOCK_MONOTONIC nanoseconds */
+/* nats-server's rateCounter for connection_rate_limit: at most limit TLS
+ * connections per second, counted in a window that starts with the first. */
+bool server_tls_rate_allow(struct server *s, int64_t limit);
 #endif

@@ -39,6 +39,7 @@ struct tls_opt {
     int *curves, ncurves;   /* indexes in the curve table; none: nats-server's defaults */
     char **pinned;          /* lower-case hex SHA-256 of a certificate's SubjectPublicKeyInfo */
     int npinned;
+    int64_t rate_limit;     /* connection_rate_limit: TLS clients accepted per second (0: any) */
     void *ctx;              /* WOLFSSL_CTX for the accepting side, built by tls_opt_build */
     void *client_ctx;       /* ... for the dialling side (routes), when built */
     void *mon_ctx;          /* ... for HTTPS monitoring when ctx asks for client certificates (NULL: ctx) */
