@@ -18,56 +18,19 @@ Environment: NATSC_TEST_BIN names a prebuilt C client program; otherwise
 `make build/natsc_test` is run first.
 """
 import os
-import shutil
 import subprocess
 
 import pytest
 
-from servers import ROOT
+from clientfix import JS_DIR, check_output, natsc_bin, node_bin  # noqa: F401 (fixtures)
 from tlshelp import tls_block
 
-JS_DIR = os.path.join(ROOT, "tests", "clients", "js")
 CLIENT_TIMEOUT = 120
 
 C_CHECKS = ["tls.connect", "tls.server_id", "tls.ping_pong", "tls.pubsub", "tls.large_message", "tls.headers",
             "tls.request_reply"]
 JS_CHECKS = ["tls.connect", "tls.info", "tls.pubsub", "tls.large_message", "tls.headers", "tls.request_reply"]
 REJECT_CHECKS = ["tls.rejected"]
-
-
-@pytest.fixture(scope="session")
-def natsc_bin():
-    path = os.environ.get("NATSC_TEST_BIN")
-    if not path:
-        path = os.path.join(ROOT, "build", "natsc_test")
-        r = subprocess.run(["make", "-s", "build/natsc_test"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            pytest.fail("make build/natsc_test failed:\n%s%s" % (r.stdout, r.stderr))
-    if not os.access(path, os.X_OK):
-        pytest.fail("C client test program %s missing" % path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def node_bin():
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node not installed (scripts/deps.sh test installs it)")
-    if not os.path.isdir(os.path.join(JS_DIR, "node_modules", "nats")):
-        pytest.fail("nats.js missing: run `npm ci` in tests/clients/js")
-    return node
-
-
-def check_output(rc, out, err, required):
-    lines = out.splitlines()
-    passed = {l.split(" ", 1)[1].split(":", 1)[0] for l in lines if l.startswith("PASS ")}
-    failed = [l for l in lines if l.startswith("FAIL ")]
-    missing = [c for c in required if c not in passed]
-    report = "rc=%s\n--- stdout\n%s\n--- stderr\n%s" % (rc, out, err[-4000:])
-    assert not failed, "failed checks:\n%s\n%s" % ("\n".join(failed), report)
-    assert not missing, "checks not reported as passed: %s\n%s" % (missing, report)
-    assert rc == 0, report
-    assert any(l.startswith("SUMMARY ") for l in lines), report
 
 
 def run_client(cmd, cwd=None):

@@ -44,39 +44,10 @@ import pytest
 import cluster as cl
 from proto import Conn, parse_info
 from servers import poll
+from clusterfix import _cluster_logs_on_failure, make_cluster  # noqa: F401 (fixtures)
 from tlshelp import CERT_REFUSED_ALERTS, client_ctx, tls_block
 
 
-@pytest.fixture(autouse=True)
-def _cluster_logs_on_failure(request):
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for c in cl.LIVE:
-            print("==== cluster %s (still running) ====\n%s" % (c.topology, c.logs()))
-
-
-@pytest.fixture
-def make_cluster():
-    """make_cluster(topology, start=True, **Cluster kwargs); all stopped at
-    teardown (logs printed by _cluster_logs_on_failure while still live)."""
-    made = []
-
-    def make(topology, start=True, **kw):
-        c = cl.Cluster(topology, start=False, **kw)
-        cl.LIVE.append(c)
-        made.append(c)
-        if start:
-            c.start()
-        return c
-
-    yield make
-    for c in made:
-        c.stop()
-        if c in cl.LIVE:
-            cl.LIVE.remove(c)
-    for c in made:
-        cl.check_sanitizer_reports(c)
 
 
 def route_tls(certs, pair=None, ca=None, verify=True, **opts):
@@ -168,7 +139,7 @@ FIRST_RECORD = r"rid:\d+ - TLS route handshake error: tls: first record does not
 @pytest.mark.parametrize("topology", cl.topologies(2))
 @pytest.mark.parametrize("which", ["tls-seed", "tls-peer"])
 def test_route_tls_vs_plain_no_route(make_cluster, certs, topology, which):
-    c = make_cluster(topology, start=False)
+    c = make_cluster.unstarted(topology)
     tls_node = c[0] if which == "tls-seed" else c[1]
     plain_node = c[1] if which == "tls-seed" else c[0]
     tls_node.cluster_conf = route_tls(certs)
@@ -187,7 +158,7 @@ def test_route_tls_vs_plain_no_route(make_cluster, certs, topology, which):
 
 @pytest.mark.parametrize("topology", cl.topologies(2))
 def test_route_untrusted_peer_no_route(make_cluster, certs, topology):
-    c = make_cluster(topology, start=False)
+    c = make_cluster.unstarted(topology)
     c[0].cluster_conf = route_tls(certs)
     c[1].cluster_conf = route_tls(certs, pair=certs.mallory, ca=certs.untrusted_ca)
     c[0].start()
