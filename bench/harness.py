@@ -571,6 +571,14 @@ def specs(layout, quick):
             ("acc3-nopool", "tput", "3 accounts, 3 × 1:1 A → B; gannet pool_size: -1 (one route "
              "connection per peer, as 2.9)", ACC3_ARGS, [128],
              {"subs_on": "B", "conf": ACC3_CONF, "gannet_cluster": "pool_size: -1"}),
+            # the same with two threads per node (gannet --shards 2, nats-server
+            # GOMAXPROCS=2): a pool's connections spread over gannet's shards
+            ("acc3-2t", "tput", "3 accounts, 3 × 1:1 A → B; 2 threads per node (gannet --shards 2, "
+             "nats-server GOMAXPROCS=2); gannet's default pool of 3, spread over its shards", ACC3_ARGS, [128],
+             {"subs_on": "B", "conf": ACC3_CONF, "node_threads": 2}),
+            ("acc3-nopool-2t", "tput", "3 accounts, 3 × 1:1 A → B; 2 threads per node; gannet pool_size: -1",
+             ACC3_ARGS, [128], {"subs_on": "B", "conf": ACC3_CONF, "gannet_cluster": "pool_size: -1",
+                                "node_threads": 2}),
         ]
         # the compression issue: 1 KiB JSON-like payloads A → B, TCP bytes
         # on A's route sockets, gannet at each level (nats-server 2.9.10:
@@ -751,6 +759,9 @@ def run_case(layout_name, layout, spec, size, opts, logdir, log):
             "repro": {s: None for s in SERVERS}, "conf": conf, "why": extra.get("why"),
             "comp": extra.get("comp"), "tls": bool(extra.get("tls"))}
     if layout.get("nodes"):
+        if extra.get("node_threads"):  # this case's nodes get more threads than the layout's one
+            nt = str(extra["node_threads"])
+            layout = dict(layout, gannet_args=["--shards", nt], nats_env={"GOMAXPROCS": nt})
         servers = {s: Cluster(s, layout, logdir, extra.get("conf"), extra.get("subs_on", "B"),
                               extra.get("gannet_cluster"), extra.get("wire", False))
                    for s in SERVERS}
@@ -1247,6 +1258,8 @@ CLUSTER_GOALS = [
     ("acc3", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
     ("acc3-nopool", 128, "msgs/s ratio", "msgs_s", "ratio", None, "(no goal)"),
     ("acc3-nopool", 128, "CPU/msg ratio", "cpu_per_m", "ratio", None, "(no goal)"),
+    ("acc3-2t", 128, "msgs/s ratio", "msgs_s", "ratio", lambda r: r >= 2.0, "≥ 2×"),
+    ("acc3-nopool-2t", 128, "msgs/s ratio", "msgs_s", "ratio", None, "(no goal)"),
 ]
 # TLS goals (pinned layout, libnats over TLS to both servers)
 TLS_GOALS = [
@@ -1307,18 +1320,22 @@ def gannet_fig(c, key):
 
 def pool_goal_rows(by):
     """Pooled / no-pool: gannet's acc3 msgs/s over its acc3-nopool msgs/s
-    (two cases, each gannet's median)."""
-    a, b = by.get(("acc3", 128)), by.get(("acc3-nopool", 128))
-    if not a and not b:
-        return []
-    (va, na), (vb, nb) = gannet_fig(a, "msgs_s"), gannet_fig(b, "msgs_s")
-    if va is None or vb is None:
-        return [f"| acc3 / acc3-nopool | 128 B | gannet msgs/s pooled / pool_size -1 | "
-                f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | – | ≥ 2× | {na if va is None else nb} |"]
-    r = va / vb
-    met = ("**yes**" if r >= 2.0 else "**no**") + (" (noisy†)" if na or nb else "")
-    return [f"| acc3 / acc3-nopool | 128 B | gannet msgs/s pooled / pool_size -1 | "
-            f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | {r:.2f}× | ≥ 2× | {met} |"]
+    (two cases, each gannet's median), with one thread per node and with two."""
+    rows = []
+    for pooled, nopool in (("acc3", "acc3-nopool"), ("acc3-2t", "acc3-nopool-2t")):
+        a, b = by.get((pooled, 128)), by.get((nopool, 128))
+        if not a and not b:
+            continue
+        (va, na), (vb, nb) = gannet_fig(a, "msgs_s"), gannet_fig(b, "msgs_s")
+        head = f"| {pooled} / {nopool} | 128 B | gannet msgs/s pooled / pool_size -1 | "
+        if va is None or vb is None:
+            rows.append(head + f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | – | ≥ 2× | "
+                        f"{na if va is None else nb} |")
+            continue
+        r = va / vb
+        met = ("**yes**" if r >= 2.0 else "**no**") + (" (noisy†)" if na or nb else "")
+        rows.append(head + f"{fmt_num(va, 'int')} / {fmt_num(vb, 'int')} | | {r:.2f}× | ≥ 2× | {met} |")
+    return rows
 
 
 def comp_goal_rows(by):

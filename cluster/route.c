@@ -78,6 +78,10 @@ struct route {
     int slot;                  /* its index in the peer's pool (route_pool_idx); 0 on a no-pool route */
     int pin;                   /* the pinned account it is dedicated to (cl->pins), -1: pooled accounts */
     bool negotiated;           /* compression settled with the peer (from its first INFO) */
+    bool moved;                /* handed over to another shard after registering (the owner's copy) */
+    bool ghost;                /* shard 0's stand-in for a moved route: no socket, its owner is shard `at` */
+    bool refused_pin;          /* the peer said it has no route for its pinned account (the owner's copy) */
+    int at;                    /* a ghost: the shard that owns the connection */
     int comp;                  /* that compression (enum route_comp; an s2_auto route: its current level) */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
@@ -128,8 +132,12 @@ struct cluster {
     int ntargets, nexplicit;
     struct conn **routes;
     uint32_t nroutes, rcap;
-    struct ient **tab;         /* advertised interest */
-    uint32_t tab_mask, tab_n;
+    struct itab {              /* advertised interest: one table per shard, for the routes it owns */
+        struct ient **tab;
+        uint32_t mask, n;
+    } *itab;                   /* [nshards], each its shard's only */
+    struct conn **ghosts;      /* stand-ins of the routes handed over, registered or not, until they end */
+    uint32_t nghosts, gcap;
 };
 
 static struct cluster *CL(const struct server *s) { return s->cluster; }
@@ -465,10 +473,13 @@ int route_init(struct server *s, const struct opts *o)
         cl->rtt_ms[0] = 10, cl->rtt_ms[1] = 50, cl->rtt_ms[2] = 100;
         cl->nrtt = 3;
     }
-    cl->tab_mask = 255;
-    cl->tab = calloc(cl->tab_mask + 1, sizeof *cl->tab);
-    if (!cl->tab)
+    if (!(cl->itab = calloc((size_t)s->nshards, sizeof *cl->itab)))
         return -1;
+    for (int i = 0; i < s->nshards; i++) {
+        cl->itab[i].mask = 255;
+        if (!(cl->itab[i].tab = calloc(256, sizeof *cl->itab[i].tab)))
+            return -1;
+    }
     own_urls(cl, o, s->port);
     if (cl->listen_fd >= 0)
         log_info("Listening for route connections on %s:%d", co->host, cl->port);
@@ -501,13 +512,22 @@ void route_free(struct server *s)
     for (int i = 0; i < cl->nown; i++)
         free(cl->own_urls[i]);
     free(cl->own_urls);
-    for (uint32_t i = 0; cl->tab && i <= cl->tab_mask; i++)
-        for (struct ient *e = cl->tab[i], *n; e; e = n) {
-            n = e->next;
-            free(e);
-        }
-    free(cl->tab);
+    for (int k = 0; cl->itab && k < s->nshards; k++) {
+        struct itab *it = &cl->itab[k];
+        for (uint32_t i = 0; it->tab && i <= it->mask; i++)
+            for (struct ient *e = it->tab[i], *n; e; e = n) {
+                n = e->next;
+                free(e);
+            }
+        free(it->tab);
+    }
+    free(cl->itab);
     free(cl->routes);
+    for (uint32_t i = 0; i < cl->nghosts; i++) { /* stand-ins of routes that were open when the server stopped */
+        route_release(cl->ghosts[i]);
+        free(cl->ghosts[i]);
+    }
+    free(cl->ghosts);
     free(cl->pins);
     free(atomic_load(&cl->client_info));
     free(atomic_load(&cl->client_info_ldm));
@@ -782,6 +802,255 @@ static const char *info_comp(const struct cluster *cl, const struct route *r)
     return route_comp_names[r && r->comp ? r->comp : cl->comp];
 }
 
+/* ---------------------------------------------------------------- routes on other shards
+ *
+ * A route that registers is handed over to the shard with the fewest
+ * routes (spread), so that a pool's connections, and the routes to
+ * different servers, run on different cores: their RMSG parsing,
+ * delivery and compression, and the writes of the messages they carry.
+ * Everything about the cluster stays on shard 0, which keeps a stand-in
+ * (a ghost: the route's state, no socket, not in any slot table) where the
+ * connection was, in cl->routes and its target. What shard 0 writes to a
+ * ghost (RS+/RS-, gossip, lame duck INFO) or closes goes to the owner as
+ * SC_ROUTE_CTL, after the SC_ADOPT that carried the connection there (one
+ * producer's commands run in the order posted). The owner sends shard 0
+ * the route's later INFOs (gossip, its client URLs, lame duck) and its end
+ * as SC_ROUTE_UP; shard 0 then runs what it runs for a route of its own
+ * (process_info, route_gone) on the ghost and frees it. Before the move
+ * completes (the handover drains the output first, docs/design.md §17),
+ * shard 0 writes to the connection itself. */
+
+enum rcmd {
+    RC_WRITE = 1,              /* to the owner: bytes for the route */
+    RC_CLOSE,                  /* to the owner: close it (arg: the reason) */
+    RC_CONFIGURED,             /* to the owner: it now serves an explicit target (arg: 0/1) */
+    RU_INFO,                   /* to shard 0: an INFO the route received (buf: its JSON) */
+    RU_GONE,                   /* to shard 0: it closed (arg: the reason and RU_ flags) */
+};
+#define RU_NOREDIAL 0x10000    /* closed as one too many (or refused a pinned account): no redial */
+#define RU_REFUSED_PIN 0x20000 /* the peer has no route for its pinned account */
+
+static int post_cmd(struct shard *to, enum shard_cmd_type type, uint64_t cid, int op, int arg, const char *p, size_t n)
+{
+    struct shard_cmd *cmd = calloc(1, sizeof *cmd);
+    char *b = n ? malloc(n) : NULL;
+    if (!cmd || (n && !b)) {
+        free(cmd);
+        free(b);
+        log_error("cluster: out of memory posting to shard %d for rid:%" PRIu64, to->id, cid);
+        return -ENOMEM;
+    }
+    if (n)
+        memcpy(b, p, n);
+    cmd->type = type;
+    cmd->route.cid = cid;
+    cmd->route.op = op;
+    cmd->route.arg = arg;
+    cmd->buf = b;
+    cmd->buf_len = (uint32_t)n;
+    shard_post(to, cmd);
+    return 0;
+}
+
+/* What shard 0 writes to a registered route, its own or a ghost. */
+static int rwrite(struct conn *c, const char *p, size_t n)
+{
+    const struct route *r = c->route;
+    if (!r->ghost)
+        return conn_write(c, p, n);
+    if (c->closing)
+        return 0;
+    return post_cmd(c->sh->srv->shards[r->at], SC_ROUTE_CTL, c->cid, RC_WRITE, 0, p, n);
+}
+
+static void rclose(struct conn *c, enum close_reason why)
+{
+    if (!c->route->ghost) {
+        conn_close(c, why, false);
+        return;
+    }
+    if (c->closing)
+        return;
+    c->closing = true; /* nothing more is sent to it; it is freed when its end is heard of */
+    c->reason = why;
+    if (post_cmd(c->sh->srv->shards[c->route->at], SC_ROUTE_CTL, c->cid, RC_CLOSE, (int)why, NULL, 0) < 0)
+        c->closing = false; /* try again at the next occasion */
+}
+
+/* A route that just registered on shard 0 goes to the shard with the
+ * fewest registered routes (the lowest id among equals); it moves once
+ * its output, the interest table first, has drained. */
+static void spread(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    struct server *s = sh->srv;
+    struct cluster *cl = CL(s);
+    if (s->nshards < 2 || c->route->moved || c->route->ghost || c->closing)
+        return;
+    uint32_t counts[256] = {0};
+    int n = s->nshards < 256 ? s->nshards : 256;
+    for (uint32_t i = 0; i < cl->nroutes; i++) {
+        const struct route *o = cl->routes[i]->route;
+        const struct conn *k = cl->routes[i];
+        int at = o->ghost ? o->at : k->moving ? k->move_to : 0; /* one on its way counts where it goes */
+        if (k != c && at < n)
+            counts[at]++;
+    }
+    int to = 0;
+    for (int i = 1; i < n; i++)
+        if (counts[i] < counts[to])
+            to = i;
+    if (to != sh->id && shard_handover(sh, c, to) < 0)
+        log_debug("%s:%u - rid:%" PRIu64 " - stays on shard %d (busy)", c->ip, c->port, c->cid, sh->id);
+}
+
+static void ghost_free(struct conn *g)
+{
+    route_release(g);
+    free(g);
+}
+
+int route_moving(struct conn *c, int to)
+{
+    struct route *r = c->route;
+    struct cluster *cl = CL(c->sh->srv);
+    if (!r || !cl || !r->registered)
+        return 0; /* closed meanwhile: nothing of it is in the registry */
+    if (cl->nghosts == cl->gcap) {
+        uint32_t nc = cl->gcap ? cl->gcap * 2 : 8;
+        struct conn **nv = realloc(cl->ghosts, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        cl->ghosts = nv, cl->gcap = nc;
+    }
+    struct conn *g = calloc(1, sizeof *g);
+    struct route *gr = g ? malloc(sizeof *gr) : NULL;
+    if (!gr) {
+        free(g);
+        return -1;
+    }
+    *gr = *r; /* the client URLs go to the stand-in: only shard 0 reads them */
+    gr->ghost = true;
+    gr->at = to;
+    r->curls = NULL;
+    r->ncurls = 0;
+    r->moved = true;
+    g->route = gr;
+    g->kind = CK_ROUTE;
+    g->sh = c->sh;
+    g->cid = c->cid;
+    g->fd = -1;
+    g->port = c->port;
+    g->connected = true;
+    memcpy(g->ip, c->ip, sizeof g->ip);
+    for (uint32_t i = 0; i < cl->nroutes; i++)
+        if (cl->routes[i] == c)
+            cl->routes[i] = g;
+    for (int i = 0; i < cl->ntargets; i++)
+        if (cl->targets[i].conn == c)
+            cl->targets[i].conn = g;
+    cl->ghosts[cl->nghosts++] = g;
+    return 0;
+}
+
+/* A registered route this shard owns: told of interest changes from now on. */
+static int own_route(struct conn *c)
+{
+    struct shard *sh = c->sh;
+    if (sh->nrconn == sh->rconn_cap) {
+        uint32_t nc = sh->rconn_cap ? sh->rconn_cap * 2 : 8;
+        struct conn **nv = realloc(sh->rconn, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        sh->rconn = nv, sh->rconn_cap = nc;
+    }
+    sh->rconn[sh->nrconn++] = c;
+    atomic_store_explicit(&sh->nroutes, (int32_t)sh->nrconn, memory_order_relaxed);
+    return 0;
+}
+
+static int send_all_interest(struct conn *c);
+
+int route_adopted(struct conn *c)
+{
+    if (!c->route || !c->route->moved)
+        return 0;
+    log_debug("%s:%u - rid:%" PRIu64 " - Route handed over to shard %d", c->ip, c->port, c->cid, c->sh->id);
+    /* what this shard's table holds: the interest it has told its routes,
+     * and the changes after it come from the same table */
+    return own_route(c) < 0 || send_all_interest(c) < 0 ? -1 : 0;
+}
+
+static int process_info(struct conn *c, const struct proto_msg *m);
+static int send_route_info(struct conn *c, bool first, bool ldm);
+static void route_gone(struct conn *c);
+
+void route_cmd_in(struct shard *sh, const struct shard_cmd *cmd)
+{
+    struct cluster *cl = CL(sh->srv);
+    uint64_t cid = cmd->route.cid;
+    if (!cl) {
+        free(cmd->buf);
+        return;
+    }
+    if (cmd->type == SC_ROUTE_CTL) { /* the owner */
+        struct conn *c = NULL;
+        for (uint32_t i = 0; i < sh->nrconn && !c; i++)
+            if (sh->rconn[i]->cid == cid)
+                c = sh->rconn[i];
+        if (c && !c->closing) {
+            if (cmd->route.op == RC_WRITE && conn_write(c, cmd->buf, cmd->buf_len) < 0)
+                conn_close(c, CR_RESOURCES, false);
+            else if (cmd->route.op == RC_CLOSE)
+                conn_close(c, (enum close_reason)cmd->route.arg, false);
+            else if (cmd->route.op == RC_CONFIGURED)
+                c->route->configured = cmd->route.arg != 0;
+        }
+        free(cmd->buf);
+        return;
+    }
+    uint32_t gi = 0; /* shard 0: the stand-in */
+    while (gi < cl->nghosts && cl->ghosts[gi]->cid != cid)
+        gi++;
+    if (gi == cl->nghosts) {
+        free(cmd->buf);
+        return;
+    }
+    struct conn *g = cl->ghosts[gi];
+    struct route *gr = g->route;
+    if (cmd->route.op == RU_INFO) {
+        if (gr->registered && !g->closing) {
+            struct proto_msg m = {.op = OP_INFO, .rest = {cmd->buf, cmd->buf_len}};
+            process_info(g, &m);
+        }
+        free(cmd->buf);
+        return;
+    }
+    int arg = cmd->route.arg;
+    g->reason = (enum close_reason)(arg & 0xffff);
+    if (arg & RU_NOREDIAL)
+        gr->noredial = true;
+    if ((arg & RU_REFUSED_PIN) && gr->target >= 0 && gr->pin >= 0 && gr->pin < 64)
+        cl->targets[gr->target].refused_pins |= 1ull << gr->pin;
+    g->closing = true;
+    route_gone(g);
+    cl->ghosts[gi] = cl->ghosts[--cl->nghosts];
+    ghost_free(g);
+    free(cmd->buf);
+}
+
+void route_shard_ldm(struct shard *sh)
+{
+    struct cluster *cl = CL(sh->srv);
+    if (!cl || sh->id != 0)
+        return;
+    for (uint32_t i = 0; i < cl->nroutes; i++) {
+        struct conn *g = cl->routes[i];
+        if (g->route->ghost && !g->closing && send_route_info(g, false, true) < 0)
+            rclose(g, CR_RESOURCES);
+    }
+}
+
 /* ---------------------------------------------------------------- the INFO we send */
 
 /* first: the INFO a connection starts with (a nonce, "INFO {...} \r\n");
@@ -838,7 +1107,7 @@ static int send_route_info(struct conn *c, bool first, bool ldm)
         }
     }
     sb_str(&b, first ? "} \r\n" : "}\r\n");
-    int rc = b.oom ? -ENOMEM : conn_write(c, b.p, b.n);
+    int rc = b.oom ? -ENOMEM : rwrite(c, b.p, b.n);
     free(b.p);
     return rc;
 }
@@ -868,7 +1137,7 @@ static void send_gossip(struct conn *to, const struct conn *about)
     }
     sb_str(&b, ",\"lnoc\":true}\r\n");
     if (!b.oom)
-        conn_write(to, b.p, b.n);
+        rwrite(to, b.p, b.n);
     free(b.p);
 }
 
@@ -1029,13 +1298,36 @@ void route_closed(struct conn *c)
 {
     struct route *r = c->route;
     struct shard *sh = c->sh;
-    struct cluster *cl = CL(sh->srv);
-    if (!r || !cl)
+    if (!r || !CL(sh->srv))
         return;
-    bool stopping = atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed);
     /* nats-server logs every route's end, registered or not */
     log_info("%s:%u - rid:%" PRIu64 " - Router connection closed: %s", c->ip, c->port, c->cid,
              close_reason_str(c->reason));
+    for (uint32_t i = 0; i < sh->nrconn; i++)
+        if (sh->rconn[i] == c) {
+            sh->rconn[i] = sh->rconn[--sh->nrconn];
+            atomic_store_explicit(&sh->nroutes, (int32_t)sh->nrconn, memory_order_relaxed);
+            break;
+        }
+    if (!r->moved) {
+        route_gone(c);
+        return;
+    }
+    /* shard 0 deregisters and redials through the stand-in; if this cannot
+     * be posted, the stand-in stays registered until the server stops */
+    int flags = c->reason | (r->noredial ? RU_NOREDIAL : 0) | (r->refused_pin ? RU_REFUSED_PIN : 0);
+    if (!atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed))
+        post_cmd(sh->srv->shards[0], SC_ROUTE_UP, c->cid, RU_GONE, flags, NULL, 0);
+}
+
+/* The end of a route on shard 0 (the connection, or a moved one's stand-in):
+ * deregister, redial. */
+static void route_gone(struct conn *c)
+{
+    struct route *r = c->route;
+    struct shard *sh = c->sh;
+    struct cluster *cl = CL(sh->srv);
+    bool stopping = atomic_load_explicit(&sh->srv->stopping, memory_order_relaxed);
     if (r->registered) {
         unregister(c);
         if (!stopping)
@@ -1137,8 +1429,9 @@ void route_release(struct conn *c)
 
 void route_send_ldm(struct conn *c)
 {
-    if (c->route && c->route->registered && !c->closing && send_route_info(c, false, true) < 0)
-        conn_close(c, CR_RESOURCES, false);
+    /* a moved route is told by shard 0, through its stand-in (route_shard_ldm) */
+    if (c->route && c->route->registered && !c->route->moved && !c->closing && send_route_info(c, false, true) < 0)
+        rclose(c, CR_RESOURCES);
 }
 
 /* ---------------------------------------------------------------- interest we advertise */
@@ -1148,10 +1441,10 @@ static uint64_t ikey(uint32_t acc, const char *subj, uint32_t slen, const char *
     return XXH3_64bits_withSeed(subj, slen, acc) ^ (qlen ? XXH3_64bits_withSeed(q, qlen, 0x9e37) : 0);
 }
 
-static struct ient **ifind(struct cluster *cl, uint64_t h, uint32_t acc, const char *subj, uint32_t slen,
+static struct ient **ifind(struct itab *it, uint64_t h, uint32_t acc, const char *subj, uint32_t slen,
                            const char *q, uint32_t qlen)
 {
-    struct ient **pp = &cl->tab[h & cl->tab_mask];
+    struct ient **pp = &it->tab[h & it->mask];
     for (; *pp; pp = &(*pp)->next) {
         struct ient *e = *pp;
         if (e->h == h && e->acc == acc && e->slen == slen && e->qlen == qlen && !memcmp(e->k, subj, slen) &&
@@ -1161,21 +1454,21 @@ static struct ient **ifind(struct cluster *cl, uint64_t h, uint32_t acc, const c
     return pp;
 }
 
-static void igrow(struct cluster *cl)
+static void igrow(struct itab *it)
 {
-    uint32_t nm = cl->tab_mask * 2 + 1;
+    uint32_t nm = it->mask * 2 + 1;
     struct ient **nt = calloc((size_t)nm + 1, sizeof *nt);
     if (!nt)
         return; /* longer chains */
-    for (uint32_t i = 0; i <= cl->tab_mask; i++)
-        for (struct ient *e = cl->tab[i], *n; e; e = n) {
+    for (uint32_t i = 0; i <= it->mask; i++)
+        for (struct ient *e = it->tab[i], *n; e; e = n) {
             n = e->next;
             e->next = nt[e->h & nm];
             nt[e->h & nm] = e;
         }
-    free(cl->tab);
-    cl->tab = nt;
-    cl->tab_mask = nm;
+    free(it->tab);
+    it->tab = nt;
+    it->mask = nm;
 }
 
 /* 32-bit FNV-1a, the hash route.go's computeRoutePoolIdx takes of an account name. */
@@ -1258,12 +1551,16 @@ static void rs_add(struct rsout *o, const struct account *a, const struct ient *
     o->v[o->n++] = (struct rsline){a, off, (uint32_t)o->b.n - off, a->name_len + 1};
 }
 
-static void to_routes(struct cluster *cl, struct rsout *o)
+/* To the registered routes this shard owns. */
+static void to_routes(struct shard *sh, struct rsout *o)
 {
+    const struct cluster *cl = CL(sh->srv);
     struct sbuf w = {0};
-    for (uint32_t i = 0; i < cl->nroutes && !o->b.oom; i++) {
-        struct conn *c = cl->routes[i];
+    for (uint32_t i = 0; i < sh->nrconn && !o->b.oom; i++) {
+        struct conn *c = sh->rconn[i];
         const struct route *r = c->route;
+        if (c->closing)
+            continue;
         w.n = 0;
         for (uint32_t k = 0; k < o->n; k++) {
             const struct rsline *l = &o->v[k];
@@ -1278,8 +1575,8 @@ static void to_routes(struct cluster *cl, struct rsout *o)
         }
         if (w.oom)
             break;
-        if (w.n)
-            conn_write(c, w.p, w.n);
+        if (w.n && conn_write(c, w.p, w.n) < 0)
+            conn_close(c, CR_RESOURCES, false); /* it would miss interest: better redialled */
     }
     if (w.oom || o->b.oom || o->oom)
         log_error("cluster: out of memory sending interest");
@@ -1299,7 +1596,8 @@ static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_
     struct account *a = &s->acc[acc];
     uint32_t n = sublist_count_local(&a->sl, subj, slen, qlen ? q : NULL, qlen);
     uint64_t h = ikey(acc, subj, slen, q, qlen);
-    struct ient **pp = ifind(cl, h, acc, subj, slen, q, qlen), *e = *pp;
+    struct itab *it = &cl->itab[sh->id];
+    struct ient **pp = ifind(it, h, acc, subj, slen, q, qlen), *e = *pp;
     if (!e && !n)
         return;
     if (e && (uint32_t)e->count == n)
@@ -1313,8 +1611,8 @@ static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_
         memcpy(e->k, subj, slen);
         memcpy(e->k + slen, q, qlen);
         *pp = e;
-        if (++cl->tab_n > cl->tab_mask)
-            igrow(cl);
+        if (++it->n > it->mask)
+            igrow(it);
         rs_add(out, a, e, true);
         return;
     }
@@ -1327,14 +1625,13 @@ static void note_apply(struct shard *sh, uint32_t acc, const char *subj, uint32_
     }
     rs_add(out, a, e, false);
     *pp = e->next;
-    cl->tab_n--;
+    it->n--;
     free(e);
 }
 
 /* Notes are records: u32 account, u32 subject length, u32 queue length, the bytes, padded to 4. */
 static void notes_apply(struct shard *sh, const char *buf, uint32_t len)
 {
-    struct cluster *cl = CL(sh->srv);
     struct rsout out = {0};
     for (uint32_t off = 0; off + 12 <= len;) {
         uint32_t h[3];
@@ -1343,10 +1640,10 @@ static void notes_apply(struct shard *sh, const char *buf, uint32_t len)
         note_apply(sh, h[0], p, h[1], p + h[1], h[2], &out);
         off += (12 + h[1] + h[2] + 3) & ~3u;
         if (out.b.n > 65536)
-            to_routes(cl, &out);
+            to_routes(sh, &out);
     }
     if (out.n)
-        to_routes(cl, &out);
+        to_routes(sh, &out);
     free(out.b.p);
     free(out.v);
 }
@@ -1377,24 +1674,42 @@ void route_note(struct shard *sh, const struct sub *s)
 
 void route_notes_flush(struct shard *sh)
 {
+    /* Every shard keeps its own advertised table for the routes it owns,
+     * so every shard hears every note: the shard that changed the index
+     * applies them now, the others at the start of their next turn. They
+     * are posted before this turn's message batches are pushed, and a
+     * shard runs its commands before it reads its mailboxes, so the RS+ of
+     * a SUB goes out on any route before a message its client published
+     * after it (a request's reply depends on it). */
     if (!sh->rn_len)
         return;
-    if (sh->id == 0) {
-        notes_apply(sh, sh->rn_buf, sh->rn_len);
-        sh->rn_len = 0;
-        return;
+    struct server *s = sh->srv;
+    struct shard_cmd *cmds[MAX_SHARDS] = {0};
+    bool oom = false;
+    for (int i = 0; i < s->nshards && !oom; i++) {
+        if (i == sh->id)
+            continue;
+        cmds[i] = calloc(1, sizeof *cmds[i]);
+        if (!cmds[i] || !(cmds[i]->buf = malloc(sh->rn_len)))
+            oom = true;
     }
-    struct shard_cmd *cmd = calloc(1, sizeof *cmd);
-    if (!cmd) {
+    if (oom) {
+        for (int i = 0; i < s->nshards; i++)
+            if (cmds[i])
+                free(cmds[i]->buf), free(cmds[i]);
         log_error("cluster: out of memory posting interest notes (kept for the next turn)");
         return;
     }
-    cmd->type = SC_ROUTE_NOTES;
-    cmd->buf = sh->rn_buf;
-    cmd->buf_len = sh->rn_len;
-    sh->rn_buf = NULL;
-    sh->rn_len = sh->rn_cap = 0;
-    shard_post(sh->srv->shards[0], cmd);
+    notes_apply(sh, sh->rn_buf, sh->rn_len);
+    for (int i = 0; i < s->nshards; i++) {
+        if (!cmds[i])
+            continue;
+        cmds[i]->type = SC_ROUTE_NOTES;
+        memcpy(cmds[i]->buf, sh->rn_buf, sh->rn_len);
+        cmds[i]->buf_len = sh->rn_len;
+        shard_post(s->shards[i], cmds[i]);
+    }
+    sh->rn_len = 0;
 }
 
 void route_notes_in(struct shard *sh, char *buf, uint32_t len)
@@ -1404,27 +1719,27 @@ void route_notes_in(struct shard *sh, char *buf, uint32_t len)
 }
 
 /* Everything we advertise, to a route that just registered. */
-static void send_all_interest(struct conn *c)
+static int send_all_interest(struct conn *c)
 {
     struct server *s = c->sh->srv;
     struct cluster *cl = CL(s);
     struct sbuf b = {0};
-    for (uint32_t i = 0; i <= cl->tab_mask; i++)
-        for (const struct ient *e = cl->tab[i]; e; e = e->next) {
+    const struct itab *it = &cl->itab[c->sh->id];
+    for (uint32_t i = 0; i <= it->mask; i++)
+        for (const struct ient *e = it->tab[i]; e; e = e->next) {
             const struct account *a = &s->acc[e->acc];
             if (!carries(cl, c->route, a))
                 continue;
             write_rs(&b, a, e, true, c->route->pin < 0);
             if (b.n > 65536) {
-                conn_write(c, b.p, b.n);
+                if (conn_write(c, b.p, b.n) < 0)
+                    b.oom = true;
                 b.n = 0;
             }
         }
-    if (b.oom)
-        conn_close(c, CR_RESOURCES, false);
-    else if (b.n)
-        conn_write(c, b.p, b.n);
+    int rc = b.oom ? -ENOMEM : b.n ? conn_write(c, b.p, b.n) : 0;
     free(b.p);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- ops from a route */
@@ -1830,7 +2145,7 @@ static int process_info(struct conn *c, const struct proto_msg *m)
             unregister(dup); /* quietly: the peer's URLs stay, the new route brings the same */
             log_debug("%s:%u - rid:%" PRIu64 " - Duplicate route for %s, keeping rid:%" PRIu64, dup->ip, dup->port,
                       dup->cid, id, c->cid);
-            conn_close(dup, CR_DUPLICATE_ROUTE, false);
+            rclose(dup, CR_DUPLICATE_ROUTE);
             dup = NULL;
         }
     }
@@ -1842,6 +2157,9 @@ static int process_info(struct conn *c, const struct proto_msg *m)
             if (dup->route->target < 0 || !cl->targets[dup->route->target].explicit_) {
                 dup->route->target = r->target;
                 dup->route->configured = t->explicit_;
+                if (dup->route->ghost) /* /routez's is_configured comes from the owner's copy */
+                    post_cmd(c->sh->srv->shards[dup->route->at], SC_ROUTE_CTL, dup->cid, RC_CONFIGURED, t->explicit_,
+                             NULL, 0);
                 t->conn = dup;
             }
             t->dialling = false;
@@ -1904,7 +2222,11 @@ static int process_info(struct conn *c, const struct proto_msg *m)
                  cl->pins[r->pin]->name);
     else
         log_info("%s:%u - rid:%" PRIu64 " - Route connection created", c->ip, c->port, c->cid);
-    send_all_interest(c);
+    spread(c); /* off to another shard, which tells it our interest when it lands */
+    if (!c->moving && (own_route(c) < 0 || send_all_interest(c) < 0)) {
+        conn_close(c, CR_RESOURCES, false);
+        return 1;
+    }
     if (first) {
         for (uint32_t i = 0; i < cl->nroutes; i++) /* gossip: each other server learns of it, once */
             if (cl->routes[i] != c && strcmp(cl->routes[i]->route->id, id) && first_of_server(cl, i))
@@ -1993,6 +2315,10 @@ int route_dispatch(struct conn *c, const struct proto_msg *m)
     case OP_CONNECT:
         return r->got_connect || r->solicited ? 0 : process_connect(c, m);
     case OP_INFO:
+        if (r->moved) { /* gossip and the peer's updates are shard 0's */
+            post_cmd(c->sh->srv->shards[0], SC_ROUTE_UP, c->cid, RU_INFO, 0, m->rest.p, m->rest.n);
+            return 0;
+        }
         return process_info(c, m);
     case OP_RSPLUS:
         return process_rs(c, m, true);
@@ -2012,7 +2338,10 @@ int route_dispatch(struct conn *c, const struct proto_msg *m)
         if (r->pin >= 0 && r->target >= 0 && r->pin < 64 &&
             (memmem(m->rest.p, m->rest.n, "No route for account", 20) ||
              memmem(m->rest.p, m->rest.n, "Not possible to have a dedicated route", 38))) {
-            CL(c->sh->srv)->targets[r->target].refused_pins |= 1ull << r->pin; /* that server does not pin it */
+            if (r->moved) /* its end tells shard 0 */
+                r->refused_pin = true;
+            else
+                CL(c->sh->srv)->targets[r->target].refused_pins |= 1ull << r->pin; /* that server does not pin it */
             r->noredial = true;
         }
         conn_close(c, CR_PARSE_ERROR, false);

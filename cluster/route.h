@@ -4,27 +4,35 @@
  * ways, one hop.
  *
  * Where things live:
- *   - Every route connection is owned by shard 0 (it accepts on the route
- *     port and dials), and so is everything about the cluster that changes:
- *     the registered routes, the targets it dials, the interest it has
- *     advertised, the cluster name once adopted. Pooling over shards is
- *     issue 12's.
+ *   - Shard 0 accepts on the route port and dials, and owns everything
+ *     about the cluster that changes: the registered routes, the targets
+ *     it dials, the interest it has advertised, the cluster name once
+ *     adopted. A route that registers is handed over to the shard with the
+ *     fewest routes (shard_handover), so a pool's connections run on
+ *     several cores; shard 0 keeps a stand-in for it (a "ghost": its route
+ *     state, no socket) in the registry, and what it would write to it or
+ *     close goes as SC_ROUTE_CTL to the owner, which tells shard 0 of the
+ *     route's later INFOs and of its end with SC_ROUTE_UP.
  *   - A route's interest is subscriptions in the accounts' indexes owned by
  *     the route connection (sub->route, sid "acc subj [queue]" as /routez
  *     shows it), so a publish on any shard matches them like any subscriber
- *     and the mailbox carries them to shard 0, which writes one RMSG per
- *     route connection and message (route_collect, route_flush_msg).
- *   - Local interest changes reach shard 0 as notes (account, subject,
- *     queue) posted once per turn by the shard that changed the index.
- *     Shard 0 re-derives the count from the index and compares it with what
- *     it advertised (one table: every route is told the same), so RS+/RS-
- *     converge whatever order the notes arrive in; a route that registers
- *     is sent the whole table.
+ *     and the mailbox carries them to the route's shard, which writes one
+ *     RMSG per route connection and message (route_collect,
+ *     route_flush_msg).
+ *   - Local interest changes reach every shard as notes (account, subject,
+ *     queue) posted once per turn by the shard that changed the index,
+ *     before that turn's messages. Each shard re-derives the count from the
+ *     index and compares it with what it advertised to the routes it owns
+ *     (a table per shard: its routes are told the same), so RS+/RS-
+ *     converge whatever order the notes arrive in, and precede the
+ *     messages published after the SUB; a route that starts on a shard is
+ *     sent that shard's whole table.
  *
  * Threads: route_init/route_free on the control thread; route_note and
  * route_notes_flush on any shard (its own turn); route_client_urls on any
- * shard (RCU); route_varz/route_connect_urls on the monitor (a mutex);
- * the rest on shard 0. */
+ * shard (RCU); route_varz/route_connect_urls on the monitor (a mutex); the
+ * connection hooks and the message path on the route's owner; the rest on
+ * shard 0. */
 #ifndef GANNET_ROUTE_H
 #define GANNET_ROUTE_H
 #include <stdbool.h>
@@ -56,6 +64,13 @@ void route_release(struct conn *c);       /* at the final release */
 void route_send_ldm(struct conn *c);      /* lame duck: tell the peer ("ldm":true) */
 void route_dial_failed(struct shard *sh, int32_t tag); /* a dialer gave up */
 void route_auth_done(struct conn *c, bool ok);            /* an auth worker checked its bcrypt password */
+/* Handing a registered route over (shard.c): on shard 0 as it leaves (a
+ * stand-in takes its place; -1: no memory), on the new owner as it lands. */
+int route_moving(struct conn *c, int to);
+int route_adopted(struct conn *c);
+struct shard_cmd;
+void route_cmd_in(struct shard *sh, const struct shard_cmd *cmd); /* SC_ROUTE_CTL, SC_ROUTE_UP (takes buf) */
+void route_shard_ldm(struct shard *sh); /* lame duck, shard 0: tell the routes it handed over */
 #define ROUTE_MAX_PING_MS 30000 /* nats-server 2.10's defaultRouteMaxPingInterval */
 bool route_follows_rtt(const struct conn *c); /* compressing with s2_auto: its pings measure the RTT */
 

@@ -339,7 +339,7 @@ static void move_out(struct shard *sh, struct conn *c);
 static void maybe_release(struct shard *sh, struct conn *c)
 {
     if (c->moving && !c->closing && !c->recv_armed && !c->send_inflight && !c->in_flush_list && !c->retry_recv &&
-        c->pending == 0) {
+        !has_output(c)) { /* a transport's own bytes (TLS records, an S2 stream) go out first too */
         move_out(sh, c);
         return;
     }
@@ -509,9 +509,18 @@ static void move_out(struct shard *sh, struct conn *c)
         maybe_release(sh, c);
         return;
     }
+    if (c->kind == CK_ROUTE && route_moving(c, c->move_to) < 0) { /* shard 0 keeps a stand-in: no memory for it */
+        free(m);
+        free(cmd);
+        c->moving = false;
+        conn_close(c, CR_RESOURCES, false);
+        maybe_release(sh, c);
+        return;
+    }
     *m = *c; /* the new owner takes fd, strings, parser, inq and the sid map as they are */
     parser_move(&m->parser, &c->parser);
-    atomic_fetch_sub_explicit(&sh->nclients, 1, memory_order_relaxed);
+    if (c->kind == CK_CLIENT)
+        atomic_fetch_sub_explicit(&sh->nclients, 1, memory_order_relaxed);
     log_debug("%s:%u - cid:%" PRIu64 " - handed over from shard %d to shard %d", c->ip, c->port, c->cid, sh->id,
               c->move_to);
     memset(&c->parser, 0, sizeof c->parser);
@@ -532,8 +541,13 @@ static void adopt(struct shard *sh, struct conn *m)
     if (!c) { /* it cannot live here: closed as a failed allocation closes a connection */
         log_error("%s:%u - cid:%" PRIu64 " - handover to shard %d failed: out of memory", m->ip, m->port, m->cid,
                   sh->id);
-        atomic_fetch_sub_explicit(&sh->srv->nclients, 1, memory_order_relaxed);
         m->sh = sh;
+        if (m->kind == CK_CLIENT) {
+            atomic_fetch_sub_explicit(&sh->srv->nclients, 1, memory_order_relaxed);
+        } else if (m->kind == CK_ROUTE) { /* shard 0 hears of its end */
+            m->reason = CR_RESOURCES;
+            route_closed(m);
+        }
         conn_release(m);
         close(m->fd);
         free(m);
@@ -541,7 +555,10 @@ static void adopt(struct shard *sh, struct conn *m)
     }
     conn_adopt(c, m);
     free(m);
-    atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
+    if (c->kind == CK_CLIENT)
+        atomic_fetch_add_explicit(&sh->nclients, 1, memory_order_relaxed);
+    else if (c->kind == CK_ROUTE && route_adopted(c) < 0)
+        conn_close(c, CR_RESOURCES, false);
     /* A reload while it was in flight: no shard's list held it, so its
      * limits and permissions are still the old configuration's, which may
      * be freed by now (the grace period did not wait for a command in a
@@ -1868,9 +1885,14 @@ static void run_cmd(struct shard *sh, const struct shard_cmd *cmd)
         close_listener(sh);
         for (struct conn *k = sh->conns; k; k = k->next)
             conn_send_ldm(k);
+        route_shard_ldm(sh); /* shard 0: the routes it handed over */
         return;
     case SC_ROUTE_NOTES:
         route_notes_in(sh, cmd->buf, cmd->buf_len);
+        return;
+    case SC_ROUTE_CTL:
+    case SC_ROUTE_UP:
+        route_cmd_in(sh, cmd);
         return;
     case SC_CLIENT_INFO:
         conn_push_info_all(sh);
@@ -2167,6 +2189,7 @@ void shard_destroy(struct shard *sh)
     free(sh->idx_ins);
     free(sh->rn_buf); /* notes of a last turn shard 0 will never read */
     free(sh->rcol);
+    free(sh->rconn);
     free(sh->idx_tmp);
     free(sh->idx_rc);
     /* subscriptions retired in the last turns: their grace periods ended in
@@ -2187,7 +2210,7 @@ void shard_destroy(struct shard *sh)
         n = c->next;
         if (c->type == SC_AUTH_DONE)
             free(c->auth.hash);
-        if (c->type == SC_ROUTE_NOTES)
+        if (c->type == SC_ROUTE_NOTES || c->type == SC_ROUTE_CTL || c->type == SC_ROUTE_UP)
             free(c->buf);
         if (c->type == SC_SYS_PUB)
             sys_msg_free(c->sys);

@@ -35,6 +35,8 @@ enum shard_cmd_type {
     SC_SYS_PUB,                /* publish a message of the server's (events.h struct sys_msg) */
     SC_ROUTE_NOTES,            /* shard 0: another shard's interest notes (buf, buf_len; cluster/route.h) */
     SC_CLIENT_INFO,            /* the cluster's client URLs changed: INFO to the clients */
+    SC_ROUTE_CTL,              /* to a route's shard, from shard 0: write, close (route, cid, op, buf) */
+    SC_ROUTE_UP,               /* to shard 0, from a route's shard: its INFO, its end (route, cid, op, buf) */
 };
 
 /* An outbound connection to make: where, as what kind, how hard to try.
@@ -62,8 +64,13 @@ struct shard_cmd {
         char *hash;            /* the hash it was checked against (the shard frees it) */
     } auth;                    /* SC_AUTH_DONE */
     struct sys_msg *sys;       /* SC_SYS_PUB (the shard frees it) */
-    char *buf;                 /* SC_ROUTE_NOTES (the shard frees it) */
+    char *buf;                 /* SC_ROUTE_NOTES, SC_ROUTE_CTL, SC_ROUTE_UP (the shard frees it) */
     uint32_t buf_len;
+    struct {
+        uint64_t cid;          /* the route connection */
+        int32_t op;            /* what to do (cluster/route.c's enum rcmd) */
+        int32_t arg;           /* a close reason; flags */
+    } route;                   /* SC_ROUTE_CTL, SC_ROUTE_UP */
 };
 
 /* An outbound connection being made: not a struct conn until it connects. */
@@ -164,6 +171,7 @@ struct shard {
     struct srvconf *conf;      /* the published configuration, loaded each turn */
     bool ldm_seen;             /* SC_LAME_DUCK done: the listener is closed */
     _Atomic int32_t nclients;  /* its open client connections (lame duck pacing) */
+    _Atomic int32_t nroutes;   /* the registered routes it owns (nrconn, for /shardz) */
     _Atomic(struct shard_cmd *) cmds; /* commands posted by other threads, newest first (shard_post) */
 
     char *map_buf;             /* a mapped subject (account_map) */
@@ -182,8 +190,10 @@ struct shard {
     bool raccept_armed;        /* shard 0: the route listener's accept */
     char *rn_buf;              /* this turn's interest notes */
     uint32_t rn_len, rn_cap;
-    struct sub **rcol;         /* shard 0: route subscriptions the message being delivered is for */
+    struct sub **rcol;         /* route subscriptions the message being delivered is for */
     uint32_t rcol_n, rcol_cap;
+    struct conn **rconn;       /* the registered routes handed over to this shard (SC_ROUTE_CTL finds them) */
+    uint32_t nrconn, rconn_cap;
 
     _Atomic(struct query *) query; /* a question from the monitor, answered at the next turn */
     int query_fd;              /* eventfd other threads write to wake the shard (queries, commands) */

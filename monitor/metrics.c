@@ -57,7 +57,7 @@ void ep_dashboard(struct monitor *m, const struct mreq *q, struct reply *r)
 /* ------------------------------------------------------------ /shardz */
 
 struct shard_figs {
-    int64_t connections, subscriptions;
+    int64_t connections, subscriptions, routes;
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes, slow_consumers, stalls;
     uint64_t loop_turns, sleeps, completions, mbox_sent, mbox_received, doorbells, idle_ns;
 };
@@ -66,6 +66,7 @@ static void shard_figs(const struct shard *sh, struct shard_figs *f)
 {
 #define LD(x) atomic_load_explicit(&sh->x, memory_order_relaxed)
     f->connections = LD(nclients);
+    f->routes = LD(nroutes);
     f->subscriptions = LD(nsubs);
     f->in_msgs = LD(in_msgs);
     f->out_msgs = LD(out_msgs);
@@ -104,6 +105,7 @@ void ep_shardz(struct monitor *m, const struct mreq *q, struct reply *r)
         jw_obj_begin(&w, NULL);
         jw_int(&w, "id", i);
         jw_int(&w, "connections", f.connections);
+        jw_int(&w, "routes", f.routes);
         jw_int(&w, "subscriptions", f.subscriptions);
         jw_uint(&w, "in_msgs", f.in_msgs);
         jw_uint(&w, "out_msgs", f.out_msgs);

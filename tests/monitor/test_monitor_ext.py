@@ -337,7 +337,7 @@ def test_ext_endpoint_http(make_server, path, ctype):
 # ======================================================================================
 
 SHARDZ_KEYS = {"server_id", "now", "shards"}
-SHARD_KEYS = {"id", "connections", "subscriptions", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
+SHARD_KEYS = {"id", "connections", "routes", "subscriptions", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
               "slow_consumers", "stalls", "loop_turns", "sleeps", "completions", "mailbox_sent", "mailbox_received",
               "doorbells", "idle_ns", "uptime_ns"}
 
