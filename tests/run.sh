@@ -58,6 +58,7 @@ if make -s tsan >"$R/tsan-build.log" 2>&1; then
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
         STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto \
         tests/cluster/test_cluster_route_proto.py tests/cluster/test_cluster_load.py tests/cluster/test_cluster_compress.py \
+        tests/cluster/test_cluster_spread.py \
         tests/tls/test_tls_client.py tests/tls/test_tls_routes.py \
         --deselect tests/proto/test_proto_permissions.py --deselect tests/proto/test_proto_mappings.py \
         --deselect tests/proto/test_proto_nkeys.py --deselect tests/proto/test_proto_parser.py \

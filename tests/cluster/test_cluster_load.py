@@ -68,7 +68,7 @@ SLOW_CONF = "max_pending: 262144\nmax_payload: 65536\n"
 @pytest.mark.parametrize("topology", [t for t in topologies(2) if t == "gg"] or
                          [pytest.param("nn", marks=pytest.mark.skip(reason="a gannet guarantee beyond nats-server's"))])
 def test_slow_subscriber_across_route_loses_nothing(make_cluster, topology):
-    """max_pending is 256 KiB on every node; the publisher on A sends 64 MiB (more than the sockets between can hold)
+    """max_pending is 256 KiB on every node; the publisher on A sends 128 MiB (more than the sockets between can hold)
     while the subscriber on B does not read for a while, then reads slowly.
     gannet parks the route's input on B while the subscriber is over half
     its max_pending, the route's output on A fills, and A parks the
@@ -82,7 +82,7 @@ def test_slow_subscriber_across_route_loses_nothing(make_cluster, topology):
     sub.send(b"SUB %s 1\r\n" % subj.encode())
     pubc = a.client()
     sync_interest(sub, pubc)
-    n, size = 65536, 1024
+    n, size = 131072, 1024  # 128 MiB: the sockets and shard links between hold tens of MB
     body = b"x" * (size - 8)
     # The publisher writes from its own socket as fast as A takes it; the
     # subscriber reads all along, but far slower.
