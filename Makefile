@@ -67,7 +67,7 @@ run: deps
 	./$(B)/gannet -c etc/gannet.conf -m 8222
 
 test: test-deps
-	$(MAKE) all unit
+	$(MAKE) -j$$(nproc) all unit
 	sh tests/run.sh
 
 asan:
@@ -78,10 +78,17 @@ tsan:
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_CFLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -Icore -Inet -Imonitor -Icluster
+# the core is compiled once for every target (instrumented, without
+# libFuzzer's main), each target only links it
+FUZZ_OBJ := $(CORE_SRC:%.c=build-fuzz/obj/%.o)
 fuzz: $(FUZZ_BIN)
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
-	@mkdir -p build-fuzz
-	clang -std=gnu17 -g -O1 -D_GNU_SOURCE -DFUZZING -I. -Icore -Inet -Imonitor -Icluster -fsanitize=fuzzer,address,undefined -o $@ $< $(CORE_SRC) $(LIBS)
+build-fuzz/obj/%.o: %.c $(wildcard core/*.h net/*.h monitor/*.h cluster/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build-fuzz/obj/monitor/metrics.o: monitor/dashboard.html
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
 # Side-by-side benchmarks against Debian's nats-server (see bench/README.md).
 bench: test-deps all

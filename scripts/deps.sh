@@ -5,7 +5,7 @@
 set -e
 want=${1:-build}
 build_pkgs="gcc make pkg-config libcrypt-dev liburing-dev libwolfssl-dev libxxhash-dev liburcu-dev libjansson-dev"
-test_pkgs="openssl clang libclang-rt-14-dev nats-server libnats-dev python3 python3-pytest python3-prometheus-client python3-cryptography chromium golang-go golang-github-nats-io-go-nats-dev golang-github-klauspost-compress-dev"
+test_pkgs="openssl clang libclang-rt-14-dev nats-server libnats-dev python3 python3-pytest python3-pytest-xdist python3-prometheus-client python3-cryptography chromium golang-go golang-github-nats-io-go-nats-dev golang-github-klauspost-compress-dev"
 
 missing=""
 pkgs=$build_pkgs

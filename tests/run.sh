@@ -13,6 +13,7 @@
 #           (but the single-connection checks: parser, permissions, mappings, nkeys,
 #           limits, keepalive, signals, connect, which ASan covers)
 #   fuzz  — each libFuzzer target for a short fixed time on its seed corpus
+# main, asan and tsan run on one pytest-xdist worker per core (see XDIST).
 # Prints one closing line: "N passed, N failed". Exit status 1 if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -21,6 +22,18 @@ R=build/results
 mkdir -p "$R"
 rm -f "$R"/*.xml "$R"/extra
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+NCPU=$(nproc 2>/dev/null || echo 2)
+J=-j$NCPU # the sanitizer and fuzz builds on every core
+# The long phases run one pytest worker per core (pytest-xdist), a file's
+# tests on one worker (module-scoped clusters stay one); most of a test's
+# time is waiting on servers, not CPU. tests/lib/servers.py gives each
+# worker ports of its own. TEST_WORKERS=1 runs them one by one.
+W=${TEST_WORKERS:-$NCPU}
+[ "$W" -gt 4 ] && W=4
+XDIST=""
+if [ "$W" -gt 1 ] && "$PY" -c 'import xdist' 2>/dev/null; then
+    XDIST="-n $W --dist loadfile"
+fi
 status=0
 
 pytest_phase() { # name, "VAR=value ..." (environment), pytest args...
@@ -36,27 +49,28 @@ record() { # name ok|fail
     [ "$2" = ok ] || status=1
 }
 
-pytest_phase main "" tests
+# shellcheck disable=SC2086 # $XDIST is a list of arguments
+pytest_phase main "" $XDIST tests
 pytest_phase handover "GANNET_HANDOVER_TEST=1 NATS_SERVER_BIN=build/gannet" tests/proto/test_proto_pubsub.py \
     tests/proto/test_proto_queues.py tests/proto/test_proto_request.py tests/proto/test_proto_flow.py
 
 echo "=== phase asan (build)"
-if make -s asan >"$R/asan-build.log" 2>&1; then
+if make -s $J asan >"$R/asan-build.log" 2>&1; then
     record asan-build ok
     pytest_phase asan "GANNET_BIN=build-asan/gannet NATS_SERVER_BIN=build-asan/gannet GANNET_BUILD=build-asan
         GANNET_SANITIZER=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
-        STRESS_SCALE=0.5" tests/unit/test_unit.py tests/proto tests/stress tests/clients tests/monitor tests/cluster tests/tls
+        STRESS_SCALE=0.5" $XDIST tests/unit/test_unit.py tests/proto tests/stress tests/clients tests/monitor tests/cluster tests/tls
 else
     cat "$R/asan-build.log"
     record asan-build fail
 fi
 
 echo "=== phase tsan (build)"
-if make -s tsan >"$R/tsan-build.log" 2>&1; then
+if make -s $J tsan >"$R/tsan-build.log" 2>&1; then
     record tsan-build ok
     pytest_phase tsan "GANNET_BIN=build-tsan/gannet NATS_SERVER_BIN=build-tsan/gannet GANNET_BUILD=build-tsan
         GANNET_SANITIZER=1 TSAN_OPTIONS=suppressions=$(pwd)/tests/tsan.supp:halt_on_error=0
-        STRESS_SCALE=0.2" tests/stress tests/unit/test_unit.py tests/proto \
+        STRESS_SCALE=0.2" $XDIST tests/stress tests/unit/test_unit.py tests/proto \
         tests/cluster/test_cluster_route_proto.py tests/cluster/test_cluster_load.py tests/cluster/test_cluster_compress.py \
         tests/cluster/test_cluster_spread.py \
         tests/tls/test_tls_client.py tests/tls/test_tls_routes.py \
@@ -70,7 +84,7 @@ else
 fi
 
 echo "=== phase fuzz (${FUZZ_SECONDS}s each)"
-if make -s fuzz >"$R/fuzz-build.log" 2>&1; then
+if make -s $J fuzz >"$R/fuzz-build.log" 2>&1; then
     for f in build-fuzz/fuzz_*; do
         t=$(basename "$f")
         corpus=tests/fuzz/corpus/${t#fuzz_}

@@ -4,6 +4,7 @@ Every process started here is tracked by PID and killed at teardown. Servers
 listen on 127.0.0.1 only, on a port picked free just before start.
 """
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -45,17 +46,44 @@ def poll(cond, timeout, step=0.02):
 _handed_out = set()  # ports free_port() returned in this process
 
 
+# Ports are taken below the kernel's ephemeral range, so that no outgoing
+# connection's local port (a client's, a route's) can take one between
+# free_port() and the server's bind; under pytest-xdist each worker takes
+# the ports of its own residue, so that two workers never hand out the same.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+_WORKER = int((os.environ.get("PYTEST_XDIST_WORKER") or "gw0")[2:] or 0) % _WORKERS
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORT_LOW, _PORT_HIGH = 10000, max(12000, _ephemeral_low())
+_rng = random.Random(os.getpid())
+
+
 def free_port():
     """A port free on 127.0.0.1 now and not returned before by this process:
     the kernel may hand a just-closed port out again, and a cluster takes
     several ports before its first node binds any."""
-    for _ in range(100):
+    for _ in range(10000):
+        port = _rng.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _handed_out or port % _WORKERS != _WORKER:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port not in _handed_out:
-            break
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        break
+    else:
+        raise RuntimeError("no free port in %d-%d" % (_PORT_LOW, _PORT_HIGH))
     _handed_out.add(port)
     return port
 
