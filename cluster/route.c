@@ -82,6 +82,7 @@ struct route {
     bool ghost;                /* shard 0's stand-in for a moved route: no socket, its owner is shard `at` */
     bool refused_pin;          /* the peer said it has no route for its pinned account (the owner's copy) */
     int at;                    /* a ghost: the shard that owns the connection */
+    bool in_transit;           /* a ghost whose connection has not landed yet: /routez shows the ghost */
     int comp;                  /* that compression (enum route_comp; an s2_auto route: its current level) */
     char id[64], name[256], cluster[256];
     char host[256];            /* its INFO's host and port: where it listens for routes */
@@ -826,6 +827,7 @@ enum rcmd {
     RC_CONFIGURED,             /* to the owner: it now serves an explicit target (arg: 0/1) */
     RU_INFO,                   /* to shard 0: an INFO the route received (buf: its JSON) */
     RU_GONE,                   /* to shard 0: it closed (arg: the reason and RU_ flags) */
+    RU_ADOPTED,                /* to shard 0: it landed on its new shard */
 };
 #define RU_NOREDIAL 0x10000    /* closed as one too many (or refused a pinned account): no redial */
 #define RU_REFUSED_PIN 0x20000 /* the peer has no route for its pinned account */
@@ -932,6 +934,7 @@ int route_moving(struct conn *c, int to)
     *gr = *r; /* the client URLs go to the stand-in: only shard 0 reads them */
     gr->ghost = true;
     gr->at = to;
+    gr->in_transit = true;
     r->curls = NULL;
     r->ncurls = 0;
     r->moved = true;
@@ -942,7 +945,14 @@ int route_moving(struct conn *c, int to)
     g->fd = -1;
     g->port = c->port;
     g->connected = true;
+    g->tp = (struct transport){.ops = &transport_plain};
     memcpy(g->ip, c->ip, sizeof g->ip);
+    /* what /routez shows of it while it is on its way */
+    g->start_ms = c->start_ms;
+    g->last_activity_ms = c->last_activity_ms;
+    g->rtt_ns = c->rtt_ns;
+    g->in_msgs = c->in_msgs, g->out_msgs = c->out_msgs;
+    g->in_bytes = c->in_bytes, g->out_bytes = c->out_bytes;
     for (uint32_t i = 0; i < cl->nroutes; i++)
         if (cl->routes[i] == c)
             cl->routes[i] = g;
@@ -976,6 +986,7 @@ int route_adopted(struct conn *c)
     if (!c->route || !c->route->moved)
         return 0;
     log_debug("%s:%u - rid:%" PRIu64 " - Route handed over to shard %d", c->ip, c->port, c->cid, c->sh->id);
+    post_cmd(c->sh->srv->shards[0], SC_ROUTE_UP, c->cid, RU_ADOPTED, 0, NULL, 0);
     /* what this shard's table holds: the interest it has told its routes,
      * and the changes after it come from the same table */
     return own_route(c) < 0 || send_all_interest(c) < 0 ? -1 : 0;
@@ -1018,6 +1029,10 @@ void route_cmd_in(struct shard *sh, const struct shard_cmd *cmd)
     }
     struct conn *g = cl->ghosts[gi];
     struct route *gr = g->route;
+    if (cmd->route.op == RU_ADOPTED) {
+        gr->in_transit = false;
+        return;
+    }
     if (cmd->route.op == RU_INFO) {
         if (gr->registered && !g->closing) {
             struct proto_msg m = {.op = OP_INFO, .rest = {cmd->buf, cmd->buf_len}};
@@ -1037,6 +1052,18 @@ void route_cmd_in(struct shard *sh, const struct shard_cmd *cmd)
     cl->ghosts[gi] = cl->ghosts[--cl->nghosts];
     ghost_free(g);
     free(cmd->buf);
+}
+
+uint32_t route_in_transit(struct shard *sh, struct conn **out, uint32_t max)
+{
+    struct cluster *cl = CL(sh->srv);
+    uint32_t n = 0;
+    for (uint32_t i = 0; cl && sh->id == 0 && i < cl->nghosts && n < max; i++) {
+        struct conn *g = cl->ghosts[i];
+        if (g->route->in_transit && g->route->registered && !g->closing)
+            out[n++] = g;
+    }
+    return n;
 }
 
 void route_shard_ldm(struct shard *sh)

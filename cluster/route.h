@@ -71,6 +71,9 @@ int route_adopted(struct conn *c);
 struct shard_cmd;
 void route_cmd_in(struct shard *sh, const struct shard_cmd *cmd); /* SC_ROUTE_CTL, SC_ROUTE_UP (takes buf) */
 void route_shard_ldm(struct shard *sh); /* lame duck, shard 0: tell the routes it handed over */
+/* Shard 0, answering Q_ROUTES: the stand-ins of routes handed over and not
+ * landed yet (at most max), so that /routez does not miss them meanwhile. */
+uint32_t route_in_transit(struct shard *sh, struct conn **out, uint32_t max);
 #define ROUTE_MAX_PING_MS 30000 /* nats-server 2.10's defaultRouteMaxPingInterval */
 bool route_follows_rtt(const struct conn *c); /* compressing with s2_auto: its pings measure the RTT */
 

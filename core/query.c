@@ -32,12 +32,36 @@ void account_totals(struct server *s, const struct account *a, struct acc_totals
 static int query_locked(struct server *s, struct query *q, int timeout_ms);
 
 /* One question at a time: each shard has one slot for it. */
+static void dedupe_routes(struct query *q);
+
 int server_query(struct server *s, struct query *q, int timeout_ms)
 {
     pthread_mutex_lock(&s->query_mu);
     int rc = query_locked(s, q, timeout_ms);
     pthread_mutex_unlock(&s->query_mu);
+    if (q->kind == Q_ROUTES)
+        dedupe_routes(q);
     return rc;
+}
+
+/* A route handed over between shards is answered for by shard 0 (its
+ * stand-in, until the new owner says it landed) and by the new owner from
+ * the moment it landed: both answers can be in one query. The owner's
+ * (the later shard's) counts; shard 0's copy goes. */
+static void dedupe_routes(struct query *q)
+{
+    for (uint32_t k = 0; q->snaps[0] && k < q->count[0];) {
+        bool dup = false;
+        for (int i = 1; i < MAX_SHARDS && !dup; i++)
+            for (uint32_t j = 0; q->snaps[i] && j < q->count[i] && !dup; j++)
+                dup = q->snaps[i][j].cid == q->snaps[0][k].cid;
+        if (!dup) {
+            k++;
+            continue;
+        }
+        conn_snap_free(&q->snaps[0][k]);
+        q->snaps[0][k] = q->snaps[0][--q->count[0]];
+    }
 }
 
 static int query_locked(struct server *s, struct query *q, int timeout_ms)
@@ -201,7 +225,15 @@ void shard_answer_query(struct shard *sh)
         uint32_t n = 0;
         for (struct conn *c = sh->conns; c; c = c->next)
             n += !c->closing && c->kind == k;
+        struct conn *transit[64];  /* shard 0: routes on their way to another shard */
+        uint32_t nt = k == CK_ROUTE ? route_in_transit(sh, transit, 64) : 0;
+        n += nt;
         q->snaps[i] = calloc(n ? n : 1, sizeof(struct conn_snap));
+        for (uint32_t t = 0; q->snaps[i] && t < nt; t++) {
+            snap_conn(sh, transit[t], &q->snaps[i][q->count[i]], false);
+            route_snap(transit[t], &q->snaps[i][q->count[i]]);
+            q->count[i]++;
+        }
         for (struct conn *c = sh->conns; q->snaps[i] && c; c = c->next) {
             if (c->closing || c->kind != k || (k == CK_ROUTE && !route_snap(c, NULL)))
                 continue;
